@@ -1,0 +1,264 @@
+// Package sessions is the session model and the local store: tokens, payloads, owners,
+// tenants, deadlines and versions. It knows nothing of networks: the node layer decides where a
+// command runs and ships the Ops a write returns to other replicas, which Apply them.
+package sessions
+
+import (
+	"sync"
+	"time"
+)
+
+// Config tunes a Store. The zero value is usable.
+type Config struct {
+	// Now is the wall clock. Default time.Now.
+	Now func() time.Time
+	// TombstoneTTL is how long an ended or expired session's id is remembered past its last
+	// possible deadline, so that a late copy from a slow replica cannot bring it back.
+	// Default 10 minutes.
+	TombstoneTTL time.Duration
+}
+
+// numShards is how many locks and maps the store is split into. Slot s lives in shard
+// s%numShards. Fewer, larger maps than one per slot keep Go's map load factor (and so the
+// bytes per session) near its average instead of just past a doubling.
+const numShards = 256
+
+// Store holds sessions in shards, each with its own lock: a command touches one shard.
+type Store struct {
+	now     func() time.Time
+	tombTTL int64 // ms
+	clock   clock
+	tenants tenantTable
+	shards  []shard
+
+	sweepMu sync.Mutex
+	cursor  int
+}
+
+type shard struct {
+	mu    sync.Mutex
+	live  table
+	tombs map[ID]int64 // id -> when the tombstone may be forgotten (unix ms)
+	bytes int64        // blob bytes held
+	// doomed is Sweep's scratch space, kept so sweeping does not allocate.
+	doomed []*record
+}
+
+// New returns an empty store.
+func New(cfg Config) *Store {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.TombstoneTTL <= 0 {
+		cfg.TombstoneTTL = 10 * time.Minute
+	}
+	return &Store{now: cfg.Now, tombTTL: cfg.TombstoneTTL.Milliseconds(), shards: make([]shard, numShards)}
+}
+
+func (s *Store) nowMs() int64 { return s.now().UnixMilli() }
+
+func (s *Store) shard(slot int) *shard { return &s.shards[slot%numShards] }
+
+// lookupLocked finds a live session for cmd, checking in the original module's order:
+// existence (an expired session does not exist), then the tenant.
+func (sh *shard) lookupLocked(id ID, ti uint32, known bool, now int64) (*record, error) {
+	r := sh.live.get(id)
+	if r == nil || r.effectiveDeadline() <= now {
+		return nil, ErrNoSession
+	}
+	if !known || r.tenant != ti {
+		return nil, ErrWrongKey
+	}
+	return r, nil
+}
+
+func (sh *shard) putLocked(id ID, r *record) {
+	r.id = id
+	if old := sh.live.put(r); old != nil {
+		sh.bytes -= int64(len(old.blob))
+	}
+	sh.bytes += int64(len(r.blob))
+}
+
+func (sh *shard) setBlobLocked(r *record, blob []byte) {
+	sh.bytes += int64(len(blob) - len(r.blob))
+	r.blob = frozen(blob)
+}
+
+// endLocked turns a live session into a tombstone and returns the op that says so.
+func (s *Store) endLocked(sh *shard, id ID, r *record, now int64) Op {
+	forget := max(r.deadline, now) + s.tombTTL
+	sh.bytes -= int64(len(r.blob))
+	sh.live.del(id)
+	sh.tombLocked(id, forget)
+	return Op{ID: id, Tenant: s.tenants.get(r.tenant), Ended: true, Forget: forget}
+}
+
+func (sh *shard) tombLocked(id ID, forget int64) {
+	if sh.tombs == nil {
+		sh.tombs = make(map[ID]int64)
+	}
+	if forget > sh.tombs[id] {
+		sh.tombs[id] = forget
+	}
+}
+
+// Apply merges a replicated op into the store. It never fails: a stale or duplicate op merges
+// to no change, and nothing ended or expired comes back.
+func (s *Store) Apply(op *Op) {
+	now := s.nowMs()
+	s.clock.observe(op.HVer)
+	for i := range op.Fields {
+		s.clock.observe(op.Fields[i].Ver)
+	}
+	ti := s.tenants.intern(op.Tenant)
+	sh := s.shard(op.ID.Slot())
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if _, ok := sh.tombs[op.ID]; ok {
+		if op.Ended {
+			sh.tombLocked(op.ID, op.Forget)
+		}
+		return
+	}
+	r := sh.live.get(op.ID)
+	if op.Ended {
+		if r != nil {
+			sh.bytes -= int64(len(r.blob))
+			sh.live.del(op.ID)
+		}
+		sh.tombLocked(op.ID, max(op.Forget, now+s.tombTTL))
+		return
+	}
+	if r == nil {
+		// A copy of an already expired session is simply dropped: remembering it as a
+		// tombstone could swallow a later-arriving extension that was issued in time.
+		if op.Deadline <= now {
+			return
+		}
+		fields := sortedFieldOps(op.Fields)
+		blob, _ := buildBlob(op.Owner, op.IP, op.UA, nil, fields)
+		sh.putLocked(op.ID, &record{
+			tenant: ti, deadline: op.Deadline, hver: op.HVer, lastSeen: op.LastSeen,
+			created: op.Created, idle: op.Idle, reads: op.Reads, writes: op.Writes, blob: frozen(blob),
+		})
+		return
+	}
+	m := splitBlob(r.bytes())
+	owner, ip, ua := m.owner, m.ip, m.ua
+	if op.HVer > r.hver || op.HVer == r.hver && op.Deadline > r.deadline {
+		r.hver, r.deadline, r.idle, r.tenant = op.HVer, op.Deadline, op.Idle, ti
+		owner, ip, ua = op.Owner, op.IP, op.UA
+	}
+	r.lastSeen = max(r.lastSeen, op.LastSeen)
+	r.reads = max(r.reads, op.Reads)
+	r.writes = max(r.writes, op.Writes)
+	if r.created == 0 || op.Created != 0 && op.Created < r.created {
+		r.created = op.Created
+	}
+	blob, _ := buildBlob(owner, ip, ua, m.fields, sortedFieldOps(op.Fields))
+	sh.setBlobLocked(r, blob)
+	if r.deadline <= now {
+		s.endLocked(sh, op.ID, r, now)
+	}
+}
+
+// sortedFieldOps orders field ops by name and keeps, per name, the winning one.
+func sortedFieldOps(fs []FieldOp) []FieldOp {
+	sorted := true
+	for i := 1; i < len(fs); i++ {
+		if string(fs[i-1].Name) >= string(fs[i].Name) {
+			sorted = false
+			break
+		}
+	}
+	if sorted {
+		return fs
+	}
+	out := make([]FieldOp, 0, len(fs))
+	for _, f := range fs {
+		i := 0
+		for i < len(out) && string(out[i].Name) < string(f.Name) {
+			i++
+		}
+		switch {
+		case i < len(out) && string(out[i].Name) == string(f.Name):
+			if f.wins(out[i].Ver, out[i].Data) {
+				out[i] = f
+			}
+		default:
+			out = append(out, FieldOp{})
+			copy(out[i+1:], out[i:])
+			out[i] = f
+		}
+	}
+	return out
+}
+
+// SweepFunc says whether this node may end a slot's idle-expired sessions. Only a slot's
+// primary may: its last-seen times are the freshest.
+type SweepFunc func(slot int) bool
+
+// Sweep examines the next n of the store's shards (round robin) and frees what has expired there: sessions
+// past their absolute deadline everywhere, idle-expired sessions where primaryFor says so, and
+// tombstones whose time is up. It returns how many sessions it ended and the tombstone ops of
+// idle expiries, which the caller must replicate (absolute expiry needs no messages: every
+// replica holds the same deadline).
+func (s *Store) Sweep(n int, primaryFor SweepFunc) (expired int, ops []Op) {
+	s.sweepMu.Lock()
+	start := s.cursor
+	s.cursor = (s.cursor + n) % numShards
+	s.sweepMu.Unlock()
+	now := s.nowMs()
+	for i := 0; i < n && i < numShards; i++ {
+		sh := &s.shards[(start+i)%numShards]
+		sh.mu.Lock()
+		var idle []*record
+		doomed := sh.doomed[:0]
+		sh.live.each(func(r *record) {
+			switch {
+			case r.deadline <= now:
+				doomed = append(doomed, r)
+			case r.effectiveDeadline() <= now && (primaryFor == nil || primaryFor(r.id.Slot())):
+				idle = append(idle, r)
+			}
+		})
+		for _, r := range doomed {
+			s.endLocked(sh, r.id, r, now)
+		}
+		for _, r := range idle {
+			ops = append(ops, s.endLocked(sh, r.id, r, now))
+		}
+		expired += len(doomed) + len(idle)
+		clear(doomed)
+		sh.doomed = doomed
+		for id, t := range sh.tombs {
+			if t <= now {
+				delete(sh.tombs, id)
+			}
+		}
+		sh.mu.Unlock()
+	}
+	return expired, ops
+}
+
+// Stats are the store's sizes.
+type Stats struct {
+	Sessions   int   // live sessions
+	Tombstones int   // remembered ended or expired ids
+	BlobBytes  int64 // bytes of owners, metadata and payloads held
+}
+
+// Stats counts the store's contents. It locks each shard in turn.
+func (s *Store) Stats() Stats {
+	var st Stats
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		st.Sessions += sh.live.len()
+		st.Tombstones += len(sh.tombs)
+		st.BlobBytes += sh.bytes
+		sh.mu.Unlock()
+	}
+	return st
+}
