@@ -1,0 +1,351 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/sessiongate/sessiongate/replication"
+	"github.com/sessiongate/sessiongate/ring"
+)
+
+// cluster is the part of a node that exists only in a cluster: membership, the current view
+// of the ring, and the replication client and server.
+type cluster struct {
+	n   *Node
+	cfg ClusterConfig
+	log *slog.Logger
+
+	ml     *memberlist.Memberlist
+	client *replication.Client
+	server *replication.Server
+	ln     net.Listener
+
+	view    atomic.Pointer[view]
+	rebuild chan struct{}
+	leaving atomic.Bool
+	joinErr atomic.Pointer[error]
+
+	mu    sync.Mutex
+	known map[string]string // node name -> gossip address, for re-joining after long partitions
+	// dirty marks partitions whose backups missed a write; anti-entropy repairs them first.
+	dirty []atomic.Bool
+
+	syncs      atomic.Int64 // partition syncs under way
+	lastSyncMs atomic.Int64 // duration of the last completed round of syncs after a view change
+	repairs    atomic.Uint64
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+// view is one membership view: the ring, where to reach each member, and per partition a
+// channel closed once this node may serve it as primary (after it pulled the partition from
+// the previous holders).
+type view struct {
+	ring    *ring.Ring
+	members map[string]memberInfo
+	ready   []chan struct{}
+	since   time.Time
+}
+
+type memberInfo struct {
+	Name, Gossip, Repl, RESP string
+	State                    string
+}
+
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+func newCluster(n *Node, cfg ClusterConfig) (*cluster, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	if _, err := ring.New(ring.Config{Partitions: cfg.Partitions, Replicas: cfg.Replicas}, []string{cfg.Name}); err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	c := &cluster{
+		n: n, cfg: cfg, log: n.log.With("node", cfg.Name),
+		rebuild: make(chan struct{}, 1),
+		known:   map[string]string{},
+		dirty:   make([]atomic.Bool, cfg.Partitions),
+		stop:    make(chan struct{}),
+	}
+	ln, err := net.Listen("tcp", cfg.ReplAddr)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: replication listener: %w", err)
+	}
+	c.ln = ln
+	c.server = replication.NewServer(replication.ServerConfig{Logger: c.log}, handler{c})
+	go c.server.Serve(ln)
+	c.client = replication.NewClient(c.clientConfig())
+	c.installView() // alone until gossip says otherwise
+	mc, err := c.memberlistConfig()
+	if err != nil {
+		c.server.Close()
+		return nil, err
+	}
+	ml, err := memberlist.Create(mc)
+	if err != nil {
+		c.server.Close()
+		return nil, fmt.Errorf("cluster: gossip: %w", err)
+	}
+	c.ml = ml
+	c.installView()
+	for _, s := range cfg.Join {
+		c.known["seed:"+s] = s
+	}
+	c.wg.Add(3)
+	go c.viewLoop()
+	go c.rejoinLoop()
+	go c.antiEntropyLoop()
+	return c, nil
+}
+
+// Join contacts the seeds. Seeds that are not up yet are retried in the background; only an
+// incompatible cluster is an error.
+func (n *Node) Join(ctx context.Context) error {
+	c := n.cluster
+	if c == nil || len(c.cfg.Join) == 0 {
+		return nil
+	}
+	_, err := c.ml.Join(c.cfg.Join)
+	if p := c.joinErr.Load(); p != nil {
+		return *p
+	}
+	if err != nil {
+		c.log.Warn("seeds not reachable yet; will keep trying", "seeds", c.cfg.Join, "err", err)
+	}
+	return nil
+}
+
+func (c *cluster) remember(n *memberlist.Node) {
+	if n.Name == c.cfg.Name {
+		return
+	}
+	c.mu.Lock()
+	c.known[n.Name] = n.Address()
+	c.mu.Unlock()
+}
+
+func (c *cluster) membershipChanged() {
+	select {
+	case c.rebuild <- struct{}{}:
+	default:
+	}
+}
+
+// viewLoop rebuilds the ring after membership changes, coalescing bursts of events.
+func (c *cluster) viewLoop() {
+	defer c.wg.Done()
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-c.rebuild:
+		}
+		select {
+		case <-c.stop:
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+		c.installView()
+	}
+}
+
+// installView computes the ring for the current members and starts the partition syncs the
+// change calls for. Views are only ever installed by one goroutine at a time.
+func (c *cluster) installView() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	members := map[string]memberInfo{}
+	if c.ml != nil {
+		for _, m := range c.ml.Members() {
+			var md meta
+			if err := msgpack.Unmarshal(m.Meta, &md); err != nil || md.Partitions != c.cfg.Partitions {
+				continue
+			}
+			members[m.Name] = memberInfo{Name: m.Name, Gossip: m.Address(), Repl: md.Repl, RESP: md.RESP, State: stateName(m.State)}
+		}
+	}
+	if c.leaving.Load() {
+		delete(members, c.cfg.Name)
+	} else {
+		members[c.cfg.Name] = memberInfo{Name: c.cfg.Name, Gossip: c.cfg.Advertise, Repl: c.cfg.ReplAdvertise, RESP: c.cfg.RESPAddr, State: "alive"}
+	}
+	names := make([]string, 0, len(members))
+	for name := range members {
+		names = append(names, name)
+	}
+	if len(names) == 0 {
+		return
+	}
+	r, err := ring.New(ring.Config{Partitions: c.cfg.Partitions, Replicas: c.cfg.Replicas}, names)
+	if err != nil {
+		c.log.Error("cannot build ring", "err", err)
+		return
+	}
+	old := c.view.Load()
+	if old != nil && old.ring.Version() == r.Version() {
+		// Same members; refresh states (alive/suspect) only.
+		nv := *old
+		nv.members = members
+		c.view.Store(&nv)
+		return
+	}
+	nv := &view{ring: r, members: members, ready: make([]chan struct{}, r.Partitions()), since: time.Now()}
+	var moves []ring.Move
+	if old != nil {
+		moves = ring.Diff(old.ring, r)
+	}
+	for p := range nv.ready {
+		nv.ready[p] = closedChan
+		if old != nil && old.ring.Primary(p) == c.cfg.Name {
+			nv.ready[p] = old.ready[p] // still ours: keep waiting on any sync under way
+		}
+	}
+	var syncs []partitionSync
+	for _, mv := range moves {
+		self := slices.Contains(mv.New, c.cfg.Name)
+		if !self || c.leaving.Load() {
+			continue
+		}
+		wasPrimary := len(mv.Old) > 0 && mv.Old[0] == c.cfg.Name
+		from := map[string]bool{}
+		for _, m := range append(slices.Clone(mv.Old), mv.New...) {
+			if m != c.cfg.Name {
+				if _, alive := members[m]; alive {
+					from[m] = true
+				}
+			}
+		}
+		ps := partitionSync{p: mv.Partition, from: from}
+		if mv.New[0] == c.cfg.Name && !wasPrimary {
+			// Newly primary: serve nothing until the previous holders' data is merged in, so
+			// that no read answers "does not exist" for a live session.
+			ps.ready = make(chan struct{})
+			nv.ready[mv.Partition] = ps.ready
+		}
+		if len(from) > 0 {
+			syncs = append(syncs, ps)
+		} else if ps.ready != nil {
+			close(ps.ready)
+		}
+	}
+	c.view.Store(nv)
+	if old != nil {
+		c.log.Info("ring changed", "members", len(names), "partitions_moved", len(moves), "syncs", len(syncs))
+	}
+	if len(syncs) > 0 {
+		go c.runSyncs(syncs, nv)
+	}
+}
+
+func stateName(s memberlist.NodeStateType) string {
+	switch s {
+	case memberlist.StateAlive:
+		return "alive"
+	case memberlist.StateSuspect:
+		return "suspect"
+	case memberlist.StateDead:
+		return "dead"
+	}
+	return "left"
+}
+
+// rejoinLoop re-joins known peers that are not members: memberlist stops gossiping to a dead
+// node after GossipToTheDeadTime, so without this a long partition would never heal.
+func (c *cluster) rejoinLoop() {
+	defer c.wg.Done()
+	t := time.NewTicker(c.cfg.RejoinInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-t.C:
+		}
+		if c.leaving.Load() {
+			continue
+		}
+		v := c.view.Load()
+		present := map[string]bool{}
+		for _, m := range v.members {
+			present[m.Gossip] = true
+		}
+		c.mu.Lock()
+		var addrs []string
+		for name, addr := range c.known {
+			if _, ok := v.members[name]; !ok && !present[addr] && addr != c.cfg.Advertise {
+				addrs = append(addrs, addr)
+			}
+		}
+		c.mu.Unlock()
+		if len(addrs) > 0 {
+			n, err := c.ml.Join(addrs)
+			c.log.Debug("re-join", "addrs", addrs, "reached", n, "err", err)
+		}
+	}
+}
+
+func (c *cluster) shutdown() error {
+	close(c.stop)
+	c.wg.Wait()
+	err := c.ml.Shutdown()
+	c.client.Close()
+	c.server.Close()
+	return err
+}
+
+// leave hands this node's partitions to their next holders, then leaves the gossip group.
+func (c *cluster) leave(ctx context.Context) error {
+	old := c.view.Load()
+	c.leaving.Store(true)
+	c.installView() // route as if we were gone: we stop being anyone's primary
+	nv := c.view.Load()
+	start := time.Now()
+	moved := 0
+	for p := 0; p < old.ring.Partitions(); p++ {
+		if held, _ := old.ring.Holds(c.cfg.Name, p); !held {
+			continue
+		}
+		for _, to := range nv.ring.Replicas(p) {
+			if err := c.pushPartition(ctx, to, p); err != nil {
+				c.log.Warn("hand-off failed", "partition", p, "to", to, "err", err)
+			}
+		}
+		moved++
+	}
+	c.log.Info("handed off partitions", "partitions", moved, "took", time.Since(start))
+	if err := c.ml.Leave(5 * time.Second); err != nil {
+		c.log.Warn("leave broadcast", "err", err)
+	}
+	return nil
+}
+
+// clusterError is a retryable condition, written verbatim as the RESP error.
+type clusterError struct{ msg string }
+
+func (e *clusterError) Error() string      { return e.msg }
+func (e *clusterError) RESPError() string { return e.msg }
+
+// ErrTryAgain matches every retryable cluster error (TRYAGAIN and CLUSTERDOWN).
+var ErrTryAgain = errors.New("try again")
+
+func (e *clusterError) Is(target error) bool { return target == ErrTryAgain }
+
+func tryAgain(format string, args ...any) error {
+	return &clusterError{"TRYAGAIN " + fmt.Sprintf(format, args...)}
+}
+
+func clusterDown(format string, args ...any) error {
+	return &clusterError{"CLUSTERDOWN " + fmt.Sprintf(format, args...)}
+}

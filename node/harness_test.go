@@ -1,0 +1,231 @@
+package node
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+
+	"github.com/sessiongate/sessiongate/sessions"
+)
+
+// testNode is one in-process node on loopback sockets, with its own fault injector.
+type testNode struct {
+	name, gossip, repl string
+	n                  *Node
+	faults             *Faults
+}
+
+var testTenant = sessions.TenantOf([]byte("test-key"))
+
+// freePort returns a port free for both TCP and UDP, with the next port free for TCP too.
+func freePort(t *testing.T) int {
+	t.Helper()
+	for i := 0; i < 50; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		u, err := net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(port))
+		if err != nil {
+			continue
+		}
+		u.Close()
+		l2, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port+1))
+		if err != nil {
+			continue
+		}
+		l2.Close()
+		return port
+	}
+	t.Fatal("no free port")
+	return 0
+}
+
+type nodeOpt func(*ClusterConfig)
+
+func withAcks(a Acks) nodeOpt           { return func(c *ClusterConfig) { c.WriteAcks = a } }
+func withPartitions(p int) nodeOpt      { return func(c *ClusterConfig) { c.Partitions = p } }
+func withName(name string) nodeOpt      { return func(c *ClusterConfig) { c.Name = name } }
+func withAntiEntropy(d time.Duration) nodeOpt {
+	return func(c *ClusterConfig) { c.AntiEntropyInterval = d }
+}
+
+func testLogger(t *testing.T) *slog.Logger {
+	if os.Getenv("SESSIONGATE_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+func startNode(t *testing.T, name string, seeds []string, opts ...nodeOpt) *testNode {
+	t.Helper()
+	port := freePort(t)
+	tn := &testNode{
+		name:   name,
+		gossip: "127.0.0.1:" + strconv.Itoa(port),
+		repl:   "127.0.0.1:" + strconv.Itoa(port+1),
+		faults: NewFaults(),
+	}
+	cfg := ClusterConfig{
+		Name: name, BindAddr: tn.gossip, Join: seeds, Partitions: 64,
+		RejoinInterval: 500 * time.Millisecond, AntiEntropyInterval: time.Second,
+		RPCTimeout: time.Second, Dial: tn.faults.Dial,
+		Memberlist: func(mc *memberlist.Config) {
+			// Fast failure detection so tests finish quickly.
+			mc.ProbeInterval = 200 * time.Millisecond
+			mc.ProbeTimeout = 100 * time.Millisecond
+			mc.SuspicionMult = 2
+			mc.SuspicionMaxTimeoutMult = 2
+			mc.GossipInterval = 50 * time.Millisecond
+			mc.PushPullInterval = time.Second
+			mc.GossipToTheDeadTime = 2 * time.Second
+			mc.TCPTimeout = time.Second
+			mc.DeadNodeReclaimTime = 100 * time.Millisecond
+			nt, err := memberlist.NewNetTransport(&memberlist.NetTransportConfig{
+				BindAddrs: []string{"127.0.0.1"}, BindPort: port, Logger: mc.Logger,
+			})
+			if err != nil {
+				t.Fatalf("transport: %v", err)
+			}
+			mc.Transport = tn.faults.Transport(nt)
+		},
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	n, err := Create(Config{Cluster: &cfg, Logger: testLogger(t).With("test-node", name), SweepInterval: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatalf("create %s: %v", name, err)
+	}
+	if err := n.Join(context.Background()); err != nil {
+		n.Shutdown()
+		t.Fatalf("join %s: %v", name, err)
+	}
+	tn.n = n
+	t.Cleanup(func() { n.Shutdown() })
+	return tn
+}
+
+// startCluster starts n nodes, each joining the first, and waits until all see all.
+func startCluster(t *testing.T, n int, opts ...nodeOpt) []*testNode {
+	t.Helper()
+	var nodes []*testNode
+	for i := 0; i < n; i++ {
+		var seeds []string
+		if i > 0 {
+			seeds = []string{nodes[0].gossip}
+		}
+		nodes = append(nodes, startNode(t, fmt.Sprintf("n%d", i), seeds, opts...))
+	}
+	waitMembers(t, nodes, n)
+	waitSettled(t, nodes)
+	return nodes
+}
+
+// eventually polls cond until it holds or the timeout passes.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func waitMembers(t *testing.T, nodes []*testNode, want int) {
+	t.Helper()
+	eventually(t, 30*time.Second, fmt.Sprintf("%d members in every view", want), func() bool {
+		for _, tn := range nodes {
+			if len(tn.n.ClusterView().Members) != want {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// waitSettled waits until no node is syncing a partition.
+func waitSettled(t *testing.T, nodes []*testNode) {
+	t.Helper()
+	eventually(t, 30*time.Second, "partition syncs to finish", func() bool {
+		for _, tn := range nodes {
+			if tn.n.ClusterView().SyncsInProgress != 0 {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func newID(t *testing.T, slot int) sessions.ID {
+	id, err := sessions.NewID(rand.Reader, slot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// doRetry runs a command, retrying retryable cluster errors as a client would.
+func doRetry(t *testing.T, n *Node, cmd sessions.Command) (sessions.Result, error) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		res, err := n.Do(ctx, &cmd)
+		cancel()
+		if !errors.Is(err, ErrTryAgain) || time.Now().After(deadline) {
+			return res, err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// writeSessions starts n sessions spread over the given nodes, each with a payload naming it.
+func writeSessions(t *testing.T, nodes []*testNode, n int) []sessions.ID {
+	t.Helper()
+	ids := make([]sessions.ID, n)
+	for i := range ids {
+		via := nodes[i%len(nodes)].n
+		ids[i] = newID(t, -1)
+		if _, err := doRetry(t, via, sessions.Command{Kind: sessions.KindStart, Tenant: testTenant, ID: ids[i], TTL: 3600}); err != nil {
+			t.Fatalf("start %d: %v", i, err)
+		}
+		if _, err := doRetry(t, via, sessions.Command{Kind: sessions.KindPSet, Tenant: testTenant, ID: ids[i], Name: []byte("v"), Data: []byte(ids[i].String())}); err != nil {
+			t.Fatalf("pset %d: %v", i, err)
+		}
+	}
+	return ids
+}
+
+// checkSessions reads every session through every node and requires its last payload.
+func checkSessions(t *testing.T, nodes []*testNode, ids []sessions.ID) {
+	t.Helper()
+	for _, tn := range nodes {
+		for i, id := range ids {
+			res, err := doRetry(t, tn.n, sessions.Command{Kind: sessions.KindPGet, Tenant: testTenant, ID: id, Name: []byte("v")})
+			if err != nil || string(res.Data) != id.String() {
+				t.Fatalf("session %d read through %s: %q %v", i, tn.name, res.Data, err)
+			}
+		}
+	}
+}

@@ -1,0 +1,132 @@
+package node
+
+import (
+	"slices"
+	"strconv"
+)
+
+// InfoSections returns the node's INFO sections: sessions, and cluster when clustered.
+func (n *Node) InfoSections() []Section {
+	st := n.store.Stats()
+	out := []Section{{Name: "sessions", Fields: [][2]string{
+		{"sessions", strconv.Itoa(st.Sessions)},
+		{"tombstones", strconv.Itoa(st.Tombstones)},
+		{"blob_bytes", strconv.FormatInt(st.BlobBytes, 10)},
+		{"expired_sessions", strconv.FormatUint(n.stats.Expired.Load(), 10)},
+		{"commands_executed", strconv.FormatUint(n.stats.Commands.Load(), 10)},
+		{"commands_forwarded", strconv.FormatUint(n.stats.Forwarded.Load(), 10)},
+	}}}
+	cl := Section{Name: "cluster", Fields: [][2]string{{"cluster_enabled", "0"}}}
+	if v := n.ClusterView(); v != nil {
+		under := 0
+		primary, held := 0, 0
+		for _, p := range v.Partitions {
+			if p.UnderReplicated {
+				under++
+			}
+			if p.Replicas[0] == v.Self {
+				primary++
+			}
+			if slices.Contains(p.Replicas, v.Self) {
+				held++
+			}
+		}
+		cl.Fields = [][2]string{
+			{"cluster_enabled", "1"},
+			{"node_name", v.Self},
+			{"members", strconv.Itoa(len(v.Members))},
+			{"partitions", strconv.Itoa(len(v.Partitions))},
+			{"replicas", strconv.Itoa(v.Replicas)},
+			{"write_acks", v.WriteAcks},
+			{"partitions_primary", strconv.Itoa(primary)},
+			{"partitions_held", strconv.Itoa(held)},
+			{"partitions_under_replicated", strconv.Itoa(under)},
+			{"syncs_in_progress", strconv.FormatInt(v.SyncsInProgress, 10)},
+			{"last_sync_ms", strconv.FormatInt(v.LastSyncMs, 10)},
+			{"repairs", strconv.FormatUint(v.Repairs, 10)},
+			{"replicated_ops", strconv.FormatUint(n.stats.Replicated.Load(), 10)},
+			{"replication_failures", strconv.FormatUint(n.stats.ReplFailed.Load(), 10)},
+			{"applied_ops", strconv.FormatUint(n.stats.Applied.Load(), 10)},
+		}
+	}
+	return append(out, cl)
+}
+
+// ClusterView is a snapshot of what this node knows of the cluster.
+type ClusterView struct {
+	Self            string
+	Replicas        int
+	WriteAcks       string
+	Members         []Member
+	Partitions      []PartitionInfo
+	SyncsInProgress int64
+	LastSyncMs      int64
+	Repairs         uint64
+}
+
+// Member is one member as this node sees it.
+type Member struct {
+	Name, State, Gossip, Repl, RESP string
+	Primary, Held                   int // partitions
+}
+
+// PartitionInfo is one partition's replica set, primary first.
+type PartitionInfo struct {
+	Partition int
+	Replicas  []string
+	// Syncing is set while this node, as new primary, is still pulling the partition.
+	Syncing bool
+	// UnderReplicated is set when the partition has fewer replicas than configured, a replica
+	// is not alive, a sync is under way, or a backup missed a write not yet repaired.
+	UnderReplicated bool
+}
+
+// ClusterView returns a snapshot of the cluster, or nil when the node runs alone.
+func (n *Node) ClusterView() *ClusterView {
+	c := n.cluster
+	if c == nil {
+		return nil
+	}
+	v := c.view.Load()
+	cv := &ClusterView{
+		Self: c.cfg.Name, Replicas: c.cfg.Replicas, WriteAcks: c.cfg.WriteAcks.String(),
+		SyncsInProgress: c.syncs.Load(), LastSyncMs: c.lastSyncMs.Load(), Repairs: c.repairs.Load(),
+	}
+	counts := map[string][2]int{}
+	for p := 0; p < v.ring.Partitions(); p++ {
+		set := v.ring.Replicas(p)
+		pi := PartitionInfo{Partition: p, Replicas: slices.Clone(set)}
+		select {
+		case <-v.ready[p]:
+		default:
+			pi.Syncing = true
+		}
+		pi.UnderReplicated = pi.Syncing || len(set) < c.cfg.Replicas || c.dirty[p].Load()
+		for i, m := range set {
+			if v.members[m].State != "alive" {
+				pi.UnderReplicated = true
+			}
+			k := counts[m]
+			if i == 0 {
+				k[0]++
+			}
+			k[1]++
+			counts[m] = k
+		}
+		cv.Partitions = append(cv.Partitions, pi)
+	}
+	for _, m := range v.members {
+		cv.Members = append(cv.Members, Member{Name: m.Name, State: m.State, Gossip: m.Gossip, Repl: m.Repl,
+			RESP: m.RESP, Primary: counts[m.Name][0], Held: counts[m.Name][1]})
+	}
+	slices.SortFunc(cv.Members, func(a, b Member) int {
+		if a.Name < b.Name {
+			return -1
+		}
+		if a.Name > b.Name {
+			return 1
+		}
+		return 0
+	})
+	return cv
+}

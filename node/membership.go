@@ -1,0 +1,254 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// Acks is a write-acknowledgement policy: how many replicas (the primary included) must hold a
+// write before the client hears OK.
+type Acks int
+
+// The write-acks policies.
+const (
+	AcksMajority Acks = iota
+	AcksOne
+	AcksAll
+)
+
+// ParseAcks reads "one", "majority" or "all".
+func ParseAcks(s string) (Acks, error) {
+	switch s {
+	case "one":
+		return AcksOne, nil
+	case "majority", "":
+		return AcksMajority, nil
+	case "all":
+		return AcksAll, nil
+	}
+	return 0, fmt.Errorf("write-acks must be one, majority or all, not %q", s)
+}
+
+func (a Acks) String() string {
+	return [...]string{"majority", "one", "all"}[a]
+}
+
+// needed is how many of n replicas must hold a write.
+func (a Acks) needed(n int) int {
+	switch a {
+	case AcksOne:
+		return 1
+	case AcksAll:
+		return n
+	}
+	return n/2 + 1
+}
+
+// ClusterConfig makes a node a cluster member. Zero fields take the documented defaults.
+type ClusterConfig struct {
+	// Name is the node's stable id, independent of its address. Default: the hostname.
+	Name string
+	// BindAddr is the gossip address (memberlist, TCP and UDP), HOST:PORT. Required.
+	BindAddr string
+	// Advertise is the gossip address peers use (for containers and NAT). Default BindAddr.
+	Advertise string
+	// ReplAddr is where the replication protocol listens. Default: BindAddr's host, port+1.
+	ReplAddr string
+	// ReplAdvertise is the replication address peers use. Default: Advertise's host, ReplAddr's port.
+	ReplAdvertise string
+	// RESPAddr is the client address, shown to operators in the cluster views.
+	RESPAddr string
+	// Join lists seed gossip addresses. Seeds not up yet are retried every RejoinInterval.
+	Join []string
+	// Replicas is the number of copies of each session, capped at the member count. Default 3.
+	Replicas int
+	// Partitions is fixed for the cluster's life; a node with another value cannot join. Default 256.
+	Partitions int
+	// WriteAcks is the write-acknowledgement policy. Default majority.
+	WriteAcks Acks
+	// GossipKey encrypts gossip (16, 24 or 32 bytes). Default none.
+	GossipKey []byte
+	// RejoinInterval is how often known peers that are not members are re-joined, so a
+	// partition longer than memberlist's dead-node timeout still heals. Default 5s.
+	RejoinInterval time.Duration
+	// AntiEntropyInterval is how often a primary compares digests with its backups. Default 10s.
+	AntiEntropyInterval time.Duration
+	// RPCTimeout bounds one replication or forwarding call. Default 2s.
+	RPCTimeout time.Duration
+	// Memberlist, if set, adjusts the memberlist configuration (timers, transport) before start.
+	Memberlist func(*memberlist.Config)
+	// Dial, if set, dials replication peers (tests inject faults here).
+	Dial func(network, addr string) (net.Conn, error)
+}
+
+// ErrIncompatible is returned by Join when the cluster was configured with a different
+// number of partitions.
+var ErrIncompatible = errors.New("incompatible cluster configuration")
+
+func (c *ClusterConfig) setDefaults() error {
+	if c.BindAddr == "" {
+		return errors.New("cluster: BindAddr is required")
+	}
+	if c.Name == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return fmt.Errorf("cluster: no node name and no hostname: %w", err)
+		}
+		c.Name = h
+	}
+	if c.Advertise == "" {
+		c.Advertise = c.BindAddr
+	}
+	host, port, err := net.SplitHostPort(c.BindAddr)
+	if err != nil {
+		return fmt.Errorf("cluster: bad cluster address %q: %w", c.BindAddr, err)
+	}
+	if c.ReplAddr == "" {
+		p, _ := strconv.Atoi(port)
+		c.ReplAddr = net.JoinHostPort(host, strconv.Itoa(p+1))
+	}
+	if c.ReplAdvertise == "" {
+		ahost, _, err := net.SplitHostPort(c.Advertise)
+		if err != nil {
+			return fmt.Errorf("cluster: bad advertise address %q: %w", c.Advertise, err)
+		}
+		_, rport, err := net.SplitHostPort(c.ReplAddr)
+		if err != nil {
+			return fmt.Errorf("cluster: bad replication address %q: %w", c.ReplAddr, err)
+		}
+		c.ReplAdvertise = net.JoinHostPort(ahost, rport)
+	}
+	if c.Replicas <= 0 {
+		c.Replicas = 3
+	}
+	if c.Partitions <= 0 {
+		c.Partitions = 256
+	}
+	if c.RejoinInterval <= 0 {
+		c.RejoinInterval = 5 * time.Second
+	}
+	if c.AntiEntropyInterval <= 0 {
+		c.AntiEntropyInterval = 10 * time.Second
+	}
+	if c.RPCTimeout <= 0 {
+		c.RPCTimeout = 2 * time.Second
+	}
+	return nil
+}
+
+// meta is what a node gossips about itself.
+type meta struct {
+	Repl       string `msgpack:"r"`
+	RESP       string `msgpack:"c"`
+	Partitions int    `msgpack:"p"`
+}
+
+// delegate adapts the cluster to memberlist's callbacks.
+type delegate struct{ c *cluster }
+
+func (d delegate) NodeMeta(limit int) []byte {
+	b, _ := msgpack.Marshal(meta{Repl: d.c.cfg.ReplAdvertise, RESP: d.c.cfg.RESPAddr, Partitions: d.c.cfg.Partitions})
+	if len(b) > limit {
+		return nil
+	}
+	return b
+}
+func (d delegate) NotifyMsg([]byte)                           {}
+func (d delegate) GetBroadcasts(overhead, limit int) [][]byte { return nil }
+func (d delegate) LocalState(join bool) []byte                { return nil }
+func (d delegate) MergeRemoteState(buf []byte, join bool)     {}
+
+func (d delegate) NotifyJoin(n *memberlist.Node) {
+	d.c.log.Info("member joined", "node", n.Name, "addr", n.Address())
+	d.c.remember(n)
+	d.c.membershipChanged()
+}
+func (d delegate) NotifyLeave(n *memberlist.Node) {
+	d.c.log.Warn("member left or failed", "node", n.Name, "addr", n.Address())
+	d.c.membershipChanged()
+}
+func (d delegate) NotifyUpdate(n *memberlist.Node) {
+	d.c.remember(n)
+	d.c.membershipChanged()
+}
+
+// NotifyMerge refuses to merge with a cluster whose partition count differs: every node must
+// map slots to the same partitions.
+func (d delegate) NotifyMerge(peers []*memberlist.Node) error {
+	for _, p := range peers {
+		if err := d.compatible(p); err != nil {
+			d.c.log.Error("refusing to join", "err", err)
+			d.c.joinErr.Store(&err)
+			return err
+		}
+	}
+	return nil
+}
+
+// NotifyAlive keeps an incompatible node out of our member list.
+func (d delegate) NotifyAlive(p *memberlist.Node) error { return d.compatible(p) }
+
+func (d delegate) compatible(p *memberlist.Node) error {
+	if p.Name == d.c.cfg.Name {
+		return nil
+	}
+	var m meta
+	if err := msgpack.Unmarshal(p.Meta, &m); err != nil {
+		return fmt.Errorf("%w: node %s sent unreadable metadata", ErrIncompatible, p.Name)
+	}
+	if m.Partitions != d.c.cfg.Partitions {
+		return fmt.Errorf("%w: node %s has %d partitions, this node %d (--partitions is fixed for a cluster's life)",
+			ErrIncompatible, p.Name, m.Partitions, d.c.cfg.Partitions)
+	}
+	return nil
+}
+
+func (c *cluster) memberlistConfig() (*memberlist.Config, error) {
+	mc := memberlist.DefaultLANConfig()
+	mc.Name = c.cfg.Name
+	host, port, err := net.SplitHostPort(c.cfg.BindAddr)
+	if err != nil {
+		return nil, err
+	}
+	mc.BindAddr = host
+	mc.BindPort, _ = strconv.Atoi(port)
+	ahost, aport, err := net.SplitHostPort(c.cfg.Advertise)
+	if err != nil {
+		return nil, err
+	}
+	mc.AdvertiseAddr = ahost
+	mc.AdvertisePort, _ = strconv.Atoi(aport)
+	mc.SecretKey = c.cfg.GossipKey
+	d := delegate{c}
+	mc.Delegate = d
+	mc.Events = d
+	mc.Merge = d
+	mc.Alive = d
+	mc.LogOutput = slogWriter{c.log}
+	if c.cfg.Memberlist != nil {
+		c.cfg.Memberlist(mc)
+	}
+	return mc, nil
+}
+
+// slogWriter routes memberlist's log lines into slog at debug level (they are chatty).
+type slogWriter struct{ log interface{ Debug(string, ...any) } }
+
+func (w slogWriter) Write(p []byte) (int, error) {
+	w.log.Debug("memberlist", "msg", string(trimNL(p)))
+	return len(p), nil
+}
+
+func trimNL(p []byte) []byte {
+	for len(p) > 0 && (p[len(p)-1] == '\n' || p[len(p)-1] == '\r') {
+		p = p[:len(p)-1]
+	}
+	return p
+}

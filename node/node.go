@@ -1,0 +1,155 @@
+// Package node is one sessiongate node: the local store, its expiry loop, and (in a cluster)
+// membership, the partition ring, forwarding and replication. Front ends call Do; the node
+// decides whether a command runs here or on the partition's primary.
+package node
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sessiongate/sessiongate/sessions"
+)
+
+// Config configures a node. The zero value runs one node alone.
+type Config struct {
+	// Store configures the local session store.
+	Store sessions.Config
+	// SweepInterval is how often a tenth of the store is scanned for expired sessions, so each
+	// session is examined once every ten intervals. Default 100ms.
+	SweepInterval time.Duration
+	// Cluster, when non-nil, makes the node a cluster member.
+	Cluster *ClusterConfig
+	// Logger receives membership, hand-off and repair events. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Node is one running node.
+type Node struct {
+	cfg   Config
+	log   *slog.Logger
+	store *sessions.Store
+
+	stats Stats
+
+	cluster *cluster // nil when alone
+
+	stop     chan struct{}
+	wg       sync.WaitGroup
+	shutOnce sync.Once
+}
+
+// Stats are counters a node keeps for INFO and metrics.
+type Stats struct {
+	Commands  atomic.Uint64 // commands executed here as primary
+	Forwarded atomic.Uint64 // commands sent to another node's primary
+	Expired   atomic.Uint64 // sessions freed by the expiry sweep
+	Replicated atomic.Uint64 // ops sent to backups
+	ReplFailed atomic.Uint64 // op copies that a backup did not acknowledge
+	Applied   atomic.Uint64 // ops received from other nodes and applied
+}
+
+// ErrClosed is returned by Do after Shutdown.
+var ErrClosed = errors.New("node: shut down")
+
+// Create starts a node: its store and expiry loop, and in a cluster its replication listener
+// and membership. It does not join other nodes; see Join.
+func Create(cfg Config) (*Node, error) {
+	if cfg.SweepInterval <= 0 {
+		cfg.SweepInterval = 100 * time.Millisecond
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	n := &Node{
+		cfg:   cfg,
+		log:   cfg.Logger,
+		store: sessions.New(cfg.Store),
+		stop:  make(chan struct{}),
+	}
+	if cfg.Cluster != nil {
+		c, err := newCluster(n, *cfg.Cluster)
+		if err != nil {
+			return nil, err
+		}
+		n.cluster = c
+	}
+	n.wg.Add(1)
+	go n.sweepLoop()
+	return n, nil
+}
+
+// Store exposes the local store (for INFO and tests).
+func (n *Node) Store() *sessions.Store { return n.store }
+
+// Stats exposes the node's counters.
+func (n *Node) Stats() *Stats { return &n.stats }
+
+// Do runs a command wherever it must run and returns its result once the write-acks policy
+// is met.
+func (n *Node) Do(ctx context.Context, cmd *sessions.Command) (sessions.Result, error) {
+	select {
+	case <-n.stop:
+		return sessions.Result{}, ErrClosed
+	default:
+	}
+	if n.cluster != nil {
+		return n.cluster.do(ctx, cmd)
+	}
+	n.stats.Commands.Add(1)
+	return n.store.Do(cmd)
+}
+
+func (n *Node) sweepLoop() {
+	defer n.wg.Done()
+	t := time.NewTicker(n.cfg.SweepInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case <-t.C:
+		}
+		var primaryFor sessions.SweepFunc
+		if n.cluster != nil {
+			primaryFor = n.cluster.isPrimaryForSlot
+		}
+		// 256 shards, a tenth per tick.
+		expired, ops := n.store.Sweep(26, primaryFor)
+		n.stats.Expired.Add(uint64(expired))
+		if len(ops) > 0 && n.cluster != nil {
+			n.cluster.replicateBackground(ops)
+		}
+	}
+}
+
+// Shutdown stops the node at once, without handing anything off (see Leave for that).
+func (n *Node) Shutdown() error {
+	var err error
+	n.shutOnce.Do(func() {
+		close(n.stop)
+		if n.cluster != nil {
+			err = n.cluster.shutdown()
+		}
+		n.wg.Wait()
+	})
+	return err
+}
+
+// Leave hands this node's data to the partitions' next owners and leaves the cluster
+// gracefully. Alone, it does nothing.
+func (n *Node) Leave(ctx context.Context) error {
+	if n.cluster == nil {
+		return nil
+	}
+	return n.cluster.leave(ctx)
+}
+
+// Section is one block of INFO output.
+type Section struct {
+	Name   string
+	Fields [][2]string
+}

@@ -1,0 +1,305 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/sessiongate/sessiongate/replication"
+	"github.com/sessiongate/sessiongate/sessions"
+)
+
+// maxHops bounds forwarding when two nodes' views disagree about a primary.
+const maxHops = 3
+
+// repairWindow is how long after a view change a miss on a primary asks the other replicas
+// before answering "does not exist": writes still in flight from the previous primary may
+// not have reached this node yet.
+const repairWindow = 2 * time.Minute
+
+func (c *cluster) do(ctx context.Context, cmd *sessions.Command) (sessions.Result, error) {
+	if cmd.Kind.IsScatter() {
+		return c.scatter(ctx, cmd)
+	}
+	return c.route(ctx, cmd, 0)
+}
+
+func slotOf(cmd *sessions.Command) int {
+	if cmd.Kind.IsOwnerScoped() {
+		return sessions.OwnerSlot(cmd.Tenant, cmd.Owner)
+	}
+	return cmd.ID.Slot()
+}
+
+// retrySafe reports whether a command may be sent again after its first attempt's fate is
+// unknown. A second START or ROTATE would issue a second token.
+func retrySafe(k sessions.Kind) bool { return k != sessions.KindStart && k != sessions.KindRotate }
+
+// route runs cmd on its partition's primary: here, or by forwarding.
+func (c *cluster) route(ctx context.Context, cmd *sessions.Command, hops int) (sessions.Result, error) {
+	slot := slotOf(cmd)
+	for {
+		v := c.view.Load()
+		p := v.ring.PartitionOfSlot(slot)
+		primary := v.ring.Primary(p)
+		if primary == c.cfg.Name {
+			return c.execute(ctx, v, p, cmd)
+		}
+		if hops >= maxHops {
+			return sessions.Result{}, tryAgain("partition %d is changing owner", p)
+		}
+		c.n.stats.Forwarded.Add(1)
+		res, err := c.forward(ctx, v.members[primary].Repl, cmd, hops+1)
+		if !errors.Is(err, replication.ErrUnavailable) {
+			return res, err
+		}
+		if !retrySafe(cmd.Kind) {
+			return sessions.Result{}, tryAgain("primary %s of partition %d unreachable; outcome unknown", primary, p)
+		}
+		// The primary is unreachable: wait for failure detection to move the partition.
+		if !c.waitNewView(ctx, v) {
+			return sessions.Result{}, tryAgain("primary %s of partition %d unreachable", primary, p)
+		}
+	}
+}
+
+// waitNewView waits until the view changes or ctx is done.
+func (c *cluster) waitNewView(ctx context.Context, v *view) bool {
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-c.stop:
+			return false
+		case <-t.C:
+			if c.view.Load().ring != v.ring {
+				return true
+			}
+		}
+	}
+}
+
+// execute runs cmd here as primary of partition p and replicates what it changed.
+func (c *cluster) execute(ctx context.Context, v *view, p int, cmd *sessions.Command) (sessions.Result, error) {
+	select {
+	case <-v.ready[p]:
+	case <-ctx.Done():
+		return sessions.Result{}, tryAgain("partition %d is still being handed over", p)
+	}
+	res, err := c.n.store.Do(cmd)
+	if (errors.Is(err, sessions.ErrNoSession) || errors.Is(err, sessions.ErrNoPayload)) &&
+		cmd.Kind != sessions.KindStart && !cmd.Kind.IsOwnerScoped() &&
+		time.Since(v.since) < repairWindow && !c.n.store.Ended(cmd.ID) {
+		if c.readRepair(ctx, v, p, cmd.ID) {
+			res, err = c.n.store.Do(cmd)
+		}
+	}
+	c.n.stats.Commands.Add(1)
+	if len(res.Ops) > 0 {
+		if rerr := c.replicate(ctx, v, p, res.Ops); rerr != nil {
+			return sessions.Result{}, rerr
+		}
+	}
+	res.Ops = nil
+	return res, err
+}
+
+// readRepair asks the partition's other replicas for one session and merges what they have.
+func (c *cluster) readRepair(ctx context.Context, v *view, p int, id sessions.ID) bool {
+	set := v.ring.Replicas(p)
+	found := make(chan []sessions.Op, len(set))
+	for _, m := range set {
+		if m == c.cfg.Name {
+			found <- nil
+			continue
+		}
+		go func(addr string) {
+			var resp opsMsg
+			cctx, cancel := context.WithTimeout(ctx, c.cfg.RPCTimeout/2)
+			defer cancel()
+			if err := c.client.Call(cctx, addr, methodFetch, fetchMsg{ID: id}, &resp); err != nil {
+				found <- nil
+				return
+			}
+			found <- resp.Ops
+		}(v.members[m].Repl)
+	}
+	applied := false
+	for range set {
+		for _, op := range <-found {
+			c.n.store.Apply(&op)
+			applied = true
+		}
+	}
+	if applied {
+		c.repairs.Add(1)
+	}
+	return applied
+}
+
+// replicate sends ops to the partition's backups in parallel and returns once the write-acks
+// policy is met, or a retryable error once it cannot be. No lock is held meanwhile; copies
+// still in flight when it returns go on in the background.
+func (c *cluster) replicate(ctx context.Context, v *view, p int, ops []sessions.Op) error {
+	set := v.ring.Replicas(p)
+	backups := set[1:]
+	if len(backups) == 0 {
+		return nil
+	}
+	need := c.cfg.WriteAcks.needed(len(set)) - 1
+	results := make(chan error, len(backups))
+	msg := opsMsg{Ops: ops}
+	for _, b := range backups {
+		addr := v.members[b].Repl
+		go func() {
+			// Not the client's context: a copy keeps going after the client has its answer.
+			cctx, cancel := context.WithTimeout(context.Background(), c.cfg.RPCTimeout)
+			defer cancel()
+			err := c.client.Call(cctx, addr, methodApply, msg, nil)
+			c.n.stats.Replicated.Add(uint64(len(ops)))
+			if err != nil {
+				c.n.stats.ReplFailed.Add(uint64(len(ops)))
+				c.dirty[p].Store(true)
+			}
+			results <- err
+		}()
+	}
+	acked, failed := 0, 0
+	for acked < need {
+		select {
+		case err := <-results:
+			if err == nil {
+				acked++
+				continue
+			}
+			failed++
+			if len(backups)-failed < need {
+				return tryAgain("write reached %d of %d replicas of partition %d; %s needs %d",
+					acked+1, len(set), p, c.cfg.WriteAcks, need+1)
+			}
+		case <-ctx.Done():
+			return tryAgain("write reached %d of %d replicas of partition %d before the deadline; %s needs %d",
+				acked+1, len(set), p, c.cfg.WriteAcks, need+1)
+		}
+	}
+	return nil
+}
+
+// replicateBackground ships ops (idle expiries) without waiting.
+func (c *cluster) replicateBackground(ops []sessions.Op) {
+	v := c.view.Load()
+	byPart := map[int][]sessions.Op{}
+	for _, op := range ops {
+		p := v.ring.PartitionOfSlot(op.Slot())
+		byPart[p] = append(byPart[p], op)
+	}
+	for p, ops := range byPart {
+		go c.replicate(context.Background(), v, p, ops)
+	}
+}
+
+// isPrimaryForSlot tells the expiry sweep whether this node may end idle sessions of a slot.
+func (c *cluster) isPrimaryForSlot(slot int) bool {
+	v := c.view.Load()
+	return v.ring.Primary(v.ring.PartitionOfSlot(slot)) == c.cfg.Name
+}
+
+func (c *cluster) forward(ctx context.Context, addr string, cmd *sessions.Command, hops int) (sessions.Result, error) {
+	var resp resultMsg
+	if err := c.client.Call(ctx, addr, methodForward, commandMsg{Cmd: *cmd, Hops: hops}, &resp); err != nil {
+		if errors.Is(err, replication.ErrUnavailable) {
+			return sessions.Result{}, err
+		}
+		return sessions.Result{}, tryAgain("forwarding to %s: %v", addr, err)
+	}
+	return resp.Result, resp.err()
+}
+
+// scatter runs a tenant-wide command on every partition's primary and merges the answers.
+func (c *cluster) scatter(ctx context.Context, cmd *sessions.Command) (sessions.Result, error) {
+	v := c.view.Load()
+	byNode := map[string][]uint16{}
+	for slot := 0; slot < sessions.Slots; slot++ {
+		primary := v.ring.Primary(v.ring.PartitionOfSlot(slot))
+		byNode[primary] = append(byNode[primary], uint16(slot))
+	}
+	type answer struct {
+		res sessions.Result
+		err error
+	}
+	answers := make(chan answer, len(byNode))
+	for name, slots := range byNode {
+		sub := *cmd
+		sub.Slots = slots
+		go func() {
+			if name == c.cfg.Name {
+				res, err := c.executeScatter(ctx, v, &sub)
+				answers <- answer{res, err}
+				return
+			}
+			c.n.stats.Forwarded.Add(1)
+			var resp resultMsg
+			err := c.client.Call(ctx, v.members[name].Repl, methodScatter, commandMsg{Cmd: sub}, &resp)
+			if err != nil {
+				answers <- answer{err: tryAgain("node %s unreachable for a cluster-wide command", name)}
+				return
+			}
+			answers <- answer{resp.Result, resp.err()}
+		}()
+	}
+	var out sessions.Result
+	var firstErr error
+	for range byNode {
+		a := <-answers
+		if a.err != nil {
+			if firstErr == nil {
+				firstErr = a.err
+			}
+			continue
+		}
+		out.Int += a.res.Int
+		out.Sessions = append(out.Sessions, a.res.Sessions...)
+	}
+	if firstErr != nil {
+		return sessions.Result{}, firstErr
+	}
+	if cmd.Kind == sessions.KindActive {
+		limit := cmd.Limit
+		if limit <= 0 || limit > sessions.MaxActiveLimit {
+			limit = sessions.MaxActiveLimit
+		}
+		out.Sessions = sessions.SortRecent(out.Sessions, limit)
+	}
+	return out, nil
+}
+
+// executeScatter runs a tenant-wide command over some slots held here as primary.
+func (c *cluster) executeScatter(ctx context.Context, v *view, cmd *sessions.Command) (sessions.Result, error) {
+	for _, slot := range cmd.Slots {
+		p := v.ring.PartitionOfSlot(int(slot))
+		select {
+		case <-v.ready[p]:
+		case <-ctx.Done():
+			return sessions.Result{}, tryAgain("partition %d is still being handed over", p)
+		}
+	}
+	res, err := c.n.store.Do(cmd)
+	c.n.stats.Commands.Add(1)
+	if err != nil {
+		return res, err
+	}
+	byPart := map[int][]sessions.Op{}
+	for _, op := range res.Ops {
+		p := v.ring.PartitionOfSlot(op.Slot())
+		byPart[p] = append(byPart[p], op)
+	}
+	for p, ops := range byPart {
+		if rerr := c.replicate(ctx, v, p, ops); rerr != nil {
+			return sessions.Result{}, rerr
+		}
+	}
+	res.Ops = nil
+	return res, nil
+}

@@ -1,0 +1,151 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/sessiongate/sessiongate/replication"
+	"github.com/sessiongate/sessiongate/sessions"
+)
+
+// The node-to-node methods.
+const (
+	methodForward replication.Method = iota + 1 // run a command as primary
+	methodScatter                               // run a tenant-wide command over some slots
+	methodApply                                 // merge ops (replication, hand-off, repair)
+	methodPull                                  // full copy of one slot
+	methodFetch                                 // full copy of one session
+	methodDigest                                // digests of some slots
+)
+
+type commandMsg struct {
+	Cmd  sessions.Command `msgpack:"c"`
+	Hops int              `msgpack:"h"`
+}
+
+// resultMsg carries a command's result, or its error as a code: store errors keep their
+// code and limit, cluster errors their text.
+type resultMsg struct {
+	Result sessions.Result `msgpack:"r"`
+	Code   sessions.Code   `msgpack:"c,omitempty"`
+	Max    int             `msgpack:"m,omitempty"`
+	Msg    string          `msgpack:"e,omitempty"`
+}
+
+func (m *resultMsg) err() error {
+	switch {
+	case m.Code != 0:
+		return &sessions.Error{Code: m.Code, Max: m.Max}
+	case m.Msg != "":
+		return &clusterError{m.Msg}
+	}
+	return nil
+}
+
+func resultOf(res sessions.Result, err error) *resultMsg {
+	m := &resultMsg{Result: res}
+	var se *sessions.Error
+	var ce *clusterError
+	switch {
+	case err == nil:
+	case errors.As(err, &se):
+		m.Code, m.Max = se.Code, se.Max
+	case errors.As(err, &ce):
+		m.Msg = ce.msg
+	default:
+		m.Msg = "TRYAGAIN " + err.Error()
+	}
+	return m
+}
+
+type opsMsg struct {
+	Ops []sessions.Op `msgpack:"o"`
+}
+
+type pullMsg struct {
+	Slot int `msgpack:"s"`
+}
+
+type fetchMsg struct {
+	ID sessions.ID `msgpack:"i"`
+}
+
+type digestMsg struct {
+	Slots   []uint16 `msgpack:"s"`
+	Digests []uint64 `msgpack:"d,omitempty"`
+}
+
+// handler serves the node-to-node methods.
+type handler struct{ c *cluster }
+
+func (h handler) ServeCall(ctx context.Context, m replication.Method, dec *msgpack.Decoder) (any, error) {
+	c := h.c
+	switch m {
+	case methodForward, methodScatter:
+		var req commandMsg
+		if err := dec.Decode(&req); err != nil {
+			return nil, err
+		}
+		if m == methodScatter {
+			return resultOf(c.executeScatter(ctx, c.view.Load(), &req.Cmd)), nil
+		}
+		return resultOf(c.route(ctx, &req.Cmd, req.Hops)), nil
+	case methodApply:
+		var req opsMsg
+		if err := dec.Decode(&req); err != nil {
+			return nil, err
+		}
+		for i := range req.Ops {
+			c.n.store.Apply(&req.Ops[i])
+		}
+		c.n.stats.Applied.Add(uint64(len(req.Ops)))
+		return nil, nil
+	case methodPull:
+		var req pullMsg
+		if err := dec.Decode(&req); err != nil {
+			return nil, err
+		}
+		if req.Slot < 0 || req.Slot >= sessions.Slots {
+			return nil, fmt.Errorf("slot %d out of range", req.Slot)
+		}
+		var resp opsMsg
+		c.n.store.SlotOps(req.Slot, func(op *sessions.Op) { resp.Ops = append(resp.Ops, *op) })
+		return &resp, nil
+	case methodFetch:
+		var req fetchMsg
+		if err := dec.Decode(&req); err != nil {
+			return nil, err
+		}
+		var resp opsMsg
+		if op, ok := c.n.store.Export(req.ID); ok {
+			resp.Ops = append(resp.Ops, op)
+		}
+		return &resp, nil
+	case methodDigest:
+		var req digestMsg
+		if err := dec.Decode(&req); err != nil {
+			return nil, err
+		}
+		resp := digestMsg{Digests: make([]uint64, len(req.Slots))}
+		for i, s := range req.Slots {
+			if int(s) < sessions.Slots {
+				resp.Digests[i] = c.n.store.SlotDigest(int(s))
+			}
+		}
+		return &resp, nil
+	}
+	return nil, fmt.Errorf("unknown method %d", m)
+}
+
+func (c *cluster) clientConfig() replication.ClientConfig {
+	cc := replication.ClientConfig{DialTimeout: c.cfg.RPCTimeout}
+	if c.cfg.Dial != nil {
+		dial := c.cfg.Dial
+		cc.Dial = func(ctx context.Context, addr string) (net.Conn, error) { return dial("tcp", addr) }
+	}
+	return cc
+}

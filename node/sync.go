@@ -1,0 +1,233 @@
+package node
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/sessiongate/sessiongate/sessions"
+)
+
+// partitionSync is one partition this node must pull after a view change.
+type partitionSync struct {
+	p     int
+	from  map[string]bool // members that may hold it
+	ready chan struct{}   // closed when done, if this node is the new primary
+}
+
+// runSyncs pulls every partition this node gained from everyone who may hold a copy, then
+// pulls once more a moment later for writes the previous primary accepted before it saw the
+// new view.
+func (c *cluster) runSyncs(syncs []partitionSync, v *view) {
+	c.syncs.Add(int64(len(syncs)))
+	start := time.Now()
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for _, ps := range syncs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			c.pullFromAll(v, ps)
+			if ps.ready != nil {
+				close(ps.ready)
+			}
+			c.syncs.Add(-1)
+		}()
+	}
+	wg.Wait()
+	took := time.Since(start)
+	c.lastSyncMs.Store(took.Milliseconds())
+	c.log.Info("partitions synced after ring change", "partitions", len(syncs), "took", took)
+	select {
+	case <-c.stop:
+		return
+	case <-time.After(time.Second):
+	}
+	for _, ps := range syncs {
+		c.pullFromAll(v, ps)
+	}
+}
+
+func (c *cluster) pullFromAll(v *view, ps partitionSync) {
+	var wg sync.WaitGroup
+	for m := range ps.from {
+		addr := v.members[m].Repl
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for attempt := 0; attempt < 3; attempt++ {
+				if err := c.pullPartition(addr, v, ps.p); err == nil {
+					return
+				} else if attempt == 2 {
+					c.log.Warn("partition pull failed", "partition", ps.p, "from", m, "err", err)
+				}
+				select {
+				case <-c.stop:
+					return
+				case <-time.After(200 * time.Millisecond):
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// slotsOf lists the slots of partition p.
+func slotsOf(partitions, p int) []uint16 {
+	var out []uint16
+	for s := p; s < sessions.Slots; s += partitions {
+		out = append(out, uint16(s))
+	}
+	return out
+}
+
+func (c *cluster) pullPartition(addr string, v *view, p int) error {
+	for _, s := range slotsOf(v.ring.Partitions(), p) {
+		if err := c.pullSlot(addr, int(s)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *cluster) pullSlot(addr string, slot int) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*c.cfg.RPCTimeout)
+	defer cancel()
+	var resp opsMsg
+	if err := c.client.Call(ctx, addr, methodPull, pullMsg{Slot: slot}, &resp); err != nil {
+		return err
+	}
+	for i := range resp.Ops {
+		c.n.store.Apply(&resp.Ops[i])
+	}
+	return nil
+}
+
+// pushPartition sends this node's copy of partition p to member to, in batches.
+func (c *cluster) pushPartition(ctx context.Context, to string, p int) error {
+	if to == c.cfg.Name {
+		return nil
+	}
+	v := c.view.Load()
+	addr := v.members[to].Repl
+	for _, s := range slotsOf(v.ring.Partitions(), p) {
+		if err := c.pushSlot(ctx, addr, int(s)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *cluster) pushSlot(ctx context.Context, addr string, slot int) error {
+	var batch []sessions.Op
+	size := 0
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		cctx, cancel := context.WithTimeout(ctx, 4*c.cfg.RPCTimeout)
+		defer cancel()
+		err := c.client.Call(cctx, addr, methodApply, opsMsg{Ops: batch}, nil)
+		batch, size = batch[:0], 0
+		return err
+	}
+	var err error
+	c.n.store.SlotOps(slot, func(op *sessions.Op) {
+		if err != nil {
+			return
+		}
+		batch = append(batch, *op)
+		size += 128 + len(op.Owner)
+		for _, f := range op.Fields {
+			size += len(f.Name) + len(f.Data)
+		}
+		if size > 1<<20 {
+			err = flush()
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return flush()
+}
+
+// antiEntropyLoop has each primary compare per-slot digests with its backups and exchange
+// the slots that differ, so replicas converge whatever was lost on the way.
+func (c *cluster) antiEntropyLoop() {
+	defer c.wg.Done()
+	t := time.NewTicker(c.cfg.AntiEntropyInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-t.C:
+		}
+		c.antiEntropyRound()
+	}
+}
+
+func (c *cluster) antiEntropyRound() (repaired int) {
+	v := c.view.Load()
+	for p := 0; p < v.ring.Partitions(); p++ {
+		select {
+		case <-c.stop:
+			return repaired
+		default:
+		}
+		set := v.ring.Replicas(p)
+		if set[0] != c.cfg.Name || len(set) < 2 {
+			continue
+		}
+		select {
+		case <-v.ready[p]:
+		default:
+			continue // still syncing
+		}
+		slots := slotsOf(v.ring.Partitions(), p)
+		clean := true
+		for _, b := range set[1:] {
+			n, err := c.compareWith(v.members[b].Repl, slots)
+			if err != nil {
+				clean = false
+				c.log.Debug("anti-entropy failed", "partition", p, "peer", b, "err", err)
+				continue
+			}
+			repaired += n
+		}
+		if clean {
+			c.dirty[p].Store(false)
+		}
+	}
+	if repaired > 0 {
+		c.repairs.Add(uint64(repaired))
+		c.log.Info("anti-entropy repaired slots", "slots", repaired)
+	}
+	return repaired
+}
+
+// compareWith exchanges the slots whose digests differ between this node and a peer.
+func (c *cluster) compareWith(addr string, slots []uint16) (int, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.RPCTimeout)
+	defer cancel()
+	var resp digestMsg
+	if err := c.client.Call(ctx, addr, methodDigest, digestMsg{Slots: slots}, &resp); err != nil {
+		return 0, err
+	}
+	n := 0
+	for i, s := range slots {
+		if i >= len(resp.Digests) || resp.Digests[i] == c.n.store.SlotDigest(int(s)) {
+			continue
+		}
+		if err := c.pullSlot(addr, int(s)); err != nil {
+			return n, err
+		}
+		if err := c.pushSlot(context.Background(), addr, int(s)); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}

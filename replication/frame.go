@@ -1,0 +1,87 @@
+// Package replication is the node-to-node protocol: length-prefixed frames carrying msgpack
+// payloads over persistent TCP connections, with many calls multiplexed on each connection
+// and answered out of order. It knows nothing of sessions: the node layer picks the methods
+// and their payloads (forwarded commands, replicated ops, partition streams, digests).
+package replication
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+)
+
+// Method names a call; its meaning belongs to the caller.
+type Method uint8
+
+// Frame layout: length u32 (of everything after it), id u64, kind u8, method u8, payload.
+const headerLen = 4 + 8 + 1 + 1
+
+const (
+	kindRequest byte = 1
+	kindOK      byte = 2
+	kindError   byte = 3 // payload is the error text
+)
+
+// DefaultMaxFrame bounds a frame unless configured otherwise.
+const DefaultMaxFrame = 64 << 20
+
+var errFrameTooLarge = errors.New("replication: frame too large")
+
+type frame struct {
+	id      uint64
+	kind    byte
+	method  Method
+	payload []byte
+}
+
+// readFrame reads one frame, refusing sizes over max before allocating.
+func readFrame(r *bufio.Reader, max int) (frame, error) {
+	var h [headerLen]byte
+	if _, err := io.ReadFull(r, h[:]); err != nil {
+		return frame{}, err
+	}
+	n := int(binary.BigEndian.Uint32(h[:4]))
+	if n < headerLen-4 || n-(headerLen-4) > max {
+		return frame{}, fmt.Errorf("%w: %d bytes", errFrameTooLarge, n)
+	}
+	f := frame{id: binary.BigEndian.Uint64(h[4:12]), kind: h[12], method: Method(h[13])}
+	f.payload = make([]byte, n-(headerLen-4))
+	if _, err := io.ReadFull(r, f.payload); err != nil {
+		return frame{}, err
+	}
+	return f, nil
+}
+
+// appendFrame encodes a frame whose payload is already in buf[headerLen:].
+func finishFrame(buf []byte, id uint64, kind byte, m Method) []byte {
+	binary.BigEndian.PutUint32(buf[:4], uint32(len(buf)-4))
+	binary.BigEndian.PutUint64(buf[4:12], id)
+	buf[12] = kind
+	buf[13] = byte(m)
+	return buf
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+func getBuf() *[]byte {
+	b := bufPool.Get().(*[]byte)
+	*b = append((*b)[:0], make([]byte, headerLen)...)
+	return b
+}
+
+func putBuf(b *[]byte) {
+	if cap(*b) <= 1<<20 {
+		bufPool.Put(b)
+	}
+}
+
+// byteWriter appends to a byte slice, for msgpack encoding straight into a frame.
+type byteWriter struct{ b *[]byte }
+
+func (w byteWriter) Write(p []byte) (int, error) {
+	*w.b = append(*w.b, p...)
+	return len(p), nil
+}

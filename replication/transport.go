@@ -1,0 +1,239 @@
+package replication
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// ErrUnavailable means the peer could not be reached or the connection broke during the
+// call: the request may or may not have been served. Callers may retry elsewhere.
+var ErrUnavailable = errors.New("replication: peer unavailable")
+
+// RemoteError is an error the remote handler returned.
+type RemoteError struct{ Msg string }
+
+func (e *RemoteError) Error() string { return "remote: " + e.Msg }
+
+// writeTimeout bounds one flush, so a stalled peer cannot hold a writer forever.
+const writeTimeout = 5 * time.Second
+
+// conn is one multiplexed connection, used by both ends: frames queued on out are written
+// in batches by one goroutine; a reader goroutine hands frames to onFrame.
+type conn struct {
+	c        net.Conn
+	out      chan *[]byte
+	done     chan struct{}
+	once     sync.Once
+	err      error
+	maxFrame int
+}
+
+func newConn(c net.Conn, maxFrame int) *conn {
+	return &conn{c: c, out: make(chan *[]byte, 256), done: make(chan struct{}), maxFrame: maxFrame}
+}
+
+func (k *conn) close(err error) {
+	k.once.Do(func() {
+		k.err = err
+		close(k.done)
+		k.c.Close()
+	})
+}
+
+// send queues a finished frame; it fails once the connection is closed.
+func (k *conn) send(ctx context.Context, b *[]byte) error {
+	select {
+	case k.out <- b:
+		return nil
+	case <-k.done:
+		putBuf(b)
+		return fmt.Errorf("%w: %v", ErrUnavailable, k.err)
+	case <-ctx.Done():
+		putBuf(b)
+		return ctx.Err()
+	}
+}
+
+func (k *conn) writeLoop() {
+	w := bufio.NewWriterSize(k.c, 64<<10)
+	for {
+		var b *[]byte
+		select {
+		case b = <-k.out:
+		case <-k.done:
+			return
+		}
+		k.c.SetWriteDeadline(time.Now().Add(writeTimeout))
+		for b != nil {
+			_, err := w.Write(*b)
+			putBuf(b)
+			if err != nil {
+				k.close(err)
+				return
+			}
+			// Take whatever else is queued before flushing: one syscall for a burst.
+			select {
+			case b = <-k.out:
+			default:
+				b = nil
+			}
+		}
+		if err := w.Flush(); err != nil {
+			k.close(err)
+			return
+		}
+	}
+}
+
+func (k *conn) readLoop(onFrame func(frame)) {
+	r := bufio.NewReaderSize(k.c, 64<<10)
+	for {
+		f, err := readFrame(r, k.maxFrame)
+		if err != nil {
+			k.close(err)
+			return
+		}
+		onFrame(f)
+	}
+}
+
+// Handler serves calls. It runs on its own goroutine per call.
+type Handler interface {
+	// ServeCall answers one call; dec reads the request payload. A nil response sends no payload.
+	ServeCall(ctx context.Context, m Method, dec *msgpack.Decoder) (any, error)
+}
+
+// ServerConfig tunes a Server.
+type ServerConfig struct {
+	// MaxFrame bounds a request. Default 64 MiB.
+	MaxFrame int
+	// MaxInFlightPerConn bounds concurrent calls per connection; further frames wait. Default 1024.
+	MaxInFlightPerConn int
+	// Logger receives connection errors. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Server answers calls on accepted connections.
+type Server struct {
+	cfg    ServerConfig
+	h      Handler
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu    sync.Mutex
+	ln    net.Listener
+	conns map[*conn]struct{}
+	wg    sync.WaitGroup
+}
+
+// NewServer returns a server for h.
+func NewServer(cfg ServerConfig, h Handler) *Server {
+	if cfg.MaxFrame <= 0 {
+		cfg.MaxFrame = DefaultMaxFrame
+	}
+	if cfg.MaxInFlightPerConn <= 0 {
+		cfg.MaxInFlightPerConn = 1024
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Server{cfg: cfg, h: h, ctx: ctx, cancel: cancel, conns: map[*conn]struct{}{}}
+}
+
+// Serve accepts connections until Close.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	s.ln = ln
+	s.mu.Unlock()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if s.ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		k := newConn(c, s.cfg.MaxFrame)
+		s.mu.Lock()
+		if s.ctx.Err() != nil {
+			s.mu.Unlock()
+			c.Close()
+			return nil
+		}
+		s.conns[k] = struct{}{}
+		s.mu.Unlock()
+		s.wg.Add(2)
+		go func() { defer s.wg.Done(); k.writeLoop() }()
+		go func() {
+			defer s.wg.Done()
+			s.serveConn(k)
+			s.mu.Lock()
+			delete(s.conns, k)
+			s.mu.Unlock()
+		}()
+	}
+}
+
+func (s *Server) serveConn(k *conn) {
+	sem := make(chan struct{}, s.cfg.MaxInFlightPerConn)
+	var calls sync.WaitGroup
+	k.readLoop(func(f frame) {
+		if f.kind != kindRequest {
+			k.close(fmt.Errorf("unexpected frame kind %d", f.kind))
+			return
+		}
+		sem <- struct{}{}
+		calls.Add(1)
+		go func() {
+			defer func() { <-sem; calls.Done() }()
+			resp, err := s.h.ServeCall(s.ctx, f.method, msgpack.NewDecoder(bytes.NewReader(f.payload)))
+			b := getBuf()
+			kind := kindOK
+			if err != nil {
+				kind = kindError
+				*b = append(*b, err.Error()...)
+			} else if resp != nil {
+				if err := msgpack.NewEncoder(byteWriter{b}).Encode(resp); err != nil {
+					kind = kindError
+					*b = append((*b)[:headerLen], err.Error()...)
+				}
+			}
+			finishFrame(*b, f.id, kind, f.method)
+			k.send(s.ctx, b)
+		}()
+	})
+	if k.err != nil && !errors.Is(k.err, net.ErrClosed) && s.ctx.Err() == nil && !isEOF(k.err) {
+		s.cfg.Logger.Debug("replication connection closed", "remote", k.c.RemoteAddr().String(), "err", k.err)
+	}
+	calls.Wait()
+}
+
+func isEOF(err error) bool {
+	return errors.Is(err, net.ErrClosed) || err.Error() == "EOF"
+}
+
+// Close stops accepting, cancels in-flight handlers and closes every connection.
+func (s *Server) Close() error {
+	s.cancel()
+	s.mu.Lock()
+	var err error
+	if s.ln != nil {
+		err = s.ln.Close()
+	}
+	for k := range s.conns {
+		k.close(net.ErrClosed)
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	return err
+}

@@ -1,0 +1,89 @@
+package sessions
+
+import (
+	"encoding/binary"
+
+	"github.com/cespare/xxhash/v2"
+)
+
+// SlotOps calls fn with a full copy of every session and tombstone in slot: the unit of
+// hand-off and repair. Applying them elsewhere merges; it can never resurrect anything.
+// fn runs without the shard lock held.
+func (s *Store) SlotOps(slot int, fn func(op *Op)) {
+	sh := s.shard(slot)
+	var ops []Op
+	sh.mu.Lock()
+	now := s.nowMs()
+	sh.live.each(func(r *record) {
+		if r.id.Slot() == slot && r.deadline > now {
+			ops = append(ops, s.opOf(r.id, r, allFields(splitBlob(r.bytes()))))
+		}
+	})
+	for id, forget := range sh.tombs {
+		if id.Slot() == slot {
+			ops = append(ops, Op{ID: id, Ended: true, Forget: forget})
+		}
+	}
+	sh.mu.Unlock()
+	for i := range ops {
+		fn(&ops[i])
+	}
+}
+
+// SlotDigest summarises the replicated state of a slot: ids, header and payload versions,
+// and tombstones, but not read counters or last-seen times, which travel lazily. Two replicas
+// with equal digests hold the same sessions. The digest is an XOR of per-session hashes, so
+// it does not depend on iteration order.
+func (s *Store) SlotDigest(slot int) uint64 {
+	sh := s.shard(slot)
+	var d uint64
+	var buf [64]byte
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	now := s.nowMs()
+	sh.live.each(func(r *record) {
+		if r.id.Slot() != slot || r.deadline <= now {
+			return
+		}
+		h := xxhash.New()
+		b := append(buf[:0], r.id[:]...)
+		b = binary.LittleEndian.AppendUint64(b, r.hver)
+		h.Write(b)
+		it := fieldIter{splitBlob(r.bytes()).fields}
+		for n, v, _, ok := it.next(); ok; n, v, _, ok = it.next() {
+			h.Write(n)
+			h.Write(binary.LittleEndian.AppendUint64(buf[:0], v))
+		}
+		d ^= h.Sum64()
+	})
+	for id := range sh.tombs {
+		if id.Slot() == slot {
+			d ^= xxhash.Sum64(append(append(buf[:0], id[:]...), "ended"...))
+		}
+	}
+	return d
+}
+
+// Export returns a full copy of one session (or its tombstone), for read repair.
+func (s *Store) Export(id ID) (Op, bool) {
+	sh := s.shard(id.Slot())
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if forget, ok := sh.tombs[id]; ok {
+		return Op{ID: id, Ended: true, Forget: forget}, true
+	}
+	r := sh.live.get(id)
+	if r == nil || r.deadline <= s.nowMs() {
+		return Op{}, false
+	}
+	return s.opOf(id, r, allFields(splitBlob(r.bytes()))), true
+}
+
+// Ended reports whether id is remembered as ended or expired.
+func (s *Store) Ended(id ID) bool {
+	sh := s.shard(id.Slot())
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	_, ok := sh.tombs[id]
+	return ok
+}
