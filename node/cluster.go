@@ -334,7 +334,7 @@ func (c *cluster) leave(ctx context.Context) error {
 // clusterError is a retryable condition, written verbatim as the RESP error.
 type clusterError struct{ msg string }
 
-func (e *clusterError) Error() string      { return e.msg }
+func (e *clusterError) Error() string     { return e.msg }
 func (e *clusterError) RESPError() string { return e.msg }
 
 // ErrTryAgain matches every retryable cluster error (TRYAGAIN and CLUSTERDOWN).

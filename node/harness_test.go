@@ -55,9 +55,9 @@ func freePort(t *testing.T) int {
 
 type nodeOpt func(*ClusterConfig)
 
-func withAcks(a Acks) nodeOpt           { return func(c *ClusterConfig) { c.WriteAcks = a } }
-func withPartitions(p int) nodeOpt      { return func(c *ClusterConfig) { c.Partitions = p } }
-func withName(name string) nodeOpt      { return func(c *ClusterConfig) { c.Name = name } }
+func withAcks(a Acks) nodeOpt      { return func(c *ClusterConfig) { c.WriteAcks = a } }
+func withPartitions(p int) nodeOpt { return func(c *ClusterConfig) { c.Partitions = p } }
+func withName(name string) nodeOpt { return func(c *ClusterConfig) { c.Name = name } }
 func withAntiEntropy(d time.Duration) nodeOpt {
 	return func(c *ClusterConfig) { c.AntiEntropyInterval = d }
 }

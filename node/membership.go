@@ -239,7 +239,9 @@ func (c *cluster) memberlistConfig() (*memberlist.Config, error) {
 }
 
 // slogWriter routes memberlist's log lines into slog at debug level (they are chatty).
-type slogWriter struct{ log interface{ Debug(string, ...any) } }
+type slogWriter struct {
+	log interface{ Debug(string, ...any) }
+}
 
 func (w slogWriter) Write(p []byte) (int, error) {
 	w.log.Debug("memberlist", "msg", string(trimNL(p)))

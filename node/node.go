@@ -44,12 +44,12 @@ type Node struct {
 
 // Stats are counters a node keeps for INFO and metrics.
 type Stats struct {
-	Commands  atomic.Uint64 // commands executed here as primary
-	Forwarded atomic.Uint64 // commands sent to another node's primary
-	Expired   atomic.Uint64 // sessions freed by the expiry sweep
+	Commands   atomic.Uint64 // commands executed here as primary
+	Forwarded  atomic.Uint64 // commands sent to another node's primary
+	Expired    atomic.Uint64 // sessions freed by the expiry sweep
 	Replicated atomic.Uint64 // ops sent to backups
 	ReplFailed atomic.Uint64 // op copies that a backup did not acknowledge
-	Applied   atomic.Uint64 // ops received from other nodes and applied
+	Applied    atomic.Uint64 // ops received from other nodes and applied
 }
 
 // ErrClosed is returned by Do after Shutdown.
