@@ -208,6 +208,12 @@ func (s *Store) writeFields(sh *shard, id ID, r *record, m blobMeta, changes []F
 	}
 	blob, _ := buildBlob(m.owner, m.ip, m.ua, m.fields, changes)
 	sh.setBlobLocked(r, blob)
+	// The op must not alias the caller's buffers (it is encoded after Do returns): point it
+	// at the new, immutable blob instead.
+	nm := splitBlob(r.bytes())
+	for i := range changes {
+		_, _, changes[i].Name, changes[i].Data = nm.fieldAt(changes[i].Name)
+	}
 	r.writes++
 	r.lastSeen = now
 	return Result{Ops: []Op{s.opOf(id, r, changes)}}

@@ -103,6 +103,20 @@ func (m blobMeta) field(name []byte) (data []byte, ver uint64, found bool) {
 	}
 }
 
+// fieldAt finds a field and returns it with the blob's own copies of its name and data.
+func (m blobMeta) fieldAt(name []byte) (ver uint64, found bool, blobName, data []byte) {
+	it := fieldIter{m.fields}
+	for {
+		n, v, d, ok := it.next()
+		if !ok {
+			return 0, false, name, nil
+		}
+		if string(n) == string(name) {
+			return v, true, n, d
+		}
+	}
+}
+
 // liveFields counts fields that are not deleted.
 func (m blobMeta) liveFields() int {
 	it := fieldIter{m.fields}

@@ -324,3 +324,18 @@ func TestEndRacesPSet(t *testing.T) {
 		t.Fatalf("leftovers %+v", st)
 	}
 }
+
+// Ops returned by a write are replicated after Do returns, when the request buffer may hold
+// the next command: they must not share memory with the command.
+func TestOpsDoNotAliasCommand(t *testing.T) {
+	s, _ := newTestStore()
+	id := start(t, s, tenantA, 60)
+	name, data := []byte("name"), []byte("data")
+	res := do(t, s, Command{Kind: KindPSet, Tenant: tenantA, ID: id, Name: name, Data: data})
+	copy(name, "XXXX")
+	copy(data, "YYYY")
+	f := res.Ops[0].Fields[0]
+	if string(f.Name) != "name" || string(f.Data) != "data" {
+		t.Fatalf("op changed with the request buffer: %q=%q", f.Name, f.Data)
+	}
+}

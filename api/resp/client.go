@@ -1,0 +1,215 @@
+package resp
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tidwall/redcon"
+
+	"github.com/sessiongate/sessiongate/sessions"
+)
+
+// client is one connection's state.
+type client struct {
+	s       *Server
+	nc      net.Conn
+	id      int64
+	rd      *reader
+	w       *redcon.Writer
+	rndMu   sync.Mutex
+	rnd     *bufio.Reader
+	signer  *sessions.Signer
+	signers sync.Pool // extra signers for commands of a pipeline run concurrently
+	name    string
+	lib     string
+	proto   int // 2 or 3
+	authed  bool
+	quit    bool
+	closing atomic.Bool
+}
+
+func newClient(s *Server, nc net.Conn) *client {
+	c := &client{
+		s: s, nc: nc, id: s.nextID.Add(1), proto: 2,
+		w:      redcon.NewWriter(nc),
+		rnd:    bufio.NewReaderSize(s.cfg.Rand, 4096),
+		signer: sessions.NewSigner(nil),
+		authed: s.cfg.RequirePass == "",
+	}
+	lim := limits{maxArgs: s.cfg.MaxArgs, maxBulk: s.cfg.MaxBulk, maxCommand: s.cfg.MaxCommandBytes}
+	if !c.authed {
+		lim = unauthLimits
+	}
+	c.rd = newReader(nc, lim)
+	return c
+}
+
+func (c *client) serve() {
+	defer c.nc.Close()
+	var batch [][][]byte
+	for !c.quit && !c.closing.Load() {
+		if c.s.cfg.IdleTimeout > 0 {
+			c.nc.SetReadDeadline(time.Now().Add(c.s.cfg.IdleTimeout))
+		}
+		var err error
+		batch, err = c.rd.next(batch)
+		if err != nil {
+			var ne net.Error
+			if !errors.As(err, &ne) && !errors.Is(err, net.ErrClosed) && err.Error() != "EOF" {
+				// A protocol error: say why, as Redis does, then hang up.
+				c.w.WriteError(err.Error())
+				c.flush()
+			}
+			return
+		}
+		c.nc.SetReadDeadline(time.Time{})
+		c.runBatch(batch)
+		if err := c.flush(); err != nil {
+			return
+		}
+	}
+}
+
+func (c *client) flush() error {
+	c.nc.SetWriteDeadline(time.Now().Add(30 * time.Second))
+	return c.w.Flush()
+}
+
+// reply is a command's answer, written by write() in one place.
+type reply struct {
+	kind   replyKind
+	str    string
+	bulk   []byte
+	n      int64
+	err    error
+	array  []reply
+	isMap  bool // an array of pairs that RESP3 sends as a map
+	closed bool
+}
+
+type replyKind uint8
+
+const (
+	rOK replyKind = iota
+	rStatus
+	rBulk
+	rInt
+	rNull
+	rArray
+	rErr
+)
+
+// runBatch executes pipelined requests. Session commands on different slots run concurrently
+// (a pipeline through a forwarding node keeps its throughput); commands on the same slot keep
+// their order; any other command waits for everything before it, and replies go out in order.
+func (c *client) runBatch(batch [][][]byte) {
+	if len(batch) == 1 {
+		c.write(c.exec(batch[0], c.signer))
+		return
+	}
+	replies := make([]reply, len(batch))
+	var wg sync.WaitGroup
+	last := map[int]chan struct{}{}
+	for i, args := range batch {
+		slot, ok := c.routeSlot(args)
+		if !ok {
+			wg.Wait()
+			clear(last)
+			replies[i] = c.exec(args, c.signer)
+			continue
+		}
+		prev := last[slot]
+		done := make(chan struct{})
+		last[slot] = done
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer close(done)
+			if prev != nil {
+				<-prev
+			}
+			replies[i] = c.execConcurrent(args)
+		}()
+	}
+	wg.Wait()
+	for _, r := range replies {
+		c.write(r)
+	}
+}
+
+// routeSlot says which slot a request touches, when it is a session command that may run
+// beside others.
+func (c *client) routeSlot(args [][]byte) (int, bool) {
+	if !c.authed || len(args) < 3 || len(args[0]) < 12 || !strings.EqualFold(string(args[0][:12]), "sessiongate.") {
+		return 0, false
+	}
+	switch strings.ToLower(string(args[0][12:])) {
+	case "expire", "pset", "pget", "pdel", "end", "info", "pgetall", "pupdate", "ttl", "idle", "rotate":
+		if id, _, err := sessions.ParseToken(args[2]); err == nil {
+			return id.Slot(), true
+		}
+	}
+	return 0, false
+}
+
+// execConcurrent runs a session command with a signer of its own (a Signer keeps HMAC state).
+func (c *client) execConcurrent(args [][]byte) reply {
+	sg, _ := c.signers.Get().(*sessions.Signer)
+	if sg == nil {
+		sg = sessions.NewSigner(nil)
+	}
+	defer c.signers.Put(sg)
+	return c.exec(args, sg)
+}
+
+// exec runs one request.
+func (c *client) exec(args [][]byte, sg *sessions.Signer) reply {
+	c.s.stats.commands.Add(1)
+	name := strings.ToLower(string(args[0]))
+	h, ok := c.s.table[name]
+	if !c.authed && name != "auth" && name != "hello" && name != "quit" {
+		return errReply("NOAUTH Authentication required.")
+	}
+	if !ok {
+		return errReply(unknownCommand(args))
+	}
+	if h.arity > 0 && len(args) != h.arity || h.arity < 0 && len(args) < -h.arity {
+		return errReply("ERR wrong number of arguments for '" + name + "' command")
+	}
+	return h.fn(c, sg, args)
+}
+
+func (c *client) ctx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(c.s.ctx, c.s.cfg.CommandTimeout)
+}
+
+func unknownCommand(args [][]byte) string {
+	var b strings.Builder
+	b.WriteString("ERR unknown command '")
+	b.WriteString(trunc(args[0]))
+	b.WriteString("', with args beginning with: ")
+	for _, a := range args[1:] {
+		b.WriteString("'")
+		b.WriteString(trunc(a))
+		b.WriteString("' ")
+	}
+	return b.String()
+}
+
+func trunc(b []byte) string {
+	if len(b) > 128 {
+		b = b[:128]
+	}
+	return strings.Map(func(r rune) rune {
+		if r < ' ' {
+			return ' '
+		}
+		return r
+	}, string(b))
+}

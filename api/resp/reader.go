@@ -1,0 +1,225 @@
+package resp
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"strconv"
+)
+
+// Protocol errors, worded as Redis words them. The connection is closed after each.
+var (
+	errMultibulkLen = errors.New("ERR Protocol error: invalid multibulk length")
+	errBulkLen      = errors.New("ERR Protocol error: invalid bulk length")
+	errExpectedBulk = errors.New("ERR Protocol error: expected '$'")
+	errInlineTooBig = errors.New("ERR Protocol error: too big inline request")
+	errCommandSize  = errors.New("ERR Protocol error: command too large")
+)
+
+const maxInline = 64 << 10
+
+// limits bound what one request may make the reader buffer.
+type limits struct {
+	maxArgs, maxBulk, maxCommand int
+}
+
+// reader frames RESP requests incrementally. Unlike redcon's reader it keeps its parse
+// position across partial reads (no rescans, no recursion: a request sent one byte at a time
+// costs O(n)), and it checks array and bulk lengths against its limits before buffering.
+type reader struct {
+	r   io.Reader
+	buf []byte
+	beg int // start of the request being parsed
+	end int // end of valid data
+
+	// parse state of the current request, relative to beg
+	pos    int
+	nargs  int   // -1: header not read yet
+	bulk   int   // length of the bulk being read, -1: its header not read yet
+	offs   []int // start,end pairs of parsed args
+	inline bool
+
+	lim limits
+}
+
+func newReader(r io.Reader, lim limits) *reader {
+	return &reader{r: r, buf: make([]byte, 16<<10), nargs: -1, bulk: -1, lim: lim}
+}
+
+// next returns the complete requests now buffered, reading at least once if there are none.
+// Args alias the reader's buffer and stay valid until the following call to next.
+func (rd *reader) next(out [][][]byte) ([][][]byte, error) {
+	out = out[:0]
+	for {
+		for {
+			args, ok, err := rd.parse()
+			if err != nil {
+				return out, err
+			}
+			if !ok {
+				break
+			}
+			if len(args) > 0 {
+				out = append(out, args)
+			}
+		}
+		if len(out) > 0 {
+			return out, nil
+		}
+		if err := rd.fill(); err != nil {
+			return out, err
+		}
+	}
+}
+
+// fill makes room and reads more bytes.
+func (rd *reader) fill() error {
+	if rd.end == len(rd.buf) {
+		need := rd.end - rd.beg
+		// A bulk of known size gets its whole room at once: growth is O(n), not O(n^2).
+		if rd.bulk >= 0 {
+			need = max(need, rd.pos+rd.bulk+2)
+		}
+		if need < len(rd.buf) && rd.beg > 0 {
+			copy(rd.buf, rd.buf[rd.beg:rd.end])
+		} else {
+			nb := make([]byte, max(2*len(rd.buf), need+4096))
+			copy(nb, rd.buf[rd.beg:rd.end])
+			rd.buf = nb
+		}
+		rd.end -= rd.beg
+		rd.beg = 0
+	}
+	n, err := rd.r.Read(rd.buf[rd.end:])
+	rd.end += n
+	if n > 0 {
+		return nil
+	}
+	if err == nil {
+		err = io.ErrNoProgress
+	}
+	return err
+}
+
+// parse advances over buffered bytes; ok reports a complete request.
+func (rd *reader) parse() (args [][]byte, ok bool, err error) {
+	data := rd.buf[rd.beg:rd.end]
+	if rd.nargs < 0 {
+		if len(data) == 0 {
+			return nil, false, nil
+		}
+		if data[0] != '*' {
+			return rd.parseInline(data)
+		}
+		n, used, err := readNumber(data[1:], '*')
+		if err != nil || used == 0 {
+			if err == nil && len(data) > 24 {
+				err = errMultibulkLen
+			}
+			return nil, false, err
+		}
+		if n > int64(rd.lim.maxArgs) {
+			return nil, false, errMultibulkLen
+		}
+		rd.pos = 1 + used
+		if n <= 0 {
+			rd.consume()
+			return nil, true, nil // "*0" and "*-1" are ignored, as by Redis
+		}
+		rd.nargs = int(n)
+		rd.offs = rd.offs[:0]
+	}
+	for len(rd.offs)/2 < rd.nargs {
+		if rd.bulk < 0 {
+			rest := data[rd.pos:]
+			if len(rest) == 0 {
+				return nil, false, nil
+			}
+			if rest[0] != '$' {
+				return nil, false, errExpectedBulk
+			}
+			n, used, err := readNumber(rest[1:], '$')
+			if err != nil {
+				return nil, false, err
+			}
+			if used == 0 {
+				if len(rest) > 24 {
+					return nil, false, errBulkLen
+				}
+				return nil, false, nil
+			}
+			if n < 0 || n > int64(rd.lim.maxBulk) {
+				return nil, false, errBulkLen
+			}
+			if rd.pos+1+used+int(n) > rd.lim.maxCommand {
+				return nil, false, errCommandSize
+			}
+			rd.pos += 1 + used
+			rd.bulk = int(n)
+		}
+		if len(data)-rd.pos < rd.bulk+2 {
+			return nil, false, nil
+		}
+		if data[rd.pos+rd.bulk] != '\r' || data[rd.pos+rd.bulk+1] != '\n' {
+			return nil, false, errBulkLen
+		}
+		rd.offs = append(rd.offs, rd.pos, rd.pos+rd.bulk)
+		rd.pos += rd.bulk + 2
+		rd.bulk = -1
+	}
+	args = make([][]byte, rd.nargs)
+	for i := range args {
+		args[i] = data[rd.offs[2*i]:rd.offs[2*i+1]:rd.offs[2*i+1]]
+	}
+	rd.consume()
+	return args, true, nil
+}
+
+func (rd *reader) consume() {
+	rd.beg += rd.pos
+	rd.pos = 0
+	rd.nargs = -1
+	rd.bulk = -1
+	if rd.beg == rd.end {
+		rd.beg, rd.end = 0, 0
+	}
+}
+
+// parseInline handles telnet-style requests: one line of space-separated words.
+func (rd *reader) parseInline(data []byte) ([][]byte, bool, error) {
+	i := bytes.IndexByte(data, '\n')
+	if i < 0 {
+		if len(data) > maxInline {
+			return nil, false, errInlineTooBig
+		}
+		return nil, false, nil
+	}
+	line := bytes.TrimRight(data[:i], "\r")
+	args := bytes.Fields(line)
+	if len(args) > rd.lim.maxArgs {
+		return nil, false, errMultibulkLen
+	}
+	rd.pos = i + 1
+	rd.consume()
+	return args, true, nil
+}
+
+// readNumber reads "<digits>\r\n" at the start of b; used is 0 when the line is incomplete.
+func readNumber(b []byte, kind byte) (n int64, used int, err error) {
+	i := bytes.IndexByte(b, '\n')
+	if i < 0 {
+		return 0, 0, nil
+	}
+	bad := errMultibulkLen
+	if kind == '$' {
+		bad = errBulkLen
+	}
+	if i == 0 || b[i-1] != '\r' {
+		return 0, 0, bad
+	}
+	n, perr := strconv.ParseInt(string(b[:i-1]), 10, 64)
+	if perr != nil {
+		return 0, 0, bad
+	}
+	return n, i + 1, nil
+}

@@ -1,0 +1,224 @@
+// Package resp is the RESP front end: it frames requests with its own bounded reader, runs
+// them through one flat command table, and writes replies with redcon's writer. Errors are
+// values until one place (replies.go) turns them into protocol replies.
+package resp
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sessiongate/sessiongate/node"
+	"github.com/sessiongate/sessiongate/sessions"
+)
+
+// Backend executes a checked command wherever it must run.
+type Backend interface {
+	Do(ctx context.Context, cmd *sessions.Command) (sessions.Result, error)
+}
+
+// Config configures a Server. Zero fields take the documented defaults.
+type Config struct {
+	// Addr is the listen address for ListenAndServe. Default "127.0.0.1:6380".
+	Addr string
+	// RequirePass, when set, must be given with AUTH or HELLO before other commands.
+	RequirePass string
+	// MaxConns caps client connections. Default 10000.
+	MaxConns int
+	// IdleTimeout closes a connection that sends no complete command for this long.
+	// Default 5 minutes; negative means never.
+	IdleTimeout time.Duration
+	// MaxArgs bounds the arguments of one request. Default 1,048,576 (as Redis).
+	MaxArgs int
+	// MaxBulk bounds one argument. Default 16 MiB: above the 8,000,000-byte payload limit, so
+	// an oversized payload gets the module's own error rather than a protocol error.
+	MaxBulk int
+	// MaxCommandBytes bounds one request in all. Default 64 MiB.
+	MaxCommandBytes int
+	// CommandTimeout bounds one command's trip through the cluster. Default 5s.
+	CommandTimeout time.Duration
+	// Sections adds INFO sections (sessions, cluster).
+	Sections func() []node.Section
+	// Cluster answers SESSIONGATE.CLUSTER; it returns nil when the node runs alone.
+	Cluster func() *node.ClusterView
+	// Version is reported by INFO and HELLO.
+	Version string
+	// Rand is the randomness for session ids. Default crypto/rand.
+	Rand io.Reader
+	// Logger receives connection errors. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Limits for a connection that has not authenticated yet.
+var unauthLimits = limits{maxArgs: 16, maxBulk: 16 << 10, maxCommand: 64 << 10}
+
+// Server serves RESP clients.
+type Server struct {
+	cfg     Config
+	backend Backend
+	table   map[string]handler
+	started time.Time
+
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu    sync.Mutex
+	ln    net.Listener
+	conns map[*client]struct{}
+	wg    sync.WaitGroup
+
+	down      atomic.Bool // set by Shutdown before the listener closes
+	nextID    atomic.Int64
+	stats     serverStats
+	connCount atomic.Int64
+}
+
+type serverStats struct {
+	connections atomic.Uint64
+	commands    atomic.Uint64
+	rejected    atomic.Uint64
+	errors      atomic.Uint64
+}
+
+// NewServer returns a server for backend.
+func NewServer(cfg Config, backend Backend) *Server {
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:6380"
+	}
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = 10000
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = 5 * time.Minute
+	}
+	if cfg.MaxArgs <= 0 {
+		cfg.MaxArgs = 1 << 20
+	}
+	if cfg.MaxBulk <= 0 {
+		cfg.MaxBulk = 16 << 20
+	}
+	if cfg.MaxCommandBytes <= 0 {
+		cfg.MaxCommandBytes = 64 << 20
+	}
+	if cfg.CommandTimeout <= 0 {
+		cfg.CommandTimeout = 5 * time.Second
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Version == "" {
+		cfg.Version = "0.1.0"
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Server{cfg: cfg, backend: backend, table: commands(), started: time.Now(), ctx: ctx, cancel: cancel, conns: map[*client]struct{}{}}
+}
+
+// ListenAndServe listens on cfg.Addr and serves.
+func (s *Server) ListenAndServe() error {
+	ln, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return err
+	}
+	return s.Serve(ln)
+}
+
+// Addr is the listening address, once serving.
+func (s *Server) Addr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln == nil {
+		return nil
+	}
+	return s.ln.Addr()
+}
+
+// Serve accepts clients on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	s.ln = ln
+	s.mu.Unlock()
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if s.down.Load() {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				time.Sleep(10 * time.Millisecond)
+				continue
+			}
+			return err
+		}
+		s.stats.connections.Add(1)
+		if s.connCount.Add(1) > int64(s.cfg.MaxConns) {
+			s.connCount.Add(-1)
+			s.stats.rejected.Add(1)
+			nc.SetWriteDeadline(time.Now().Add(time.Second))
+			nc.Write([]byte("-ERR max number of clients reached\r\n"))
+			nc.Close()
+			continue
+		}
+		c := newClient(s, nc)
+		s.mu.Lock()
+		if s.down.Load() {
+			s.mu.Unlock()
+			nc.Close()
+			return nil
+		}
+		s.conns[c] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go func() {
+			defer s.wg.Done()
+			c.serve()
+			s.connCount.Add(-1)
+			s.mu.Lock()
+			delete(s.conns, c)
+			s.mu.Unlock()
+		}()
+	}
+}
+
+// Shutdown stops accepting, lets commands in flight finish until ctx ends, then closes every
+// connection.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.down.Store(true)
+	s.mu.Lock()
+	if s.ln != nil {
+		s.ln.Close()
+	}
+	for c := range s.conns {
+		c.closing.Store(true)
+		c.nc.SetReadDeadline(time.Now()) // wake readers; a command in flight still completes
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	s.cancel()
+	s.mu.Lock()
+	for c := range s.conns {
+		c.nc.Close()
+	}
+	s.mu.Unlock()
+	<-done
+	return err
+}
+
+func (s *Server) pid() int { return os.Getpid() }

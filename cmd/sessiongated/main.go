@@ -1,0 +1,178 @@
+// Command sessiongated runs one sessiongate node. With no flags it serves RESP on
+// 127.0.0.1:6380 alone; with --cluster-addr it joins a cluster. Every flag has an
+// environment variable (SESSIONGATE_ plus the flag name in upper snake case).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/sessiongate/sessiongate/api/resp"
+	"github.com/sessiongate/sessiongate/node"
+	"github.com/sessiongate/sessiongate/sessions"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+type options struct {
+	addr, requirepass, logLevel                     string
+	maxClients                                      int
+	idleTimeout, tombstoneTTL                       time.Duration
+	clusterAddr, advertise, replAddr, replAdvertise string
+	join, nodeName, writeAcks, gossipKey            string
+	replicas, partitions                            int
+	rejoinInterval, antiEntropy                     time.Duration
+}
+
+func main() {
+	if err := run(os.Args[1:], os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "sessiongated:", err)
+		os.Exit(1)
+	}
+}
+
+func parseFlags(args []string, stderr io.Writer) (*options, error) {
+	o := &options{}
+	fs := flag.NewFlagSet("sessiongated", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:6380", "RESP listen address HOST:PORT")
+	fs.StringVar(&o.requirepass, "requirepass", "", "password clients must AUTH with (empty: none)")
+	fs.IntVar(&o.maxClients, "maxclients", 10000, "maximum client connections")
+	fs.DurationVar(&o.idleTimeout, "timeout", 5*time.Minute, "close client connections idle this long (0: never)")
+	fs.DurationVar(&o.tombstoneTTL, "tombstone-ttl", 10*time.Minute, "how long ended ids are remembered past their deadline")
+	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&o.clusterAddr, "cluster-addr", "", "gossip address HOST:PORT; empty runs alone")
+	fs.StringVar(&o.advertise, "advertise", "", "gossip address peers use (default --cluster-addr)")
+	fs.StringVar(&o.replAddr, "repl-addr", "", "replication listen address (default cluster port + 1)")
+	fs.StringVar(&o.replAdvertise, "repl-advertise", "", "replication address peers use (default advertise host, repl port)")
+	fs.StringVar(&o.join, "join", "", "comma-separated seed gossip addresses")
+	fs.StringVar(&o.nodeName, "node-name", "", "stable node id (default the hostname)")
+	fs.IntVar(&o.replicas, "replicas", 3, "copies of each session, capped at the member count")
+	fs.IntVar(&o.partitions, "partitions", 256, "partitions, 1..3844, fixed for the cluster's life")
+	fs.StringVar(&o.writeAcks, "write-acks", "majority", "one, majority or all")
+	fs.StringVar(&o.gossipKey, "gossip-key", "", "gossip encryption key (16, 24 or 32 bytes)")
+	fs.DurationVar(&o.rejoinInterval, "rejoin-interval", 5*time.Second, "how often known peers that are not members are re-joined")
+	fs.DurationVar(&o.antiEntropy, "anti-entropy-interval", 10*time.Second, "how often replicas compare digests")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: sessiongated [flags]\n\nEvery flag can also be set with an environment variable:\n")
+		fs.VisitAll(func(f *flag.Flag) {
+			fmt.Fprintf(stderr, "  --%s (%s, default %q)\n    \t%s\n", f.Name, envName(f.Name), f.DefValue, f.Usage)
+		})
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		if v, ok := os.LookupEnv(envName(f.Name)); ok && !set[f.Name] && envErr == nil {
+			if err := fs.Set(f.Name, v); err != nil {
+				envErr = fmt.Errorf("%s: %w", envName(f.Name), err)
+			}
+		}
+	})
+	return o, envErr
+}
+
+func envName(flagName string) string {
+	return "SESSIONGATE_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+func run(args []string, stderr io.Writer) error {
+	o, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+
+	ncfg := node.Config{Store: sessions.Config{TombstoneTTL: o.tombstoneTTL}, Logger: log}
+	if o.clusterAddr != "" {
+		acks, err := node.ParseAcks(o.writeAcks)
+		if err != nil {
+			return err
+		}
+		if o.partitions < 1 || o.partitions > sessions.Slots {
+			return fmt.Errorf("--partitions must be 1..%d", sessions.Slots)
+		}
+		if k := len(o.gossipKey); k != 0 && k != 16 && k != 24 && k != 32 {
+			return fmt.Errorf("--gossip-key must be 16, 24 or 32 bytes, not %d", k)
+		}
+		var seeds []string
+		for _, s := range strings.Split(o.join, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				seeds = append(seeds, s)
+			}
+		}
+		ncfg.Cluster = &node.ClusterConfig{
+			Name: o.nodeName, BindAddr: o.clusterAddr, Advertise: o.advertise,
+			ReplAddr: o.replAddr, ReplAdvertise: o.replAdvertise, RESPAddr: o.addr,
+			Join: seeds, Replicas: o.replicas, Partitions: o.partitions, WriteAcks: acks,
+			GossipKey: []byte(o.gossipKey), RejoinInterval: o.rejoinInterval,
+			AntiEntropyInterval: o.antiEntropy,
+		}
+	}
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return err
+	}
+	n, err := node.Create(ncfg)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if err := n.Join(context.Background()); err != nil {
+		n.Shutdown()
+		ln.Close()
+		return err
+	}
+	srv := resp.NewServer(resp.Config{
+		Addr: o.addr, RequirePass: o.requirepass, MaxConns: o.maxClients, IdleTimeout: o.idleTimeout,
+		Logger: log, Sections: n.InfoSections, Cluster: n.ClusterView, Version: version,
+	}, n)
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	log.Info("sessiongated ready", "addr", ln.Addr().String(), "version", version, "cluster", o.clusterAddr != "")
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	select {
+	case s := <-sig:
+		log.Info("shutting down", "signal", s.String())
+	case err := <-serveErr:
+		n.Shutdown()
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// Hand partitions off while still answering clients (the node forwards once it has
+	// left the ring), then stop taking commands.
+	if err := n.Leave(ctx); err != nil {
+		log.Warn("leave", "err", err)
+	}
+	if err := srv.Shutdown(ctx); err != nil {
+		log.Warn("client shutdown", "err", err)
+	}
+	return n.Shutdown()
+}
