@@ -90,15 +90,18 @@ func (rd *reader) fill() error {
 		rd.end -= rd.beg
 		rd.beg = 0
 	}
-	n, err := rd.r.Read(rd.buf[rd.end:])
-	rd.end += n
-	if n > 0 {
-		return nil
+	// io.Reader allows (0, nil); tolerate a few, as bufio does.
+	for i := 0; i < 100; i++ {
+		n, err := rd.r.Read(rd.buf[rd.end:])
+		rd.end += n
+		if n > 0 {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
 	}
-	if err == nil {
-		err = io.ErrNoProgress
-	}
-	return err
+	return io.ErrNoProgress
 }
 
 // parse advances over buffered bytes; ok reports a complete request.
