@@ -26,13 +26,13 @@ import (
 var version = "0.1.0-dev"
 
 type options struct {
-	addr, requirepass, logLevel                     string
-	maxClients                                      int
-	idleTimeout, tombstoneTTL                       time.Duration
-	clusterAddr, advertise, replAddr, replAdvertise string
-	join, nodeName, writeAcks, gossipKey            string
-	replicas, partitions                            int
-	rejoinInterval, antiEntropy                     time.Duration
+	addr, requirepass, logLevel                      string
+	maxClients                                       int
+	idleTimeout, tombstoneTTL                        time.Duration
+	clusterAddr, advertise, replAddr, replAdvertise  string
+	join, nodeName, writeAcks, gossipKey, gossipProf string
+	replicas, partitions                             int
+	rejoinInterval, antiEntropy                      time.Duration
 }
 
 func main() {
@@ -62,6 +62,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.partitions, "partitions", 256, "partitions, 1..3844, fixed for the cluster's life")
 	fs.StringVar(&o.writeAcks, "write-acks", "majority", "one, majority or all")
 	fs.StringVar(&o.gossipKey, "gossip-key", "", "gossip encryption key (16, 24 or 32 bytes)")
+	fs.StringVar(&o.gossipProf, "gossip-profile", "lan", "failure-detection timers: lan (memberlist's defaults, ~5-10s to declare a node dead) or fast (~1-2s, for tests and quiet networks)")
 	fs.DurationVar(&o.rejoinInterval, "rejoin-interval", 5*time.Second, "how often known peers that are not members are re-joined")
 	fs.DurationVar(&o.antiEntropy, "anti-entropy-interval", 10*time.Second, "how often replicas compare digests")
 	fs.Usage = func() {
@@ -131,6 +132,13 @@ func run(args []string, stderr io.Writer) error {
 			Join: seeds, Replicas: o.replicas, Partitions: o.partitions, WriteAcks: acks,
 			GossipKey: []byte(o.gossipKey), RejoinInterval: o.rejoinInterval,
 			AntiEntropyInterval: o.antiEntropy,
+		}
+		switch o.gossipProf {
+		case "lan":
+		case "fast":
+			ncfg.Cluster.Memberlist = node.FastGossip
+		default:
+			return fmt.Errorf("--gossip-profile must be lan or fast, not %q", o.gossipProf)
 		}
 	}
 	ln, err := net.Listen("tcp", o.addr)
