@@ -294,7 +294,8 @@ func TestProcessesSurviveFaults(t *testing.T) {
 	// Add a node under load.
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() { defer wg.Done(); h.write(c.alive(), 500, "during-join") }()
+	writers := c.alive()
+	go func() { defer wg.Done(); h.write(writers, 500, "during-join") }()
 	c.start(5)
 	wg.Wait()
 	c.waitMembers(5)
