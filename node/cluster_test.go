@@ -268,3 +268,93 @@ func TestAloneNodeDo(t *testing.T) {
 		t.Fatalf("after shutdown: %v", err)
 	}
 }
+
+// A seed that is not up yet is retried until it is.
+func TestSeedStartsLater(t *testing.T) {
+	seedPort := freePort(t)
+	seedAddr := fmt.Sprintf("127.0.0.1:%d", seedPort)
+	early := startNode(t, "early", []string{seedAddr})
+	time.Sleep(time.Second) // the first join attempt has failed by now
+	late := startNodeAt(t, seedPort, "late", nil)
+	waitMembers(t, []*testNode{early, late}, 2)
+}
+
+// A node that crashed and restarts empty under the same name catches up on its partitions.
+func TestRestartedNodeCatchesUp(t *testing.T) {
+	nodes := startCluster(t, 3)
+	ids := writeSessions(t, nodes, 200)
+	nodes[2].n.Shutdown()
+	waitMembers(t, nodes[:2], 2)
+	back := startNode(t, "n2", []string{nodes[0].gossip})
+	all := []*testNode{nodes[0], nodes[1], back}
+	waitMembers(t, all, 3)
+	waitSettled(t, all)
+	v := back.n.ClusterView()
+	held := 0
+	for _, id := range ids {
+		p := v.Partitions[id.Slot()%len(v.Partitions)]
+		if !slices.Contains(p.Replicas, "n2") {
+			continue
+		}
+		held++
+		eventually(t, 20*time.Second, "restarted node to hold its copies", func() bool {
+			_, ok := back.n.Store().Export(id)
+			return ok
+		})
+	}
+	if held == 0 {
+		t.Fatal("restarted node holds no partition of the test sessions")
+	}
+	checkSessions(t, all, ids)
+}
+
+// One-way loss (a backup's copies dropped, gossip intact) and added latency: majority writes
+// still succeed, and anti-entropy repairs the backup once the fault heals.
+func TestOneWayAndDelayedReplication(t *testing.T) {
+	nodes := startCluster(t, 3, withAntiEntropy(500*time.Millisecond))
+	lagging := nodes[2]
+	for _, tn := range nodes[:2] {
+		tn.faults.Block(lagging.repl) // n2 receives no copies; it can still send and gossip
+		tn.faults.Delay(nodes[1].repl, 20*time.Millisecond)
+	}
+	// Partitions whose primary is the lagging node are unavailable meanwhile (it cannot be
+	// reached to forward to): write only to the others.
+	v0 := nodes[0].n.ClusterView()
+	var ids []sessions.ID
+	for len(ids) < 100 {
+		id := newID(t, -1)
+		if v0.Partitions[id.Slot()%len(v0.Partitions)].Replicas[0] == lagging.name {
+			continue
+		}
+		if _, err := doRetry(t, nodes[len(ids)%2].n, sessions.Command{Kind: sessions.KindStart, Tenant: testTenant, ID: id, TTL: 3600}); err != nil {
+			t.Fatalf("start: %v", err)
+		}
+		if _, err := doRetry(t, nodes[0].n, sessions.Command{Kind: sessions.KindPSet, Tenant: testTenant, ID: id, Name: []byte("v"), Data: []byte(id.String())}); err != nil {
+			t.Fatalf("pset: %v", err)
+		}
+		ids = append(ids, id)
+	}
+	missing := 0
+	for _, id := range ids {
+		if _, ok := lagging.n.Store().Export(id); !ok {
+			missing++
+		}
+	}
+	if missing == 0 {
+		t.Fatal("the one-way fault did not stop any copy")
+	}
+	for _, tn := range nodes {
+		tn.faults.Heal()
+	}
+	v := lagging.n.ClusterView()
+	eventually(t, 30*time.Second, "anti-entropy to repair the lagging backup", func() bool {
+		for _, id := range ids {
+			p := v.Partitions[id.Slot()%len(v.Partitions)]
+			if _, ok := lagging.n.Store().Export(id); slices.Contains(p.Replicas, lagging.name) && !ok {
+				return false
+			}
+		}
+		return true
+	})
+	checkSessions(t, nodes, ids)
+}

@@ -71,7 +71,12 @@ func testLogger(t *testing.T) *slog.Logger {
 
 func startNode(t *testing.T, name string, seeds []string, opts ...nodeOpt) *testNode {
 	t.Helper()
-	port := freePort(t)
+	return startNodeAt(t, freePort(t), name, seeds, opts...)
+}
+
+// startNodeAt starts a node whose gossip port is port (replication: port+1).
+func startNodeAt(t *testing.T, port int, name string, seeds []string, opts ...nodeOpt) *testNode {
+	t.Helper()
 	tn := &testNode{
 		name:   name,
 		gossip: "127.0.0.1:" + strconv.Itoa(port),
