@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	httpapi "github.com/sessiongate/sessiongate/api/http"
 	"github.com/sessiongate/sessiongate/api/resp"
 	"github.com/sessiongate/sessiongate/node"
 	"github.com/sessiongate/sessiongate/sessions"
@@ -31,6 +32,7 @@ type options struct {
 	idleTimeout, tombstoneTTL                        time.Duration
 	clusterAddr, advertise, replAddr, replAdvertise  string
 	join, nodeName, writeAcks, gossipKey, gossipProf string
+	httpAddr, httpApps                               string
 	replicas, partitions                             int
 	rejoinInterval, antiEntropy                      time.Duration
 }
@@ -52,6 +54,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.idleTimeout, "timeout", 5*time.Minute, "close client connections idle this long (0: never)")
 	fs.DurationVar(&o.tombstoneTTL, "tombstone-ttl", 10*time.Minute, "how long ended ids are remembered past their deadline")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&o.httpAddr, "http-addr", "", "HTTP address for the REST API, /metrics, /healthz, /readyz and the status page (empty: off)")
+	fs.StringVar(&o.httpApps, "http-apps", "", "REST apps and their sign keys: app=key[,app=key...]")
 	fs.StringVar(&o.clusterAddr, "cluster-addr", "", "gossip address HOST:PORT; empty runs alone")
 	fs.StringVar(&o.advertise, "advertise", "", "gossip address peers use (default --cluster-addr)")
 	fs.StringVar(&o.replAddr, "repl-addr", "", "replication listen address (default cluster port + 1)")
@@ -88,6 +92,22 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		}
 	})
 	return o, envErr
+}
+
+// parseApps reads "app=key,app=key".
+func parseApps(s string) (map[string][]byte, error) {
+	apps := map[string][]byte{}
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part == "" {
+			continue
+		}
+		name, key, ok := strings.Cut(part, "=")
+		if !ok || name == "" || key == "" {
+			return nil, fmt.Errorf("--http-apps: %q is not app=key", part)
+		}
+		apps[name] = []byte(key)
+	}
+	return apps, nil
 }
 
 func envName(flagName string) string {
@@ -155,11 +175,30 @@ func run(args []string, stderr io.Writer) error {
 		ln.Close()
 		return err
 	}
+	var backend resp.Backend = n
+	var web *httpapi.Server
+	serveErr := make(chan error, 2)
+	if o.httpAddr != "" {
+		apps, err := parseApps(o.httpApps)
+		if err != nil {
+			n.Shutdown()
+			return err
+		}
+		hln, err := net.Listen("tcp", o.httpAddr)
+		if err != nil {
+			n.Shutdown()
+			return err
+		}
+		m := httpapi.NewMetrics(n)
+		backend = m.Instrument(n)
+		web = httpapi.New(httpapi.Config{Apps: apps}, n, m, backend)
+		go func() { serveErr <- web.Serve(hln) }()
+		log.Info("http ready", "addr", hln.Addr().String(), "apps", len(apps))
+	}
 	srv := resp.NewServer(resp.Config{
 		Addr: o.addr, RequirePass: o.requirepass, MaxConns: o.maxClients, IdleTimeout: o.idleTimeout,
 		Logger: log, Sections: n.InfoSections, Cluster: n.ClusterView, Version: version,
-	}, n)
-	serveErr := make(chan error, 1)
+	}, backend)
 	go func() { serveErr <- srv.Serve(ln) }()
 	log.Info("sessiongated ready", "addr", ln.Addr().String(), "version", version, "cluster", o.clusterAddr != "")
 
@@ -181,6 +220,9 @@ func run(args []string, stderr io.Writer) error {
 	}
 	if err := srv.Shutdown(ctx); err != nil {
 		log.Warn("client shutdown", "err", err)
+	}
+	if web != nil {
+		web.Shutdown(ctx)
 	}
 	return n.Shutdown()
 }

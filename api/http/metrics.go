@@ -1,0 +1,174 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sessiongate/sessiongate/node"
+	"github.com/sessiongate/sessiongate/sessions"
+)
+
+// Backend is what the front ends call; Instrument wraps one with metrics.
+type Backend interface {
+	Do(ctx context.Context, cmd *sessions.Command) (sessions.Result, error)
+}
+
+var kindNames = map[sessions.Kind]string{
+	sessions.KindStart: "start", sessions.KindExpire: "expire", sessions.KindPSet: "pset",
+	sessions.KindPGet: "pget", sessions.KindPDel: "pdel", sessions.KindEnd: "end",
+	sessions.KindInfo: "info", sessions.KindPGetAll: "pgetall", sessions.KindPUpdate: "pupdate",
+	sessions.KindTTL: "ttl", sessions.KindIdle: "idle", sessions.KindRotate: "rotate",
+	sessions.KindList: "list", sessions.KindEndOwner: "endowner", sessions.KindEndAll: "endall",
+	sessions.KindActivity: "activity", sessions.KindActive: "active",
+}
+
+// Metrics holds the node's Prometheus collectors.
+type Metrics struct {
+	Registry *prometheus.Registry
+	commands *prometheus.CounterVec
+	errs     *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+}
+
+// NewMetrics registers the command metrics and the node's own counters and gauges.
+func NewMetrics(n *node.Node) *Metrics {
+	reg := prometheus.NewRegistry()
+	m := &Metrics{
+		Registry: reg,
+		commands: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sessiongate_commands_total", Help: "Session commands received, by command.",
+		}, []string{"command"}),
+		errs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sessiongate_command_errors_total", Help: "Session commands that failed, by command and kind of error.",
+		}, []string{"command", "error"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "sessiongate_command_duration_seconds", Help: "Command latency through this node, forwarding and replication included.",
+			Buckets: prometheus.ExponentialBuckets(0.00005, 2, 16),
+		}, []string{"command"}),
+	}
+	reg.MustRegister(m.commands, m.errs, m.latency)
+	st := n.Stats()
+	counter := func(name, help string, f func() uint64) {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(f()) }))
+	}
+	gauge := func(name, help string, f func() float64) {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f))
+	}
+	counter("sessiongate_forwarded_total", "Commands forwarded to another node's primary.", st.Forwarded.Load)
+	counter("sessiongate_replicated_ops_total", "Ops sent to backups.", st.Replicated.Load)
+	counter("sessiongate_replication_failures_total", "Op copies a backup did not acknowledge.", st.ReplFailed.Load)
+	counter("sessiongate_applied_ops_total", "Ops received from other nodes and merged.", st.Applied.Load)
+	counter("sessiongate_expired_sessions_total", "Sessions freed by the expiry sweep.", st.Expired.Load)
+	gauge("sessiongate_sessions", "Live sessions held by this node (as primary or backup).", func() float64 {
+		return float64(n.Store().Stats().Sessions)
+	})
+	gauge("sessiongate_tombstones", "Ended or expired ids remembered by this node.", func() float64 {
+		return float64(n.Store().Stats().Tombstones)
+	})
+	gauge("sessiongate_stored_bytes", "Bytes of owners, metadata and payloads held.", func() float64 {
+		return float64(n.Store().Stats().BlobBytes)
+	})
+	view := func(f func(v *node.ClusterView) float64) func() float64 {
+		return func() float64 {
+			if v := n.ClusterView(); v != nil {
+				return f(v)
+			}
+			return 0
+		}
+	}
+	gauge("sessiongate_partitions_primary", "Partitions this node is primary for.", view(func(v *node.ClusterView) float64 {
+		c := 0
+		for _, p := range v.Partitions {
+			if p.Replicas[0] == v.Self {
+				c++
+			}
+		}
+		return float64(c)
+	}))
+	gauge("sessiongate_partitions_under_replicated", "Partitions without a full, synced replica set, as this node sees them.", view(func(v *node.ClusterView) float64 {
+		c := 0
+		for _, p := range v.Partitions {
+			if p.UnderReplicated {
+				c++
+			}
+		}
+		return float64(c)
+	}))
+	gauge("sessiongate_handoffs_in_progress", "Partition syncs under way on this node.", view(func(v *node.ClusterView) float64 {
+		return float64(v.SyncsInProgress)
+	}))
+	gauge("sessiongate_last_handoff_seconds", "How long the last round of partition syncs took.", view(func(v *node.ClusterView) float64 {
+		return float64(v.LastSyncMs) / 1000
+	}))
+	counter("sessiongate_repairs_total", "Slots repaired by anti-entropy and sessions by read repair.", func() uint64 {
+		if v := n.ClusterView(); v != nil {
+			return v.Repairs
+		}
+		return 0
+	})
+	reg.MustRegister(membersCollector{n: n, desc: prometheus.NewDesc("sessiongate_members",
+		"Cluster members by state, as this node sees them.", []string{"state"}, nil)})
+	return m
+}
+
+// membersCollector counts members by state at scrape time.
+type membersCollector struct {
+	n    *node.Node
+	desc *prometheus.Desc
+}
+
+func (c membersCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c membersCollector) Collect(ch chan<- prometheus.Metric) {
+	counts := map[string]int{"alive": 0, "suspect": 0}
+	if v := c.n.ClusterView(); v != nil {
+		for _, mb := range v.Members {
+			counts[mb.State]++
+		}
+	} else {
+		counts["alive"] = 1
+	}
+	for state, n := range counts {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), state)
+	}
+}
+
+// Instrument wraps a backend so every command is counted and timed.
+func (m *Metrics) Instrument(b Backend) Backend { return instrumented{b, m} }
+
+type instrumented struct {
+	b Backend
+	m *Metrics
+}
+
+func (i instrumented) Do(ctx context.Context, cmd *sessions.Command) (sessions.Result, error) {
+	name := kindNames[cmd.Kind]
+	if name == "" {
+		name = "kind" + strconv.Itoa(int(cmd.Kind))
+	}
+	start := time.Now()
+	res, err := i.b.Do(ctx, cmd)
+	i.m.latency.WithLabelValues(name).Observe(time.Since(start).Seconds())
+	i.m.commands.WithLabelValues(name).Inc()
+	if err != nil {
+		i.m.errs.WithLabelValues(name, errorKind(err)).Inc()
+	}
+	return res, err
+}
+
+func errorKind(err error) string {
+	var se *sessions.Error
+	switch {
+	case errors.As(err, &se):
+		return "client" // a refusal the client caused: no session, bad payload, limit
+	case errors.Is(err, node.ErrTryAgain):
+		return "tryagain"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "timeout"
+	}
+	return "other"
+}
