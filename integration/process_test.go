@@ -84,7 +84,7 @@ func newCluster(t *testing.T) *cluster {
 	return c
 }
 
-func (c *cluster) start(i int) *proc {
+func (c *cluster) start(i int, extra ...string) *proc {
 	c.t.Helper()
 	ip := fmt.Sprintf("127.0.0.%d", 10+i)
 	p := &proc{
@@ -100,8 +100,9 @@ func (c *cluster) start(i int) *proc {
 		c.t.Fatal(err)
 	}
 	p.log = logf
-	p.cmd = exec.Command(binary, "--addr", p.resp, "--cluster-addr", p.goss, "--node-name", p.name,
-		"--join", c.seed, "--gossip-profile", "fast", "--anti-entropy-interval", "2s", "--rejoin-interval", "1s")
+	args := append([]string{"--addr", p.resp, "--cluster-addr", p.goss, "--node-name", p.name, "--join", c.seed,
+		"--gossip-profile", "fast", "--anti-entropy-interval", "2s", "--rejoin-interval", "1s"}, extra...)
+	p.cmd = exec.Command(binary, args...)
 	p.cmd.Stdout, p.cmd.Stderr = logf, logf
 	if err := p.cmd.Start(); err != nil {
 		c.t.Fatal(err)
