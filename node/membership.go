@@ -82,6 +82,9 @@ type ClusterConfig struct {
 	AntiEntropyInterval time.Duration
 	// RPCTimeout bounds one replication or forwarding call. Default 2s.
 	RPCTimeout time.Duration
+	// CommandTimeout bounds one client command's trip through the cluster; past it the client
+	// hears TRYAGAIN. Default 5s.
+	CommandTimeout time.Duration
 	// Memberlist, if set, adjusts the memberlist configuration (timers, transport) before start.
 	Memberlist func(*memberlist.Config)
 	// Dial, if set, dials replication peers (tests inject faults here).
@@ -139,6 +142,9 @@ func (c *ClusterConfig) setDefaults() error {
 	}
 	if c.RPCTimeout <= 0 {
 		c.RPCTimeout = 2 * time.Second
+	}
+	if c.CommandTimeout <= 0 {
+		c.CommandTimeout = 5 * time.Second
 	}
 	return nil
 }

@@ -18,6 +18,9 @@ const maxHops = 3
 const repairWindow = 2 * time.Minute
 
 func (c *cluster) do(ctx context.Context, cmd *sessions.Command) (sessions.Result, error) {
+	// Bound every wait a command may make here: forwarding, acks, a partition hand-over.
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.CommandTimeout)
+	defer cancel()
 	if cmd.Kind.IsScatter() {
 		return c.scatter(ctx, cmd)
 	}

@@ -2,7 +2,6 @@ package resp
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"net"
 	"strings"
@@ -171,9 +170,11 @@ func (c *client) execConcurrent(args [][]byte) reply {
 // exec runs one request.
 func (c *client) exec(args [][]byte, sg *sessions.Signer) reply {
 	c.s.stats.commands.Add(1)
-	name := strings.ToLower(string(args[0]))
-	h, ok := c.s.table[name]
-	if !c.authed && name != "auth" && name != "hello" && name != "quit" {
+	var buf [32]byte
+	lname := lower(buf[:0], args[0])
+	h, ok := c.s.table[string(lname)] // no allocation: the conversion is only a map key
+	name := h.name
+	if !c.authed && !(ok && (name == "auth" || name == "hello" || name == "quit")) {
 		return errReply("NOAUTH Authentication required.")
 	}
 	if !ok {
@@ -185,8 +186,15 @@ func (c *client) exec(args [][]byte, sg *sessions.Signer) reply {
 	return h.fn(c, sg, args)
 }
 
-func (c *client) ctx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(c.s.ctx, c.s.cfg.CommandTimeout)
+// lower appends b in ASCII lower case to dst.
+func lower(dst, b []byte) []byte {
+	for _, ch := range b {
+		if 'A' <= ch && ch <= 'Z' {
+			ch += 'a' - 'A'
+		}
+		dst = append(dst, ch)
+	}
+	return dst
 }
 
 func unknownCommand(args [][]byte) string {

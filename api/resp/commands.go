@@ -16,39 +16,49 @@ type handler struct {
 	fn    func(c *client, sg *sessions.Signer, args [][]byte) reply
 	arity int // exact when positive; at least -arity when negative (Redis's convention)
 	flags []string
+	name  string // filled in by commands()
 }
 
 // commands returns the flat table of every command, one handler each.
 func commands() map[string]handler {
+	t := commandList()
+	for name, h := range t {
+		h.name = name
+		t[name] = h
+	}
+	return t
+}
+
+func commandList() map[string]handler {
 	return map[string]handler{
-		"sessiongate.start":    {cmdStart, 3, []string{"write"}},
-		"sessiongate.expire":   {cmdExpire, 4, []string{"write"}},
-		"sessiongate.pset":     {simpleTokenCmd(sessions.KindPSet), 5, []string{"write"}},
-		"sessiongate.pget":     {simpleTokenCmd(sessions.KindPGet), 4, []string{"readonly"}},
-		"sessiongate.pdel":     {simpleTokenCmd(sessions.KindPDel), 4, []string{"write"}},
-		"sessiongate.end":      {simpleTokenCmd(sessions.KindEnd), 3, []string{"write"}},
-		"sessiongate.create":   {cmdCreate, -3, []string{"write"}},
-		"sessiongate.info":     {simpleTokenCmd(sessions.KindInfo), 3, []string{"readonly"}},
-		"sessiongate.pgetall":  {simpleTokenCmd(sessions.KindPGetAll), 3, []string{"readonly"}},
-		"sessiongate.pupdate":  {cmdPUpdate, -5, []string{"write"}},
-		"sessiongate.ttl":      {simpleTokenCmd(sessions.KindTTL), 3, []string{"readonly"}},
-		"sessiongate.idle":     {cmdIdle, 4, []string{"write"}},
-		"sessiongate.rotate":   {cmdRotate, 3, []string{"write"}},
-		"sessiongate.list":     {cmdOwner(sessions.KindList), 3, []string{"readonly"}},
-		"sessiongate.endowner": {cmdOwner(sessions.KindEndOwner), 3, []string{"write"}},
-		"sessiongate.endall":   {cmdEndAll, 2, []string{"write"}},
-		"sessiongate.activity": {cmdActivity(sessions.KindActivity), 3, []string{"readonly"}},
-		"sessiongate.active":   {cmdActivity(sessions.KindActive), -3, []string{"readonly"}},
-		"sessiongate.cluster":  {cmdCluster, -2, []string{"readonly"}},
-		"ping":                 {cmdPing, -1, []string{"fast"}},
-		"echo":                 {cmdEcho, 2, []string{"fast"}},
-		"auth":                 {cmdAuth, -2, []string{"fast", "no-auth"}},
-		"hello":                {cmdHello, -1, []string{"fast", "no-auth"}},
-		"select":               {cmdSelect, 2, []string{"fast"}},
-		"quit":                 {cmdQuit, -1, []string{"fast"}},
-		"client":               {cmdClient, -2, []string{"admin"}},
-		"command":              {cmdCommand, -1, []string{"loading"}},
-		"info":                 {cmdInfo, -1, []string{"loading"}},
+		"sessiongate.start":    {cmdStart, 3, []string{"write"}, ""},
+		"sessiongate.expire":   {cmdExpire, 4, []string{"write"}, ""},
+		"sessiongate.pset":     {simpleTokenCmd(sessions.KindPSet), 5, []string{"write"}, ""},
+		"sessiongate.pget":     {simpleTokenCmd(sessions.KindPGet), 4, []string{"readonly"}, ""},
+		"sessiongate.pdel":     {simpleTokenCmd(sessions.KindPDel), 4, []string{"write"}, ""},
+		"sessiongate.end":      {simpleTokenCmd(sessions.KindEnd), 3, []string{"write"}, ""},
+		"sessiongate.create":   {cmdCreate, -3, []string{"write"}, ""},
+		"sessiongate.info":     {simpleTokenCmd(sessions.KindInfo), 3, []string{"readonly"}, ""},
+		"sessiongate.pgetall":  {simpleTokenCmd(sessions.KindPGetAll), 3, []string{"readonly"}, ""},
+		"sessiongate.pupdate":  {cmdPUpdate, -5, []string{"write"}, ""},
+		"sessiongate.ttl":      {simpleTokenCmd(sessions.KindTTL), 3, []string{"readonly"}, ""},
+		"sessiongate.idle":     {cmdIdle, 4, []string{"write"}, ""},
+		"sessiongate.rotate":   {cmdRotate, 3, []string{"write"}, ""},
+		"sessiongate.list":     {cmdOwner(sessions.KindList), 3, []string{"readonly"}, ""},
+		"sessiongate.endowner": {cmdOwner(sessions.KindEndOwner), 3, []string{"write"}, ""},
+		"sessiongate.endall":   {cmdEndAll, 2, []string{"write"}, ""},
+		"sessiongate.activity": {cmdActivity(sessions.KindActivity), 3, []string{"readonly"}, ""},
+		"sessiongate.active":   {cmdActivity(sessions.KindActive), -3, []string{"readonly"}, ""},
+		"sessiongate.cluster":  {cmdCluster, -2, []string{"readonly"}, ""},
+		"ping":                 {cmdPing, -1, []string{"fast"}, ""},
+		"echo":                 {cmdEcho, 2, []string{"fast"}, ""},
+		"auth":                 {cmdAuth, -2, []string{"fast", "no-auth"}, ""},
+		"hello":                {cmdHello, -1, []string{"fast", "no-auth"}, ""},
+		"select":               {cmdSelect, 2, []string{"fast"}, ""},
+		"quit":                 {cmdQuit, -1, []string{"fast"}, ""},
+		"client":               {cmdClient, -2, []string{"admin"}, ""},
+		"command":              {cmdCommand, -1, []string{"loading"}, ""},
+		"info":                 {cmdInfo, -1, []string{"loading"}, ""},
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tidwall/redcon"
+
 	"github.com/sessiongate/sessiongate/node"
 	"github.com/sessiongate/sessiongate/sessions"
 )
@@ -109,13 +111,13 @@ func BenchmarkDispatchPGET(b *testing.B) {
 	tok := sg.AppendToken(nil, id)
 	n.Do(context.Background(), &sessions.Command{Kind: sessions.KindPSet, Tenant: sg.Tenant(), ID: id, Name: []byte("user"), Data: bytes.Repeat([]byte("d"), 64)})
 	c := newClient(s, nil)
-	c.w.SetBuffer(make([]byte, 0, 4096))
+	c.w = redcon.NewWriter(io.Discard)
 	args := [][]byte{[]byte("SESSIONGATE.PGET"), []byte("k"), tok, []byte("user")}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		c.write(c.exec(args, c.signer))
-		c.w.SetBuffer(c.w.Buffer()[:0])
+		c.w.Flush()
 	}
 }
 
@@ -128,12 +130,12 @@ func BenchmarkDispatchPSET(b *testing.B) {
 	n.Do(context.Background(), &sessions.Command{Kind: sessions.KindStart, Tenant: sg.Tenant(), ID: id, TTL: 3600})
 	tok := sg.AppendToken(nil, id)
 	c := newClient(s, nil)
-	c.w.SetBuffer(make([]byte, 0, 4096))
+	c.w = redcon.NewWriter(io.Discard)
 	args := [][]byte{[]byte("SESSIONGATE.PSET"), []byte("k"), tok, []byte("user"), bytes.Repeat([]byte("d"), 64)}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		c.write(c.exec(args, c.signer))
-		c.w.SetBuffer(c.w.Buffer()[:0])
+		c.w.Flush()
 	}
 }

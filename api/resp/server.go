@@ -42,8 +42,6 @@ type Config struct {
 	MaxBulk int
 	// MaxCommandBytes bounds one request in all. Default 64 MiB.
 	MaxCommandBytes int
-	// CommandTimeout bounds one command's trip through the cluster. Default 5s.
-	CommandTimeout time.Duration
 	// Sections adds INFO sections (sessions, cluster).
 	Sections func() []node.Section
 	// Cluster answers SESSIONGATE.CLUSTER; it returns nil when the node runs alone.
@@ -106,9 +104,6 @@ func NewServer(cfg Config, backend Backend) *Server {
 	}
 	if cfg.MaxCommandBytes <= 0 {
 		cfg.MaxCommandBytes = 64 << 20
-	}
-	if cfg.CommandTimeout <= 0 {
-		cfg.CommandTimeout = 5 * time.Second
 	}
 	if cfg.Rand == nil {
 		cfg.Rand = rand.Reader

@@ -102,10 +102,11 @@ func (c *client) newID(slot int) (sessions.ID, error) {
 	return sessions.NewID(c.rnd, slot)
 }
 
+// do hands a command to the backend. The backend bounds its own waits (a node applies its
+// command timeout only when a command leaves the process), so the local path allocates no
+// timer here.
 func (c *client) do(cmd *sessions.Command) (sessions.Result, error) {
-	ctx, cancel := c.ctx()
-	defer cancel()
-	return c.s.backend.Do(ctx, cmd)
+	return c.s.backend.Do(c.s.ctx, cmd)
 }
 
 func (c *client) doOK(cmd *sessions.Command) reply {
