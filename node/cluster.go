@@ -40,6 +40,10 @@ type cluster struct {
 	// dirty marks partitions whose backups missed a write; anti-entropy repairs them first.
 	dirty []atomic.Bool
 
+	// unheld records since when this node has not held a partition it once held; its copy
+	// is dropped after DropAfter (guarded by mu).
+	unheld map[int]time.Time
+
 	syncs      atomic.Int64 // partition syncs under way
 	lastSyncMs atomic.Int64 // duration of the last completed round of syncs after a view change
 	repairs    atomic.Uint64
@@ -76,6 +80,7 @@ func newCluster(n *Node, cfg ClusterConfig) (*cluster, error) {
 		n: n, cfg: cfg, log: n.log.With("node", cfg.Name),
 		rebuild: make(chan struct{}, 1),
 		known:   map[string]string{},
+		unheld:  map[int]time.Time{},
 		dirty:   make([]atomic.Bool, cfg.Partitions),
 		stop:    make(chan struct{}),
 	}
@@ -103,10 +108,11 @@ func newCluster(n *Node, cfg ClusterConfig) (*cluster, error) {
 	for _, s := range cfg.Join {
 		c.known["seed:"+s] = s
 	}
-	c.wg.Add(3)
+	c.wg.Add(4)
 	go c.viewLoop()
 	go c.rejoinLoop()
 	go c.antiEntropyLoop()
+	go c.dropLoop()
 	return c, nil
 }
 
@@ -238,6 +244,13 @@ func (c *cluster) installView() {
 			syncs = append(syncs, ps)
 		} else if ps.ready != nil {
 			close(ps.ready)
+		}
+	}
+	for p := 0; p < r.Partitions(); p++ {
+		if held, _ := r.Holds(c.cfg.Name, p); held {
+			delete(c.unheld, p)
+		} else if _, ok := c.unheld[p]; !ok {
+			c.unheld[p] = time.Now()
 		}
 	}
 	c.view.Store(nv)

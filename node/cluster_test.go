@@ -358,3 +358,30 @@ func TestOneWayAndDelayedReplication(t *testing.T) {
 	})
 	checkSessions(t, nodes, ids)
 }
+
+// After a join, nodes drop the partitions they no longer hold (once the new holders have
+// them): each session ends up exactly on its replica set, and none is lost.
+func TestUnheldPartitionsDropped(t *testing.T) {
+	opts := []nodeOpt{withDropAfter(500 * time.Millisecond), withAntiEntropy(300 * time.Millisecond)}
+	nodes := startCluster(t, 3, opts...)
+	ids := writeSessions(t, nodes, 200)
+	joiner := startNode(t, "n3", []string{nodes[0].gossip}, opts...)
+	all := append(slices.Clone(nodes), joiner)
+	waitMembers(t, all, 4)
+	waitSettled(t, all)
+	v := nodes[0].n.ClusterView()
+	eventually(t, 30*time.Second, "copies only on replica sets", func() bool {
+		for _, id := range ids {
+			p := v.Partitions[id.Slot()%len(v.Partitions)]
+			for _, tn := range all {
+				_, has := tn.n.Store().Export(id)
+				if has != slices.Contains(p.Replicas, tn.name) {
+					t.Logf("partition %d on %s: has %v, set %v", p.Partition, tn.name, has, p.Replicas)
+					return false
+				}
+			}
+		}
+		return true
+	})
+	checkSessions(t, all, ids)
+}

@@ -55,9 +55,10 @@ func freePort(t *testing.T) int {
 
 type nodeOpt func(*ClusterConfig)
 
-func withAcks(a Acks) nodeOpt      { return func(c *ClusterConfig) { c.WriteAcks = a } }
-func withPartitions(p int) nodeOpt { return func(c *ClusterConfig) { c.Partitions = p } }
-func withName(name string) nodeOpt { return func(c *ClusterConfig) { c.Name = name } }
+func withAcks(a Acks) nodeOpt               { return func(c *ClusterConfig) { c.WriteAcks = a } }
+func withPartitions(p int) nodeOpt          { return func(c *ClusterConfig) { c.Partitions = p } }
+func withName(name string) nodeOpt          { return func(c *ClusterConfig) { c.Name = name } }
+func withDropAfter(d time.Duration) nodeOpt { return func(c *ClusterConfig) { c.DropAfter = d } }
 func withAntiEntropy(d time.Duration) nodeOpt {
 	return func(c *ClusterConfig) { c.AntiEntropyInterval = d }
 }

@@ -82,6 +82,9 @@ type ClusterConfig struct {
 	AntiEntropyInterval time.Duration
 	// RPCTimeout bounds one replication or forwarding call. Default 2s.
 	RPCTimeout time.Duration
+	// DropAfter is how long this node keeps its copy of a partition it no longer holds (the new
+	// holders pull it meanwhile). Default 1 minute.
+	DropAfter time.Duration
 	// CommandTimeout bounds one client command's trip through the cluster; past it the client
 	// hears TRYAGAIN. Default 5s.
 	CommandTimeout time.Duration
@@ -142,6 +145,9 @@ func (c *ClusterConfig) setDefaults() error {
 	}
 	if c.RPCTimeout <= 0 {
 		c.RPCTimeout = 2 * time.Second
+	}
+	if c.DropAfter <= 0 {
+		c.DropAfter = time.Minute
 	}
 	if c.CommandTimeout <= 0 {
 		c.CommandTimeout = 5 * time.Second

@@ -169,6 +169,64 @@ func (c *cluster) antiEntropyLoop() {
 	}
 }
 
+// dropLoop runs dropUnheld on its own clock, so a slow anti-entropy round cannot delay it.
+func (c *cluster) dropLoop() {
+	defer c.wg.Done()
+	t := time.NewTicker(max(c.cfg.DropAfter/4, 50*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-t.C:
+		}
+		c.dropUnheld()
+	}
+}
+
+// dropUnheld forgets partitions this node has not held for DropAfter. Keeping them would
+// waste memory and, worse, let a stale copy outlive the tombstones that end its sessions.
+func (c *cluster) dropUnheld() {
+	c.mu.Lock()
+	var due []int
+	for p, since := range c.unheld {
+		if time.Since(since) >= c.cfg.DropAfter {
+			due = append(due, p)
+			delete(c.unheld, p)
+		}
+	}
+	c.mu.Unlock()
+	if len(due) == 0 {
+		return
+	}
+	v := c.view.Load()
+	dropped := 0
+	for _, p := range due {
+		if held, _ := v.ring.Holds(c.cfg.Name, p); held {
+			continue
+		}
+		// Hand our copy to the holders first: if a holder missed it while syncing, this is
+		// its last chance. Keep the copy and try later if any push fails.
+		pushed := true
+		for _, to := range v.ring.Replicas(p) {
+			if err := c.pushPartition(context.Background(), to, p); err != nil {
+				c.log.Debug("hand-off before drop failed; keeping the copy", "partition", p, "to", to, "err", err)
+				pushed = false
+			}
+		}
+		if !pushed {
+			c.mu.Lock()
+			c.unheld[p] = time.Now()
+			c.mu.Unlock()
+			continue
+		}
+		for _, s := range slotsOf(v.ring.Partitions(), p) {
+			dropped += c.n.store.DropSlot(int(s))
+		}
+	}
+	c.log.Info("dropped partitions no longer held", "partitions", len(due), "sessions", dropped)
+}
+
 func (c *cluster) antiEntropyRound() (repaired int) {
 	v := c.view.Load()
 	for p := 0; p < v.ring.Partitions(); p++ {

@@ -87,3 +87,28 @@ func (s *Store) Ended(id ID) bool {
 	_, ok := sh.tombs[id]
 	return ok
 }
+
+// DropSlot forgets everything held for slot: used when this node no longer holds the slot's
+// partition, so that a stale copy cannot come back if the node later holds it again (it then
+// pulls a fresh copy). It returns how many sessions it dropped.
+func (s *Store) DropSlot(slot int) int {
+	sh := s.shard(slot)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	var doomed []*record
+	sh.live.each(func(r *record) {
+		if r.id.Slot() == slot {
+			doomed = append(doomed, r)
+		}
+	})
+	for _, r := range doomed {
+		sh.bytes -= int64(len(r.blob))
+		sh.live.del(r.id)
+	}
+	for id := range sh.tombs {
+		if id.Slot() == slot {
+			delete(sh.tombs, id)
+		}
+	}
+	return len(doomed)
+}

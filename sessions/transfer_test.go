@@ -34,3 +34,25 @@ func TestSlotOpsRebuildReplica(t *testing.T) {
 		t.Fatal("digest blind to a write")
 	}
 }
+
+func TestDropSlot(t *testing.T) {
+	s, _ := newTestStore()
+	keep := mustID(t, 1)
+	do(t, s, Command{Kind: KindStart, Tenant: tenantA, ID: keep, TTL: 60})
+	for i := 0; i < 10; i++ {
+		start := mustID(t, 2)
+		do(t, s, Command{Kind: KindStart, Tenant: tenantA, ID: start, TTL: 60})
+		if i == 0 {
+			do(t, s, Command{Kind: KindEnd, Tenant: tenantA, ID: start})
+		}
+	}
+	if n := s.DropSlot(2); n != 9 {
+		t.Fatalf("dropped %d, want 9", n)
+	}
+	if st := s.Stats(); st.Sessions != 1 || st.Tombstones != 0 {
+		t.Fatalf("after drop: %+v", st)
+	}
+	if _, ok := s.Export(keep); !ok {
+		t.Fatal("another slot was dropped")
+	}
+}
