@@ -35,8 +35,12 @@ type cluster struct {
 	leaving atomic.Bool
 	joinErr atomic.Pointer[error]
 
-	mu    sync.Mutex
-	known map[string]string // node name -> gossip address, for re-joining after long partitions
+	// mu serialises view installs and guards unheld. Never call into memberlist while
+	// holding it: memberlist calls our delegate with its own locks held.
+	mu sync.Mutex
+	// knownMu guards known; the delegate takes it from inside memberlist.
+	knownMu sync.Mutex
+	known   map[string]string // node name -> gossip address, for re-joining after long partitions
 	// dirty marks partitions whose backups missed a write; anti-entropy repairs them first.
 	dirty []atomic.Bool
 
@@ -105,14 +109,16 @@ func newCluster(n *Node, cfg ClusterConfig) (*cluster, error) {
 	}
 	c.ml = ml
 	c.installView()
+	c.knownMu.Lock()
 	for _, s := range cfg.Join {
 		c.known["seed:"+s] = s
 	}
-	c.wg.Add(4)
+	c.knownMu.Unlock()
+	c.wg.Add(1)
 	go c.viewLoop()
-	go c.rejoinLoop()
-	go c.antiEntropyLoop()
-	go c.dropLoop()
+	c.every(cfg.RejoinInterval, c.rejoin)
+	c.every(cfg.AntiEntropyInterval, func() { c.antiEntropyRound() })
+	c.every(max(cfg.DropAfter/4, 50*time.Millisecond), c.dropUnheld)
 	return c, nil
 }
 
@@ -137,9 +143,9 @@ func (c *cluster) remember(n *memberlist.Node) {
 	if n.Name == c.cfg.Name {
 		return
 	}
-	c.mu.Lock()
+	c.knownMu.Lock()
 	c.known[n.Name] = n.Address()
-	c.mu.Unlock()
+	c.knownMu.Unlock()
 }
 
 func (c *cluster) membershipChanged() {
@@ -170,17 +176,19 @@ func (c *cluster) viewLoop() {
 // installView computes the ring for the current members and starts the partition syncs the
 // change calls for. Views are only ever installed by one goroutine at a time.
 func (c *cluster) installView() {
+	var mlMembers []*memberlist.Node
+	if c.ml != nil {
+		mlMembers = c.ml.Members() // before c.mu: see the lock-order note on mu
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	members := map[string]memberInfo{}
-	if c.ml != nil {
-		for _, m := range c.ml.Members() {
-			var md meta
-			if err := msgpack.Unmarshal(m.Meta, &md); err != nil || md.Partitions != c.cfg.Partitions {
-				continue
-			}
-			members[m.Name] = memberInfo{Name: m.Name, Gossip: m.Address(), Repl: md.Repl, RESP: md.RESP, State: stateName(m.State)}
+	for _, m := range mlMembers {
+		var md meta
+		if err := msgpack.Unmarshal(m.Meta, &md); err != nil || md.Partitions != c.cfg.Partitions {
+			continue
 		}
+		members[m.Name] = memberInfo{Name: m.Name, Gossip: m.Address(), Repl: md.Repl, RESP: md.RESP, State: stateName(m.State)}
 	}
 	if c.leaving.Load() {
 		delete(members, c.cfg.Name)
@@ -274,38 +282,28 @@ func stateName(s memberlist.NodeStateType) string {
 	return "left"
 }
 
-// rejoinLoop re-joins known peers that are not members: memberlist stops gossiping to a dead
-// node after GossipToTheDeadTime, so without this a long partition would never heal.
-func (c *cluster) rejoinLoop() {
-	defer c.wg.Done()
-	t := time.NewTicker(c.cfg.RejoinInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-c.stop:
-			return
-		case <-t.C:
+// rejoin re-joins known peers that are not members: memberlist stops gossiping to a dead node
+// after GossipToTheDeadTime, so without this a long partition would never heal.
+func (c *cluster) rejoin() {
+	if c.leaving.Load() {
+		return
+	}
+	v := c.view.Load()
+	present := map[string]bool{}
+	for _, m := range v.members {
+		present[m.Gossip] = true
+	}
+	c.knownMu.Lock()
+	var addrs []string
+	for name, addr := range c.known {
+		if _, ok := v.members[name]; !ok && !present[addr] && addr != c.cfg.Advertise {
+			addrs = append(addrs, addr)
 		}
-		if c.leaving.Load() {
-			continue
-		}
-		v := c.view.Load()
-		present := map[string]bool{}
-		for _, m := range v.members {
-			present[m.Gossip] = true
-		}
-		c.mu.Lock()
-		var addrs []string
-		for name, addr := range c.known {
-			if _, ok := v.members[name]; !ok && !present[addr] && addr != c.cfg.Advertise {
-				addrs = append(addrs, addr)
-			}
-		}
-		c.mu.Unlock()
-		if len(addrs) > 0 {
-			n, err := c.ml.Join(addrs)
-			c.log.Debug("re-join", "addrs", addrs, "reached", n, "err", err)
-		}
+	}
+	c.knownMu.Unlock()
+	if len(addrs) > 0 {
+		n, err := c.ml.Join(addrs)
+		c.log.Debug("re-join", "addrs", addrs, "reached", n, "err", err)
 	}
 }
 

@@ -385,3 +385,36 @@ func TestUnheldPartitionsDropped(t *testing.T) {
 	})
 	checkSessions(t, all, ids)
 }
+
+// Regression: installView held c.mu while asking memberlist for its members, while memberlist
+// held its node lock and called NotifyJoin, which wanted c.mu. Under load (found by a CI run
+// next to a benchmark) a node then hung forever, Shutdown included.
+func TestViewInstallsDoNotDeadlockWithGossip(t *testing.T) {
+	nodes := startCluster(t, 2)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				nodes[0].n.cluster.installView()
+			}
+		}
+	}()
+	for i := 0; i < 3; i++ {
+		extra := startNode(t, fmt.Sprintf("flap%d", i), []string{nodes[1].gossip})
+		time.Sleep(300 * time.Millisecond)
+		extra.n.Shutdown()
+	}
+	close(stop)
+	finished := make(chan struct{})
+	go func() { <-done; nodes[0].n.Shutdown(); close(finished) }()
+	select {
+	case <-finished:
+	case <-time.After(20 * time.Second):
+		t.Fatal("node hung: view installs and gossip callbacks deadlocked")
+	}
+}

@@ -153,35 +153,23 @@ func (c *cluster) pushSlot(ctx context.Context, addr string, slot int) error {
 	return flush()
 }
 
-// antiEntropyLoop has each primary compare per-slot digests with its backups and exchange
-// the slots that differ, so replicas converge whatever was lost on the way.
-func (c *cluster) antiEntropyLoop() {
-	defer c.wg.Done()
-	t := time.NewTicker(c.cfg.AntiEntropyInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-c.stop:
-			return
-		case <-t.C:
+// every runs fn every d until the cluster stops. Each background duty gets its own clock, so a
+// slow anti-entropy round cannot delay a drop or a re-join.
+func (c *cluster) every(d time.Duration, fn func()) {
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		t := time.NewTicker(d)
+		defer t.Stop()
+		for {
+			select {
+			case <-c.stop:
+				return
+			case <-t.C:
+			}
+			fn()
 		}
-		c.antiEntropyRound()
-	}
-}
-
-// dropLoop runs dropUnheld on its own clock, so a slow anti-entropy round cannot delay it.
-func (c *cluster) dropLoop() {
-	defer c.wg.Done()
-	t := time.NewTicker(max(c.cfg.DropAfter/4, 50*time.Millisecond))
-	defer t.Stop()
-	for {
-		select {
-		case <-c.stop:
-			return
-		case <-t.C:
-		}
-		c.dropUnheld()
-	}
+	}()
 }
 
 // dropUnheld forgets partitions this node has not held for DropAfter. Keeping them would
@@ -192,7 +180,9 @@ func (c *cluster) dropUnheld() {
 	for p, since := range c.unheld {
 		if time.Since(since) >= c.cfg.DropAfter {
 			due = append(due, p)
-			delete(c.unheld, p)
+			// Stays listed: a copy that still arrives late (a peer acting on an older view) is
+			// dropped on a later pass. A pass over slots that are already empty costs little.
+			c.unheld[p] = time.Now()
 		}
 	}
 	c.mu.Unlock()
@@ -215,18 +205,19 @@ func (c *cluster) dropUnheld() {
 			}
 		}
 		if !pushed {
-			c.mu.Lock()
-			c.unheld[p] = time.Now()
-			c.mu.Unlock()
-			continue
+			continue // listed still: retried after DropAfter
 		}
 		for _, s := range slotsOf(v.ring.Partitions(), p) {
 			dropped += c.n.store.DropSlot(int(s))
 		}
 	}
-	c.log.Info("dropped partitions no longer held", "partitions", len(due), "sessions", dropped)
+	if dropped > 0 {
+		c.log.Info("dropped partitions no longer held", "partitions", len(due), "sessions", dropped)
+	}
 }
 
+// antiEntropyRound has each primary compare per-slot digests with its backups and exchange
+// the slots that differ, so replicas converge whatever was lost on the way.
 func (c *cluster) antiEntropyRound() (repaired int) {
 	v := c.view.Load()
 	for p := 0; p < v.ring.Partitions(); p++ {
@@ -234,6 +225,11 @@ func (c *cluster) antiEntropyRound() (repaired int) {
 		case <-c.stop:
 			return repaired
 		default:
+		}
+		if c.view.Load() != v {
+			// The ring moved: pushing by the old view would hand copies to nodes that no
+			// longer hold (and may just have dropped) the partition. The next round uses the new view.
+			break
 		}
 		set := v.ring.Replicas(p)
 		if set[0] != c.cfg.Name || len(set) < 2 {

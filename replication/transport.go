@@ -197,6 +197,11 @@ func (s *Server) serveConn(k *conn) {
 		go func() {
 			defer func() { <-sem; calls.Done() }()
 			resp, err := s.h.ServeCall(s.ctx, f.method, msgpack.NewDecoder(bytes.NewReader(f.payload)))
+			if s.ctx.Err() != nil {
+				// Closing: the caller must see a lost connection (ErrUnavailable), not an
+				// error the shutdown itself caused in the handler.
+				return
+			}
 			b := getBuf()
 			kind := kindOK
 			if err != nil {

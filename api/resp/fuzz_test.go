@@ -101,41 +101,34 @@ func TestReaderEverySplit(t *testing.T) {
 	}
 }
 
-func BenchmarkDispatchPGET(b *testing.B) {
+// benchDispatch times one command through the command table and reply writer, no network.
+func benchDispatch(b *testing.B, args func(tok []byte) [][]byte) {
 	n, _ := node.Create(node.Config{})
 	defer n.Shutdown()
 	s := NewServer(Config{}, n)
 	sg := sessions.NewSigner([]byte("k"))
 	id, _ := sessions.NewID(bytes.NewReader(bytes.Repeat([]byte{7}, 64)), -1)
 	n.Do(context.Background(), &sessions.Command{Kind: sessions.KindStart, Tenant: sg.Tenant(), ID: id, TTL: 3600})
-	tok := sg.AppendToken(nil, id)
 	n.Do(context.Background(), &sessions.Command{Kind: sessions.KindPSet, Tenant: sg.Tenant(), ID: id, Name: []byte("user"), Data: bytes.Repeat([]byte("d"), 64)})
 	c := newClient(s, nil)
 	c.w = redcon.NewWriter(io.Discard)
-	args := [][]byte{[]byte("SESSIONGATE.PGET"), []byte("k"), tok, []byte("user")}
+	a := args(sg.AppendToken(nil, id))
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		c.write(c.exec(args, c.signer))
+		c.write(c.exec(a, c.signer))
 		c.w.Flush()
 	}
 }
 
+func BenchmarkDispatchPGET(b *testing.B) {
+	benchDispatch(b, func(tok []byte) [][]byte {
+		return [][]byte{[]byte("SESSIONGATE.PGET"), []byte("k"), tok, []byte("user")}
+	})
+}
+
 func BenchmarkDispatchPSET(b *testing.B) {
-	n, _ := node.Create(node.Config{})
-	defer n.Shutdown()
-	s := NewServer(Config{}, n)
-	sg := sessions.NewSigner([]byte("k"))
-	id, _ := sessions.NewID(bytes.NewReader(bytes.Repeat([]byte{7}, 64)), -1)
-	n.Do(context.Background(), &sessions.Command{Kind: sessions.KindStart, Tenant: sg.Tenant(), ID: id, TTL: 3600})
-	tok := sg.AppendToken(nil, id)
-	c := newClient(s, nil)
-	c.w = redcon.NewWriter(io.Discard)
-	args := [][]byte{[]byte("SESSIONGATE.PSET"), []byte("k"), tok, []byte("user"), bytes.Repeat([]byte("d"), 64)}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		c.write(c.exec(args, c.signer))
-		c.w.Flush()
-	}
+	benchDispatch(b, func(tok []byte) [][]byte {
+		return [][]byte{[]byte("SESSIONGATE.PSET"), []byte("k"), tok, []byte("user"), bytes.Repeat([]byte("d"), 64)}
+	})
 }
