@@ -28,7 +28,7 @@ type testNode struct {
 var testTenant = sessions.TenantOf([]byte("test-key"))
 
 // freePort returns a port free for both TCP and UDP, with the next port free for TCP too.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	for i := 0; i < 50; i++ {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -63,20 +63,20 @@ func withAntiEntropy(d time.Duration) nodeOpt {
 	return func(c *ClusterConfig) { c.AntiEntropyInterval = d }
 }
 
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	if os.Getenv("SESSIONGATE_TEST_LOG") != "" {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-func startNode(t *testing.T, name string, seeds []string, opts ...nodeOpt) *testNode {
+func startNode(t testing.TB, name string, seeds []string, opts ...nodeOpt) *testNode {
 	t.Helper()
 	return startNodeAt(t, freePort(t), name, seeds, opts...)
 }
 
 // startNodeAt starts a node whose gossip port is port (replication: port+1).
-func startNodeAt(t *testing.T, port int, name string, seeds []string, opts ...nodeOpt) *testNode {
+func startNodeAt(t testing.TB, port int, name string, seeds []string, opts ...nodeOpt) *testNode {
 	t.Helper()
 	tn := &testNode{
 		name:   name,
@@ -125,7 +125,7 @@ func startNodeAt(t *testing.T, port int, name string, seeds []string, opts ...no
 }
 
 // startCluster starts n nodes, each joining the first, and waits until all see all.
-func startCluster(t *testing.T, n int, opts ...nodeOpt) []*testNode {
+func startCluster(t testing.TB, n int, opts ...nodeOpt) []*testNode {
 	t.Helper()
 	var nodes []*testNode
 	for i := 0; i < n; i++ {
@@ -141,7 +141,7 @@ func startCluster(t *testing.T, n int, opts ...nodeOpt) []*testNode {
 }
 
 // eventually polls cond until it holds or the timeout passes.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {
@@ -152,7 +152,7 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() bo
 	}
 }
 
-func waitMembers(t *testing.T, nodes []*testNode, want int) {
+func waitMembers(t testing.TB, nodes []*testNode, want int) {
 	t.Helper()
 	eventually(t, 30*time.Second, fmt.Sprintf("%d members in every view", want), func() bool {
 		for _, tn := range nodes {
@@ -165,7 +165,7 @@ func waitMembers(t *testing.T, nodes []*testNode, want int) {
 }
 
 // waitSettled waits until no node is syncing a partition.
-func waitSettled(t *testing.T, nodes []*testNode) {
+func waitSettled(t testing.TB, nodes []*testNode) {
 	t.Helper()
 	eventually(t, 30*time.Second, "partition syncs to finish", func() bool {
 		for _, tn := range nodes {
@@ -235,3 +235,11 @@ func checkSessions(t *testing.T, nodes []*testNode, ids []sessions.ID) {
 		}
 	}
 }
+
+// startBenchCluster is a three-node cluster for benchmarks.
+func startBenchCluster(b *testing.B) []*testNode { return startCluster(b, 3) }
+
+// randReader is crypto-quality randomness for ids in benchmarks.
+type randReader struct{}
+
+func (randReader) Read(p []byte) (int, error) { return rand.Read(p) }

@@ -172,3 +172,28 @@ func charValue(c byte) byte {
 	}
 	return 0xff
 }
+
+// MarshalBinary lets encoders (msgpack between nodes) send an id as 16 raw bytes rather than
+// as an array of numbers.
+func (id ID) MarshalBinary() ([]byte, error) { return id[:], nil }
+
+// UnmarshalBinary is MarshalBinary's inverse.
+func (id *ID) UnmarshalBinary(b []byte) error {
+	if len(b) != IDLen {
+		return errors.New("sessions: id must be 16 bytes")
+	}
+	copy(id[:], b)
+	return nil
+}
+
+// MarshalBinary sends a tenant as 16 raw bytes.
+func (t Tenant) MarshalBinary() ([]byte, error) { return t[:], nil }
+
+// UnmarshalBinary is MarshalBinary's inverse.
+func (t *Tenant) UnmarshalBinary(b []byte) error {
+	if len(b) != len(t) {
+		return errors.New("sessions: tenant must be 16 bytes")
+	}
+	copy(t[:], b)
+	return nil
+}

@@ -1,0 +1,66 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"testing"
+
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/sessiongate/sessiongate/sessions"
+)
+
+// BenchmarkOpCodec is the msgpack round trip of one replicated op (a PSET of 64 bytes).
+func BenchmarkOpCodec(b *testing.B) {
+	s := sessions.New(sessions.Config{})
+	id, _ := sessions.NewID(bytes.NewReader(bytes.Repeat([]byte{9}, 64)), -1)
+	s.Do(&sessions.Command{Kind: sessions.KindStart, Tenant: testTenant, ID: id, TTL: 60, Owner: []byte("user-42")})
+	res, _ := s.Do(&sessions.Command{Kind: sessions.KindPSet, Tenant: testTenant, ID: id, Name: []byte("user"), Data: make([]byte, 64)})
+	msg := opsMsg{Ops: res.Ops}
+	var out opsMsg
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		raw, err := msgpack.Marshal(msg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := msgpack.Unmarshal(raw, &out); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// benchCluster runs PGET or PSET through a node that is primary for none of the sessions
+// used, so every command is forwarded (and, for PSET, replicated to two backups).
+func benchCluster(b *testing.B, kind sessions.Kind) {
+	nodes := startBenchCluster(b)
+	v := nodes[0].n.ClusterView()
+	var ids []sessions.ID
+	for len(ids) < 100 {
+		id, _ := sessions.NewID(randReader{}, -1)
+		if v.Partitions[id.Slot()%len(v.Partitions)].Replicas[0] == nodes[0].name {
+			continue
+		}
+		ctx := context.Background()
+		if _, err := nodes[0].n.Do(ctx, &sessions.Command{Kind: sessions.KindStart, Tenant: testTenant, ID: id, TTL: 3600}); err != nil {
+			b.Fatal(err)
+		}
+		nodes[0].n.Do(ctx, &sessions.Command{Kind: sessions.KindPSet, Tenant: testTenant, ID: id, Name: []byte("v"), Data: make([]byte, 64)})
+		ids = append(ids, id)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			cmd := sessions.Command{Kind: kind, Tenant: testTenant, ID: ids[i%len(ids)], Name: []byte("v"), Data: make([]byte, 64)}
+			if _, err := nodes[0].n.Do(context.Background(), &cmd); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
+}
+
+func BenchmarkForwardPGET(b *testing.B) { benchCluster(b, sessions.KindPGet) }
+func BenchmarkForwardPSET(b *testing.B) { benchCluster(b, sessions.KindPSet) }
