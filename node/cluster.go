@@ -38,9 +38,13 @@ type cluster struct {
 	// mu serialises view installs and guards unheld. Never call into memberlist while
 	// holding it: memberlist calls our delegate with its own locks held.
 	mu sync.Mutex
-	// knownMu guards known; the delegate takes it from inside memberlist.
+	// knownMu guards known and peers; the delegate takes it from inside memberlist.
 	knownMu sync.Mutex
 	known   map[string]string // node name -> gossip address, for re-joining after long partitions
+	// peers is the live member list as memberlist's events reported it, copied inside the
+	// callbacks: memberlist mutates the *Node values Members() returns without a lock we
+	// can take, so reading them later is a data race.
+	peers map[string]memberInfo
 	// dirty marks partitions whose backups missed a write; anti-entropy repairs them first.
 	dirty []atomic.Bool
 
@@ -84,6 +88,7 @@ func newCluster(n *Node, cfg ClusterConfig) (*cluster, error) {
 		n: n, cfg: cfg, log: n.log.With("node", cfg.Name),
 		rebuild: make(chan struct{}, 1),
 		known:   map[string]string{},
+		peers:   map[string]memberInfo{},
 		unheld:  map[int]time.Time{},
 		dirty:   make([]atomic.Bool, cfg.Partitions),
 		stop:    make(chan struct{}),
@@ -139,12 +144,28 @@ func (n *Node) Join(ctx context.Context) error {
 	return nil
 }
 
+// remember records a member from inside a memberlist callback, where reading n is safe.
 func (c *cluster) remember(n *memberlist.Node) {
 	if n.Name == c.cfg.Name {
 		return
 	}
+	addr := n.Address()
+	var md meta
+	ok := msgpack.Unmarshal(n.Meta, &md) == nil && md.Partitions == c.cfg.Partitions
 	c.knownMu.Lock()
-	c.known[n.Name] = n.Address()
+	c.known[n.Name] = addr
+	if ok {
+		c.peers[n.Name] = memberInfo{Name: n.Name, Gossip: addr, Repl: md.Repl, RESP: md.RESP, State: stateName(n.State)}
+	} else {
+		delete(c.peers, n.Name)
+	}
+	c.knownMu.Unlock()
+}
+
+// forget drops a member memberlist declared dead or gone, from inside its callback.
+func (c *cluster) forget(n *memberlist.Node) {
+	c.knownMu.Lock()
+	delete(c.peers, n.Name)
 	c.knownMu.Unlock()
 }
 
@@ -176,20 +197,14 @@ func (c *cluster) viewLoop() {
 // installView computes the ring for the current members and starts the partition syncs the
 // change calls for. Views are only ever installed by one goroutine at a time.
 func (c *cluster) installView() {
-	var mlMembers []*memberlist.Node
-	if c.ml != nil {
-		mlMembers = c.ml.Members() // before c.mu: see the lock-order note on mu
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	members := map[string]memberInfo{}
-	for _, m := range mlMembers {
-		var md meta
-		if err := msgpack.Unmarshal(m.Meta, &md); err != nil || md.Partitions != c.cfg.Partitions {
-			continue
-		}
-		members[m.Name] = memberInfo{Name: m.Name, Gossip: m.Address(), Repl: md.Repl, RESP: md.RESP, State: stateName(m.State)}
+	c.knownMu.Lock()
+	members := make(map[string]memberInfo, len(c.peers)+1)
+	for name, m := range c.peers {
+		members[name] = m
 	}
+	c.knownMu.Unlock()
 	if c.leaving.Load() {
 		delete(members, c.cfg.Name)
 	} else {

@@ -184,6 +184,7 @@ func (d delegate) NotifyJoin(n *memberlist.Node) {
 }
 func (d delegate) NotifyLeave(n *memberlist.Node) {
 	d.c.log.Warn("member left or failed", "node", n.Name, "addr", n.Address())
+	d.c.forget(n)
 	d.c.membershipChanged()
 }
 func (d delegate) NotifyUpdate(n *memberlist.Node) {

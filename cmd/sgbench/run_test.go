@@ -1,0 +1,247 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+// runJSON runs args plus --json and decodes the result.
+func runJSON(t *testing.T, args ...string) *Result {
+	t.Helper()
+	code, stdout, stderr := runMain(t, append(args, "--json")...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var r Result
+	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+		t.Fatalf("%v in %q", err, stdout)
+	}
+	return &r
+}
+
+func commandOps(r *Result) map[string]int64 {
+	m := map[string]int64{}
+	for _, c := range r.Commands {
+		m[c.Name] = c.Ops
+	}
+	return m
+}
+
+func TestRunEveryWorkloadAgainstAFakeServer(t *testing.T) {
+	addr := startFake(t, newFakeSessiongate().handle)
+	for _, wl := range []string{"start", "read", "lifecycle", "extended"} {
+		for _, depth := range []string{"1", "4"} {
+			r := runJSON(t, "--addr", addr, "--workload", wl, "--ops", "2000", "--conns", "3",
+				"--pipeline", depth, "--sessions", "100")
+			if r.Ops != 2000 || r.Errors != 0 || len(r.ErrorKinds) != 0 {
+				t.Fatalf("%s depth %s: %d ops, %d errors %v", wl, depth, r.Ops, r.Errors, r.ErrorKinds)
+			}
+			if r.Target != "sessiongate" || r.Workload != wl || r.All.P50 <= 0 || r.All.Max < r.All.P50 || r.OpsPerSec <= 0 {
+				t.Fatalf("%s: %+v", wl, r)
+			}
+			ops := commandOps(r)
+			switch wl {
+			case "read":
+				if ops["PGET"] < 1600 || ops["PSET"] < 100 {
+					t.Fatalf("read mix %v", ops)
+				}
+			case "lifecycle":
+				if ops["PGET"] < 3*ops["PSET"] || ops["START"] < 100 {
+					t.Fatalf("lifecycle %v", ops)
+				}
+			case "extended":
+				if len(ops) != extendedLen {
+					t.Fatalf("extended %v", ops)
+				}
+			}
+		}
+	}
+}
+
+func TestRunRedisDialectAgainstAFakeServer(t *testing.T) {
+	addr := startFake(t, fakeRedis)
+	for _, wl := range []string{"start", "read", "lifecycle", "extended"} {
+		r := runJSON(t, "--addr", addr, "--redis", "--workload", wl, "--ops", "700", "--pipeline", "2", "--sessions", "50")
+		if r.Ops != 700 || r.Errors != 0 || r.Target != "redis" {
+			t.Fatalf("%s: %d ops, %d errors %v", wl, r.Ops, r.Errors, r.ErrorKinds)
+		}
+	}
+}
+
+func TestRunOpenLoop(t *testing.T) {
+	addr := startFake(t, newFakeSessiongate().handle)
+	r := runJSON(t, "--addr", addr, "--workload", "lifecycle", "--rate", "20000", "--ops", "300", "--conns", "2", "--pipeline", "4")
+	if r.Ops != 300 || r.Errors != 0 || r.Rate != 20000 {
+		t.Fatalf("%+v", r)
+	}
+}
+
+func TestRunCannotConnect(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	code, _, stderr := runMain(t, "--addr", addr, "--duration", "1s")
+	if code != exitFail || !strings.Contains(stderr, "cannot connect to "+addr) {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+}
+
+func TestRunRefusesATargetThatIsNotSessiongate(t *testing.T) {
+	addr := startFake(t, func(_ *fakeConn, args []string) string {
+		if args[0] == "PING" {
+			return "+PONG\r\n"
+		}
+		return "-ERR unknown command\r\n"
+	})
+	code, _, stderr := runMain(t, "--addr", addr, "--ops", "10")
+	if code != exitFail || !strings.Contains(stderr, "use --redis") {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+}
+
+func TestRunNeedsAPasswordWhenTheServerDoes(t *testing.T) {
+	addr := startFake(t, func(_ *fakeConn, args []string) string {
+		switch args[0] {
+		case "AUTH":
+			if args[1] == "pw" {
+				return "+OK\r\n"
+			}
+			return "-WRONGPASS invalid password\r\n"
+		case "PING":
+			return "+PONG\r\n"
+		}
+		return bulk("v1.tok")
+	})
+	code, _, stderr := runMain(t, "--addr", addr, "--workload", "start", "--ops", "10", "--password", "bad")
+	if code != exitFail || !strings.Contains(stderr, "WRONGPASS") {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	r := runJSON(t, "--addr", addr, "--workload", "start", "--ops", "10", "--password", "pw")
+	if r.Ops != 10 {
+		t.Fatalf("%+v", r)
+	}
+}
+
+func TestRunCountsErrorsByKind(t *testing.T) {
+	f := newFakeSessiongate()
+	const missing = "the requested <payload_name> does not exist"
+	addr := startFake(t, func(c *fakeConn, args []string) string {
+		if args[0] == "SESSIONGATE.PGET" {
+			return "-" + missing + "\r\n"
+		}
+		return f.handle(c, args)
+	})
+	r := runJSON(t, "--addr", addr, "--ops", "1000", "--sessions", "20")
+	ops := map[string]CommandResult{}
+	for _, c := range r.Commands {
+		ops[c.Name] = c
+	}
+	if ops["PGET"].Ops != 0 || ops["PGET"].Errors == 0 || r.ErrorKinds[missing] != ops["PGET"].Errors ||
+		r.Errors != ops["PGET"].Errors || r.Ops+r.Errors != 1000 {
+		t.Fatalf("%+v", r)
+	}
+}
+
+func TestRunCountsRequestsLostWithTheConnection(t *testing.T) {
+	f := newFakeSessiongate()
+	addr := startFake(t, func(c *fakeConn, args []string) string {
+		if c.n > 30 {
+			return "" // hang up
+		}
+		return f.handle(c, args)
+	})
+	r := runJSON(t, "--addr", addr, "--workload", "start", "--conns", "2", "--pipeline", "4", "--ops", "100000")
+	if r.Ops == 0 || r.Ops > 60 || r.ErrorKinds["connection closed by the server"] == 0 {
+		t.Fatalf("%d ops, errors %v", r.Ops, r.ErrorKinds)
+	}
+}
+
+func TestRunFailsWhenEveryConnectionDoes(t *testing.T) {
+	addr := startFake(t, func(c *fakeConn, args []string) string {
+		switch args[0] {
+		case "PING":
+			return "+PONG\r\n"
+		case "SESSIONGATE.START":
+			if c.n == 2 { // the check after connecting; then nothing more
+				return bulk("v1.tok")
+			}
+		}
+		return ""
+	})
+	code, _, stderr := runMain(t, "--addr", addr, "--workload", "start", "--conns", "1", "--ops", "50")
+	if code != exitFail || !strings.Contains(stderr, "every connection failed") {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+}
+
+func TestRunSpreadsConnections(t *testing.T) {
+	var hits [2]atomic.Int64
+	addrs := make([]string, 2)
+	for i := range addrs {
+		f := newFakeSessiongate()
+		addrs[i] = startFake(t, func(c *fakeConn, args []string) string {
+			hits[i].Add(1)
+			return f.handle(c, args)
+		})
+	}
+	list := addrs[0] + "," + addrs[1]
+	runJSON(t, "--addr", list, "--workload", "lifecycle", "--conns", "4", "--ops", "400")
+	if hits[0].Load() < 100 || hits[1].Load() < 100 {
+		t.Fatalf("spread all: %d and %d commands", hits[0].Load(), hits[1].Load())
+	}
+	hits[0].Store(0)
+	hits[1].Store(0)
+	runJSON(t, "--addr", list, "--spread", "first", "--workload", "lifecycle", "--conns", "4", "--ops", "400")
+	if hits[0].Load() < 400 || hits[1].Load() != 0 {
+		t.Fatalf("spread first: %d and %d commands", hits[0].Load(), hits[1].Load())
+	}
+}
+
+func TestRunCompare(t *testing.T) {
+	sg := startFake(t, newFakeSessiongate().handle)
+	rd := startFake(t, fakeRedis)
+	code, stdout, stderr := runMain(t, "--compare", sg+","+rd, "--ops", "500", "--sessions", "10")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"sessiongate " + sg + " vs redis " + rd, "sg/redis", "PGET", "PSET", "throughput ratio sessiongate/redis"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("no %q in\n%s", want, stdout)
+		}
+	}
+	code, stdout, _ = runMain(t, "--compare", sg+","+rd, "--ops", "500", "--sessions", "10", "--json")
+	var both map[string]Result
+	if err := json.Unmarshal([]byte(stdout), &both); code != 0 || err != nil {
+		t.Fatalf("exit %d, %v: %s", code, err, stdout)
+	}
+	if both["sessiongate"].Ops != 500 || both["redis"].Ops != 500 || both["redis"].Target != "redis" {
+		t.Fatalf("%+v", both)
+	}
+}
+
+func TestRunPrintsATableAndProgress(t *testing.T) {
+	addr := startFake(t, newFakeSessiongate().handle)
+	code, stdout, stderr := runMain(t, "--addr", addr, "--workload", "lifecycle", "--duration", "1500ms")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"command", "p99.9 µs", "START", "END", "all"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("no %q in\n%s", want, stdout)
+		}
+	}
+	if !strings.Contains(stderr, "ops/s") || !strings.Contains(stderr, "1.") {
+		t.Errorf("no progress line in\n%s", stderr)
+	}
+	var secs float64
+	if _, err := fmt.Sscanf(stdout[strings.Index(stdout, " ops in ")+len(" ops in "):], "%f", &secs); err != nil || secs < 1.5 {
+		t.Errorf("ran %g s (%v), want the whole --duration", secs, err)
+	}
+}
