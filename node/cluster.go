@@ -141,6 +141,10 @@ func (n *Node) Join(ctx context.Context) error {
 	if err != nil {
 		c.log.Warn("seeds not reachable yet; will keep trying", "seeds", c.cfg.Join, "err", err)
 	}
+	// Install the joined view now rather than after viewLoop's coalescing delay: a node
+	// restarted empty would otherwise serve its first commands from its alone view, in
+	// which it is primary of everything and answers "does not exist" for every session.
+	c.installView()
 	return nil
 }
 
@@ -257,7 +261,19 @@ func (c *cluster) installView() {
 			}
 		}
 		ps := partitionSync{p: mv.Partition, from: from}
-		if mv.New[0] == c.cfg.Name && !wasPrimary {
+		// A primary that stays primary keeps serving only if nobody it now pulls from is
+		// new to it: a member that just (re)appeared, such as the rest of the cluster seen
+		// by a node that restarted empty and briefly saw itself alone, may hold sessions
+		// this node has never seen.
+		newcomer := false
+		for m := range from {
+			if old == nil {
+				newcomer = true
+			} else if _, known := old.members[m]; !known {
+				newcomer = true
+			}
+		}
+		if mv.New[0] == c.cfg.Name && (!wasPrimary || newcomer) {
 			// Newly primary: serve nothing until the previous holders' data is merged in, so
 			// that no read answers "does not exist" for a live session.
 			ps.ready = make(chan struct{})

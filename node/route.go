@@ -95,8 +95,14 @@ func (c *cluster) execute(ctx context.Context, v *view, p int, cmd *sessions.Com
 	if (errors.Is(err, sessions.ErrNoSession) || errors.Is(err, sessions.ErrNoPayload)) &&
 		cmd.Kind != sessions.KindStart && !cmd.Kind.IsOwnerScoped() &&
 		time.Since(v.since) < repairWindow && !c.n.store.Ended(cmd.ID) {
-		if c.readRepair(ctx, v, p, cmd.ID) {
+		applied, complete := c.readRepair(ctx, v, p, cmd.ID)
+		if applied {
 			res, err = c.n.store.Do(cmd)
+		}
+		if !complete && (errors.Is(err, sessions.ErrNoSession) || errors.Is(err, sessions.ErrNoPayload)) {
+			// A replica that did not answer may hold the session: "does not exist" could
+			// be a lie, and the caller could act on it (log the user out, start afresh).
+			return sessions.Result{}, tryAgain("partition %d: a replica did not answer; cannot tell whether the session exists", p)
 		}
 	}
 	c.n.stats.Commands.Add(1)
@@ -110,28 +116,34 @@ func (c *cluster) execute(ctx context.Context, v *view, p int, cmd *sessions.Com
 }
 
 // readRepair asks the partition's other replicas for one session and merges what they have.
-func (c *cluster) readRepair(ctx context.Context, v *view, p int, id sessions.ID) bool {
+// complete is false when a replica could not be asked.
+func (c *cluster) readRepair(ctx context.Context, v *view, p int, id sessions.ID) (applied, complete bool) {
 	set := v.ring.Replicas(p)
-	found := make(chan []sessions.Op, len(set))
+	type answer struct {
+		ops []sessions.Op
+		err error
+	}
+	found := make(chan answer, len(set))
 	for _, m := range set {
 		if m == c.cfg.Name {
-			found <- nil
+			found <- answer{}
 			continue
 		}
 		go func(addr string) {
 			var resp opsMsg
 			cctx, cancel := context.WithTimeout(ctx, c.cfg.RPCTimeout/2)
 			defer cancel()
-			if err := c.client.Call(cctx, addr, methodFetch, fetchMsg{ID: id}, &resp); err != nil {
-				found <- nil
-				return
-			}
-			found <- resp.Ops
+			err := c.client.Call(cctx, addr, methodFetch, fetchMsg{ID: id}, &resp)
+			found <- answer{resp.Ops, err}
 		}(v.members[m].Repl)
 	}
-	applied := false
+	complete = true
 	for range set {
-		for _, op := range <-found {
+		a := <-found
+		if a.err != nil {
+			complete = false
+		}
+		for _, op := range a.ops {
 			c.n.store.Apply(&op)
 			applied = true
 		}
@@ -139,7 +151,7 @@ func (c *cluster) readRepair(ctx context.Context, v *view, p int, id sessions.ID
 	if applied {
 		c.repairs.Add(1)
 	}
-	return applied
+	return applied, complete
 }
 
 // replicate sends ops to the partition's backups in parallel and returns once the write-acks
