@@ -31,7 +31,18 @@ type client struct {
 	authed  bool
 	quit    bool
 	closing atomic.Bool
+	// The deadlines last set on nc. Setting one costs a timer update; they are moved only
+	// when they drift by more than deadlineSlack, not on every command.
+	readDL, writeDL time.Time
 }
+
+// deadlineSlack is how far the idle and write deadlines may lag behind "now + timeout": an
+// idle connection closes up to this much (or an eighth of IdleTimeout) earlier than
+// IdleTimeout says.
+const deadlineSlack = time.Second
+
+// writeTimeout bounds how long one flush of replies may take.
+const writeTimeout = 30 * time.Second
 
 func newClient(s *Server, nc net.Conn) *client {
 	c := &client{
@@ -53,8 +64,11 @@ func (c *client) serve() {
 	defer c.nc.Close()
 	var batch [][][]byte
 	for !c.quit && !c.closing.Load() {
-		if c.s.cfg.IdleTimeout > 0 {
-			c.nc.SetReadDeadline(time.Now().Add(c.s.cfg.IdleTimeout))
+		if idle := c.s.cfg.IdleTimeout; idle > 0 {
+			if want := time.Now().Add(idle); want.Sub(c.readDL) > min(deadlineSlack, idle/8) {
+				c.nc.SetReadDeadline(want)
+				c.readDL = want
+			}
 		}
 		var err error
 		batch, err = c.rd.next(batch)
@@ -67,7 +81,6 @@ func (c *client) serve() {
 			}
 			return
 		}
-		c.nc.SetReadDeadline(time.Time{})
 		c.runBatch(batch)
 		if err := c.flush(); err != nil {
 			return
@@ -76,7 +89,10 @@ func (c *client) serve() {
 }
 
 func (c *client) flush() error {
-	c.nc.SetWriteDeadline(time.Now().Add(30 * time.Second))
+	if want := time.Now().Add(writeTimeout); want.Sub(c.writeDL) > deadlineSlack {
+		c.nc.SetWriteDeadline(want)
+		c.writeDL = want
+	}
 	return c.w.Flush()
 }
 
@@ -108,8 +124,10 @@ const (
 // (a pipeline through a forwarding node keeps its throughput); commands on the same slot keep
 // their order; any other command waits for everything before it, and replies go out in order.
 func (c *client) runBatch(batch [][][]byte) {
-	if len(batch) == 1 {
-		c.write(c.exec(batch[0], c.signer))
+	if len(batch) == 1 || c.s.cfg.Sequential {
+		for _, args := range batch {
+			c.write(c.exec(args, c.signer))
+		}
 		return
 	}
 	replies := make([]reply, len(batch))

@@ -46,6 +46,9 @@ type Config struct {
 	Sections func() []node.Section
 	// Cluster answers SESSIONGATE.CLUSTER; it returns nil when the node runs alone.
 	Cluster func() *node.ClusterView
+	// Sequential runs a pipeline's commands one after another instead of concurrently per
+	// slot: faster when the backend never waits on the network (a node running alone).
+	Sequential bool
 	// Version is reported by INFO and HELLO.
 	Version string
 	// Rand is the randomness for session ids. Default crypto/rand.

@@ -262,3 +262,16 @@ func TestMaxConnsAndIdleTimeout(t *testing.T) {
 		t.Fatal("idle connection not closed")
 	}
 }
+
+// A connection that keeps sending is never closed as idle, however short the timeout: the
+// read deadline moves lazily, but by less than the timeout.
+func TestBusyConnectionOutlivesIdleTimeout(t *testing.T) {
+	_, addr := startServer(t, Config{IdleTimeout: 300 * time.Millisecond})
+	a := dialRaw(t, addr)
+	for i := 0; i < 12; i++ {
+		if got := a.do("PING"); got != "+PONG" {
+			t.Fatalf("ping %d after %d ms: %q", i, i*100, got)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

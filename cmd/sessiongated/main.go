@@ -32,7 +32,7 @@ type options struct {
 	idleTimeout, tombstoneTTL                        time.Duration
 	clusterAddr, advertise, replAddr, replAdvertise  string
 	join, nodeName, writeAcks, gossipKey, gossipProf string
-	httpAddr, httpApps                               string
+	httpAddr, httpApps, pprofAddr                    string
 	replicas, partitions                             int
 	rejoinInterval, antiEntropy                      time.Duration
 }
@@ -56,6 +56,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&o.httpAddr, "http-addr", "", "HTTP address for the REST API, /metrics, /healthz, /readyz and the status page (empty: off)")
 	fs.StringVar(&o.httpApps, "http-apps", "", "REST apps and their sign keys: app=key[,app=key...]")
+	fs.StringVar(&o.pprofAddr, "pprof-addr", "", "address for Go's /debug/pprof profiles (empty: off; keep it private)")
 	fs.StringVar(&o.clusterAddr, "cluster-addr", "", "gossip address HOST:PORT; empty runs alone")
 	fs.StringVar(&o.advertise, "advertise", "", "gossip address peers use (default --cluster-addr)")
 	fs.StringVar(&o.replAddr, "repl-addr", "", "replication listen address (default cluster port + 1)")
@@ -175,6 +176,16 @@ func run(args []string, stderr io.Writer) error {
 		ln.Close()
 		return err
 	}
+	if o.pprofAddr != "" {
+		pln, err := net.Listen("tcp", o.pprofAddr)
+		if err != nil {
+			n.Shutdown()
+			return err
+		}
+		defer pln.Close()
+		go servePprof(pln)
+		log.Info("pprof ready", "addr", pln.Addr().String())
+	}
 	var backend resp.Backend = n
 	var web *httpapi.Server
 	serveErr := make(chan error, 2)
@@ -198,6 +209,7 @@ func run(args []string, stderr io.Writer) error {
 	srv := resp.NewServer(resp.Config{
 		Addr: o.addr, RequirePass: o.requirepass, MaxConns: o.maxClients, IdleTimeout: o.idleTimeout,
 		Logger: log, Sections: n.InfoSections, Cluster: n.ClusterView, Version: version,
+		Sequential: o.clusterAddr == "",
 	}, backend)
 	go func() { serveErr <- srv.Serve(ln) }()
 	log.Info("sessiongated ready", "addr", ln.Addr().String(), "version", version, "cluster", o.clusterAddr != "")

@@ -20,6 +20,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -32,6 +33,7 @@ type Config struct {
 	Workload  string        // start, read (default), lifecycle or extended
 	Redis     bool          // speak native Redis commands instead of SESSIONGATE.*
 	Compare   []string      // SG_ADDR, REDIS_ADDR: run both back to back and compare
+	Rounds    int           // with Compare: alternate the two this many times; default 1
 	Conns     int           // connections; default 8
 	Pipeline  int           // requests in flight per connection; default 1
 	Payload   int           // bytes each PSET writes; default 100
@@ -99,22 +101,67 @@ func run(ctx context.Context, cfg *Config, clk clock, stdout, stderr io.Writer, 
 		printResult(stdout, res)
 		return nil
 	}
-	sg, err := bench(ctx, cfg, targetSessiongate, cfg.Compare[:1], clk, stderr, tty)
-	if err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("interrupted before the Redis run: %w", err)
-	}
-	rd, err := bench(ctx, cfg, targetRedis, cfg.Compare[1:], clk, stderr, tty)
-	if err != nil {
-		return err
+	// Alternating the targets round by round spreads slow phases of a shared or virtual
+	// machine over both; the median round is the figure to quote.
+	var rounds []map[string]*Result
+	var ratios []float64
+	for i := 0; i < max(cfg.Rounds, 1); i++ {
+		sg, err := bench(ctx, cfg, targetSessiongate, cfg.Compare[:1], clk, stderr, tty)
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("interrupted before the Redis run: %w", err)
+		}
+		rd, err := bench(ctx, cfg, targetRedis, cfg.Compare[1:], clk, stderr, tty)
+		if err != nil {
+			return err
+		}
+		rounds = append(rounds, map[string]*Result{targetSessiongate: sg, targetRedis: rd})
+		if rd.OpsPerSec > 0 {
+			ratios = append(ratios, sg.OpsPerSec/rd.OpsPerSec)
+		}
+		if !cfg.JSON {
+			if cfg.Rounds > 1 {
+				fmt.Fprintf(stdout, "round %d of %d\n", i+1, cfg.Rounds)
+			}
+			printCompare(stdout, sg, rd)
+		}
+		if err := ctx.Err(); err != nil {
+			break
+		}
 	}
 	if cfg.JSON {
-		return writeJSON(stdout, map[string]*Result{targetSessiongate: sg, targetRedis: rd})
+		if len(rounds) == 1 {
+			return writeJSON(stdout, rounds[0])
+		}
+		return writeJSON(stdout, map[string]any{"rounds": rounds, "ratios": ratios, "median_ratio": median(ratios)})
 	}
-	printCompare(stdout, sg, rd)
+	if len(rounds) > 1 {
+		fmt.Fprintf(stdout, "ratios by round: %s; median %.2f\n", formatRatios(ratios), median(ratios))
+	}
 	return nil
+}
+
+// median of xs (0 for none).
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func formatRatios(xs []float64) string {
+	parts := make([]string, len(xs))
+	for i, x := range xs {
+		parts[i] = fmt.Sprintf("%.2f", x)
+	}
+	return strings.Join(parts, " ")
 }
 
 func writeJSON(w io.Writer, v any) error {
@@ -134,6 +181,7 @@ func parseFlags(args []string, stderr io.Writer) (*Config, error) {
 	fs.StringVar(&cfg.Workload, "workload", workloadRead, "start, read, lifecycle or extended")
 	fs.BoolVar(&cfg.Redis, "redis", false, "target plain Redis with native commands (a hash per session)")
 	fs.StringVar(&compare, "compare", "", "SG_ADDR,REDIS_ADDR: run sessiongate then Redis, print both side by side")
+	fs.IntVar(&cfg.Rounds, "rounds", 1, "with --compare: alternate sessiongate and Redis runs this many times and print the median ratio")
 	fs.IntVar(&cfg.Conns, "conns", 8, "connections")
 	fs.IntVar(&cfg.Pipeline, "pipeline", 1, "requests in flight per connection")
 	fs.IntVar(&cfg.Payload, "payload", 100, "bytes each PSET writes")
@@ -221,6 +269,10 @@ func (cfg *Config) validate() error {
 		return fmt.Errorf("--spread must be all or first, not %q", cfg.Spread)
 	case !validWorkload(cfg.Workload):
 		return fmt.Errorf("--workload must be start, read, lifecycle or extended, not %q", cfg.Workload)
+	case cfg.Rounds < 1 || cfg.Rounds > 100:
+		return fmt.Errorf("--rounds must be 1..100, not %d", cfg.Rounds)
+	case cfg.Rounds > 1 && cfg.Compare == nil:
+		return errors.New("--rounds needs --compare")
 	case cfg.Conns < 1 || cfg.Conns > 10000:
 		return fmt.Errorf("--conns must be 1..10000, not %d", cfg.Conns)
 	case cfg.Pipeline < 1 || cfg.Pipeline > 10000:

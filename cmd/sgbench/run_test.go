@@ -226,6 +226,44 @@ func TestRunCompare(t *testing.T) {
 	}
 }
 
+func TestRunCompareRounds(t *testing.T) {
+	sg := startFake(t, newFakeSessiongate().handle)
+	rd := startFake(t, fakeRedis)
+	code, stdout, stderr := runMain(t, "--compare", sg+","+rd, "--ops", "300", "--sessions", "10", "--rounds", "3")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if n := strings.Count(stdout, "throughput ratio sessiongate/redis"); n != 3 {
+		t.Errorf("%d round tables, want 3:\n%s", n, stdout)
+	}
+	if !strings.Contains(stdout, "round 3 of 3") || !strings.Contains(stdout, "ratios by round: ") || !strings.Contains(stdout, "; median ") {
+		t.Errorf("no round summary in\n%s", stdout)
+	}
+	code, stdout, _ = runMain(t, "--compare", sg+","+rd, "--ops", "300", "--sessions", "10", "--rounds", "2", "--json")
+	var out struct {
+		Rounds []map[string]Result `json:"rounds"`
+		Ratios []float64           `json:"ratios"`
+		Median float64             `json:"median_ratio"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &out); code != 0 || err != nil {
+		t.Fatalf("exit %d, %v: %s", code, err, stdout)
+	}
+	if len(out.Rounds) != 2 || len(out.Ratios) != 2 || out.Median <= 0 || out.Rounds[1]["redis"].Ops != 300 {
+		t.Fatalf("%+v", out)
+	}
+}
+
+func TestMedian(t *testing.T) {
+	for _, c := range []struct {
+		in   []float64
+		want float64
+	}{{nil, 0}, {[]float64{3}, 3}, {[]float64{3, 1, 2}, 2}, {[]float64{4, 1, 3, 2}, 2.5}} {
+		if got := median(c.in); got != c.want {
+			t.Errorf("median(%v) = %g, want %g", c.in, got, c.want)
+		}
+	}
+}
+
 func TestRunPrintsATableAndProgress(t *testing.T) {
 	addr := startFake(t, newFakeSessiongate().handle)
 	code, stdout, stderr := runMain(t, "--addr", addr, "--workload", "lifecycle", "--duration", "1500ms")
