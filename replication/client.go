@@ -1,7 +1,6 @@
 package replication
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,8 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/vmihailenco/msgpack/v5"
 )
 
 // ClientConfig tunes a Client.
@@ -79,7 +76,7 @@ func (c *Client) Call(ctx context.Context, addr string, m Method, req, resp any)
 	}
 	b := getBuf()
 	if req != nil {
-		if err := msgpack.NewEncoder(byteWriter{b}).Encode(req); err != nil {
+		if err := encodeInto(b, req); err != nil {
 			putBuf(b)
 			return fmt.Errorf("replication: encode request: %w", err)
 		}
@@ -104,7 +101,7 @@ func (c *Client) Call(ctx context.Context, addr string, m Method, req, resp any)
 			return &RemoteError{Msg: string(r.payload)}
 		}
 		if resp != nil && len(r.payload) > 0 {
-			if err := msgpack.NewDecoder(bytes.NewReader(r.payload)).Decode(resp); err != nil {
+			if err := decodeFrom(r.payload, resp); err != nil {
 				return fmt.Errorf("replication: decode response: %w", err)
 			}
 		}
@@ -154,7 +151,6 @@ func (c *Client) connFor(ctx context.Context, addr string) (*clientConn, error) 
 		tc.SetNoDelay(true)
 	}
 	cc := &clientConn{conn: newConn(nc, c.cfg.MaxFrame), pending: map[uint64]chan result{}}
-	go cc.writeLoop()
 	go cc.readLoop(func(f frame) {
 		cc.mu.Lock()
 		ch := cc.pending[f.id]

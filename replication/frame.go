@@ -6,11 +6,14 @@ package replication
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"sync"
+
+	"github.com/vmihailenco/msgpack/v5"
 )
 
 // Method names a call; its meaning belongs to the caller.
@@ -84,4 +87,34 @@ type byteWriter struct{ b *[]byte }
 func (w byteWriter) Write(p []byte) (int, error) {
 	*w.b = append(*w.b, p...)
 	return len(p), nil
+}
+
+// WriteByte and WriteString make byteWriter a msgpack writer, which msgpack would otherwise
+// wrap in a buffered writer of its own on every encode.
+func (w byteWriter) WriteByte(c byte) error {
+	*w.b = append(*w.b, c)
+	return nil
+}
+
+func (w byteWriter) WriteString(s string) (int, error) {
+	*w.b = append(*w.b, s...)
+	return len(s), nil
+}
+
+// encodeInto appends v's msgpack encoding to b, with a pooled encoder.
+func encodeInto(b *[]byte, v any) error {
+	enc := msgpack.GetEncoder()
+	enc.Reset(byteWriter{b})
+	err := enc.Encode(v)
+	msgpack.PutEncoder(enc)
+	return err
+}
+
+// decodeFrom decodes payload into v, with a pooled decoder.
+func decodeFrom(payload []byte, v any) error {
+	dec := msgpack.GetDecoder()
+	dec.Reset(bytes.NewReader(payload))
+	err := dec.Decode(v)
+	msgpack.PutDecoder(dec)
+	return err
 }

@@ -26,19 +26,30 @@ func (e *RemoteError) Error() string { return "remote: " + e.Msg }
 // writeTimeout bounds one flush, so a stalled peer cannot hold a writer forever.
 const writeTimeout = 5 * time.Second
 
-// conn is one multiplexed connection, used by both ends: frames queued on out are written
-// in batches by one goroutine; a reader goroutine hands frames to onFrame.
+// maxBacklog bounds the bytes queued for one connection while its writer is busy; a send
+// beyond it fails as unavailable rather than buffering without limit for a stalled peer.
+const maxBacklog = 96 << 20
+
+// conn is one multiplexed connection, used by both ends. Senders append finished frames to a
+// shared backlog; whichever sender finds no write in progress writes the backlog itself, and
+// keeps writing until it is empty. A burst of frames from many goroutines still goes out in
+// few syscalls, and no frame waits for a writer goroutine to be scheduled.
 type conn struct {
-	c        net.Conn
-	out      chan *[]byte
-	done     chan struct{}
-	once     sync.Once
-	err      error
-	maxFrame int
+	c          net.Conn
+	done       chan struct{}
+	once       sync.Once
+	err        error
+	maxFrame   int
+	maxBacklog int
+
+	wmu     sync.Mutex
+	backlog []byte // frames waiting for the active writer
+	spare   []byte // the buffer last written, reused for the next backlog
+	writing bool
 }
 
 func newConn(c net.Conn, maxFrame int) *conn {
-	return &conn{c: c, out: make(chan *[]byte, 256), done: make(chan struct{}), maxFrame: maxFrame}
+	return &conn{c: c, done: make(chan struct{}), maxFrame: maxFrame, maxBacklog: maxBacklog}
 }
 
 func (k *conn) close(err error) {
@@ -49,49 +60,51 @@ func (k *conn) close(err error) {
 	})
 }
 
-// send queues a finished frame; it fails once the connection is closed.
+// send writes a finished frame, or leaves it to the sender writing already. It fails once
+// the connection is closed. The frame buffer is recycled either way.
 func (k *conn) send(ctx context.Context, b *[]byte) error {
+	defer putBuf(b)
 	select {
-	case k.out <- b:
-		return nil
 	case <-k.done:
-		putBuf(b)
 		return fmt.Errorf("%w: %v", ErrUnavailable, k.err)
 	case <-ctx.Done():
-		putBuf(b)
 		return ctx.Err()
+	default:
 	}
-}
-
-func (k *conn) writeLoop() {
-	w := bufio.NewWriterSize(k.c, 64<<10)
-	for {
-		var b *[]byte
-		select {
-		case b = <-k.out:
-		case <-k.done:
-			return
-		}
+	k.wmu.Lock()
+	if len(k.backlog)+len(*b) > k.maxBacklog {
+		k.wmu.Unlock()
+		return fmt.Errorf("%w: %d bytes already queued for %s", ErrUnavailable, len(k.backlog), k.c.RemoteAddr())
+	}
+	k.backlog = append(k.backlog, *b...)
+	if k.writing {
+		k.wmu.Unlock()
+		return nil
+	}
+	k.writing = true
+	for len(k.backlog) > 0 {
+		out := k.backlog
+		k.backlog = k.spare[:0]
+		k.wmu.Unlock()
 		k.c.SetWriteDeadline(time.Now().Add(writeTimeout))
-		for b != nil {
-			_, err := w.Write(*b)
-			putBuf(b)
-			if err != nil {
-				k.close(err)
-				return
-			}
-			// Take whatever else is queued before flushing: one syscall for a burst.
-			select {
-			case b = <-k.out:
-			default:
-				b = nil
-			}
+		_, err := k.c.Write(out)
+		k.wmu.Lock()
+		if cap(out) <= 1<<20 {
+			k.spare = out[:0]
+		} else {
+			k.spare = nil // a burst's big buffer is not kept for the connection's life
 		}
-		if err := w.Flush(); err != nil {
+		if err != nil {
+			k.writing = false
+			k.backlog = nil
+			k.wmu.Unlock()
 			k.close(err)
-			return
+			return fmt.Errorf("%w: %v", ErrUnavailable, err)
 		}
 	}
+	k.writing = false
+	k.wmu.Unlock()
+	return nil
 }
 
 func (k *conn) readLoop(onFrame func(frame)) {
@@ -108,7 +121,8 @@ func (k *conn) readLoop(onFrame func(frame)) {
 
 // Handler serves calls. It runs on its own goroutine per call.
 type Handler interface {
-	// ServeCall answers one call; dec reads the request payload. A nil response sends no payload.
+	// ServeCall answers one call; dec reads the request payload and is valid only until
+	// ServeCall returns. A nil response sends no payload.
 	ServeCall(ctx context.Context, m Method, dec *msgpack.Decoder) (any, error)
 }
 
@@ -172,8 +186,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		}
 		s.conns[k] = struct{}{}
 		s.mu.Unlock()
-		s.wg.Add(2)
-		go func() { defer s.wg.Done(); k.writeLoop() }()
+		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
 			s.serveConn(k)
@@ -196,7 +209,10 @@ func (s *Server) serveConn(k *conn) {
 		calls.Add(1)
 		go func() {
 			defer func() { <-sem; calls.Done() }()
-			resp, err := s.h.ServeCall(s.ctx, f.method, msgpack.NewDecoder(bytes.NewReader(f.payload)))
+			dec := msgpack.GetDecoder()
+			dec.Reset(bytes.NewReader(f.payload))
+			resp, err := s.h.ServeCall(s.ctx, f.method, dec)
+			msgpack.PutDecoder(dec)
 			if s.ctx.Err() != nil {
 				// Closing: the caller must see a lost connection (ErrUnavailable), not an
 				// error the shutdown itself caused in the handler.
@@ -208,7 +224,7 @@ func (s *Server) serveConn(k *conn) {
 				kind = kindError
 				*b = append(*b, err.Error()...)
 			} else if resp != nil {
-				if err := msgpack.NewEncoder(byteWriter{b}).Encode(resp); err != nil {
+				if err := encodeInto(b, resp); err != nil {
 					kind = kindError
 					*b = append((*b)[:headerLen], err.Error()...)
 				}
