@@ -197,46 +197,79 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 }
 
+// workerIdle is how long a call worker waits for another call before it exits.
+const workerIdle = 10 * time.Second
+
+// serveConn reads calls and hands each to a worker goroutine. Workers are kept and reused
+// while calls keep coming: a fresh goroutine per call would grow its stack from scratch
+// through the decoder and the handler every time (stack copying was a fifth of a primary's
+// CPU under load).
 func (s *Server) serveConn(k *conn) {
 	sem := make(chan struct{}, s.cfg.MaxInFlightPerConn)
+	work := make(chan frame)
+	done := make(chan struct{})
 	var calls sync.WaitGroup
+	worker := func(f frame) {
+		defer calls.Done()
+		idle := time.NewTimer(workerIdle)
+		defer idle.Stop()
+		for {
+			s.serveFrame(k, f)
+			<-sem
+			idle.Reset(workerIdle)
+			select {
+			case f = <-work:
+			case <-idle.C:
+				return
+			case <-done:
+				return
+			}
+		}
+	}
 	k.readLoop(func(f frame) {
 		if f.kind != kindRequest {
 			k.close(fmt.Errorf("unexpected frame kind %d", f.kind))
 			return
 		}
 		sem <- struct{}{}
-		calls.Add(1)
-		go func() {
-			defer func() { <-sem; calls.Done() }()
-			dec := msgpack.GetDecoder()
-			dec.Reset(bytes.NewReader(f.payload))
-			resp, err := s.h.ServeCall(s.ctx, f.method, dec)
-			msgpack.PutDecoder(dec)
-			if s.ctx.Err() != nil {
-				// Closing: the caller must see a lost connection (ErrUnavailable), not an
-				// error the shutdown itself caused in the handler.
-				return
-			}
-			b := getBuf()
-			kind := kindOK
-			if err != nil {
-				kind = kindError
-				*b = append(*b, err.Error()...)
-			} else if resp != nil {
-				if err := encodeInto(b, resp); err != nil {
-					kind = kindError
-					*b = append((*b)[:headerLen], err.Error()...)
-				}
-			}
-			finishFrame(*b, f.id, kind, f.method)
-			k.send(s.ctx, b)
-		}()
+		select {
+		case work <- f: // an idle worker took it
+		default:
+			calls.Add(1)
+			go worker(f)
+		}
 	})
+	close(done)
 	if k.err != nil && !errors.Is(k.err, net.ErrClosed) && s.ctx.Err() == nil && !isEOF(k.err) {
 		s.cfg.Logger.Debug("replication connection closed", "remote", k.c.RemoteAddr().String(), "err", k.err)
 	}
 	calls.Wait()
+}
+
+// serveFrame runs one call and sends its answer.
+func (s *Server) serveFrame(k *conn, f frame) {
+	dec := msgpack.GetDecoder()
+	dec.Reset(bytes.NewReader(f.payload))
+	resp, err := s.h.ServeCall(s.ctx, f.method, dec)
+	msgpack.PutDecoder(dec)
+	if s.ctx.Err() != nil {
+		// Closing: the caller must see a lost connection (ErrUnavailable), not an error
+		// the shutdown itself caused in the handler.
+		return
+	}
+	b := getBuf()
+	kind := kindOK
+	if err != nil {
+		kind = kindError
+		*b = append(*b, err.Error()...)
+	} else if resp != nil {
+		if err := encodeInto(b, resp); err != nil {
+			kind = kindError
+			*b = append((*b)[:headerLen], err.Error()...)
+		}
+	}
+	finishFrame(*b, f.id, kind, f.method)
+	k.send(s.ctx, b)
 }
 
 func isEOF(err error) bool {
