@@ -16,6 +16,7 @@ import (
 
 	"github.com/sessiongate/sessiongate/replication"
 	"github.com/sessiongate/sessiongate/ring"
+	"github.com/sessiongate/sessiongate/workpool"
 )
 
 // cluster is the part of a node that exists only in a cluster: membership, the current view
@@ -58,6 +59,7 @@ type cluster struct {
 
 	stop chan struct{}
 	wg   sync.WaitGroup
+	pool workpool.Pool // sends copies to backups
 }
 
 // view is one membership view: the ring, where to reach each member, and per partition a
@@ -246,7 +248,15 @@ func (c *cluster) installView() {
 		}
 	}
 	var syncs []partitionSync
+	var handoffs []handoff
 	for _, mv := range moves {
+		if !c.leaving.Load() && len(mv.Old) > 0 && mv.Old[0] == c.cfg.Name && mv.New[0] != c.cfg.Name {
+			// No longer primary: the new primary pulls from us, but may have pulled before we
+			// saw the change and took our last writes. Push them once we have stopped.
+			if _, alive := members[mv.New[0]]; alive {
+				handoffs = append(handoffs, handoff{p: mv.Partition, to: mv.New[0]})
+			}
+		}
 		self := slices.Contains(mv.New, c.cfg.Name)
 		if !self || c.leaving.Load() {
 			continue
@@ -299,6 +309,9 @@ func (c *cluster) installView() {
 	if len(syncs) > 0 {
 		go c.runSyncs(syncs, nv)
 	}
+	if len(handoffs) > 0 {
+		go c.runHandoffs(handoffs, nv)
+	}
 }
 
 func stateName(s memberlist.NodeStateType) string {
@@ -344,8 +357,12 @@ func (c *cluster) shutdown() error {
 	err := c.ml.Shutdown()
 	c.client.Close()
 	c.server.Close()
+	c.pool.Close()
 	return err
 }
+
+// handoffParallelism bounds the partition pushes a leaving node runs at once.
+const handoffParallelism = 16
 
 // leave hands this node's partitions to their next holders, then leaves the gossip group.
 func (c *cluster) leave(ctx context.Context) error {
@@ -355,17 +372,27 @@ func (c *cluster) leave(ctx context.Context) error {
 	nv := c.view.Load()
 	start := time.Now()
 	moved := 0
+	// Pushes run in parallel: while they last, the partitions answer TRYAGAIN (the others
+	// still route to this node, which no longer serves them), so their length is downtime.
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, handoffParallelism)
 	for p := 0; p < old.ring.Partitions(); p++ {
 		if held, _ := old.ring.Holds(c.cfg.Name, p); !held {
 			continue
 		}
 		for _, to := range nv.ring.Replicas(p) {
-			if err := c.pushPartition(ctx, to, p); err != nil {
-				c.log.Warn("hand-off failed", "partition", p, "to", to, "err", err)
-			}
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				if err := c.pushPartition(ctx, to, p); err != nil {
+					c.log.Warn("hand-off failed", "partition", p, "to", to, "err", err)
+				}
+			}()
 		}
 		moved++
 	}
+	wg.Wait()
 	c.log.Info("handed off partitions", "partitions", moved, "took", time.Since(start))
 	if err := c.ml.Leave(5 * time.Second); err != nil {
 		c.log.Warn("leave broadcast", "err", err)

@@ -453,3 +453,49 @@ func TestRestartedNodeNeverDeniesLiveSessions(t *testing.T) {
 		t.Fatal("restarted node served no read at all")
 	}
 }
+
+// Regression (chaos, isolate and kill+pause): a primary that loses a partition may take a
+// last write after the new primary pulled from it (it had not seen the change yet); that
+// write must reach the new primary without waiting for anti-entropy. Here the late write is
+// put straight into the old primary's store after the new primary's pulls are over.
+func TestOldPrimaryHandsOffLateWrites(t *testing.T) {
+	opts := []nodeOpt{withAntiEntropy(time.Hour), withHandoffDelay(4 * time.Second)}
+	nodes := startCluster(t, 3, opts...)
+	before := nodes[0].n.ClusterView()
+	joined := startNode(t, "n3", []string{nodes[0].gossip}, opts...)
+	all := append(nodes, joined)
+	waitMembers(t, all, 4)
+	after := joined.n.ClusterView()
+	// Sessions of partitions whose primary moved away from n0, written on n0 alone.
+	var late []sessions.ID
+	for p, set := range before.Partitions {
+		if set.Replicas[0] != "n0" || after.Partitions[p].Replicas[0] == "n0" {
+			continue
+		}
+		id := newID(t, p) // slot p: partition p (slots below the partition count map to themselves)
+		late = append(late, id)
+	}
+	if len(late) == 0 {
+		t.Fatal("no partition moved away from n0")
+	}
+	waitSettled(t, all)
+	time.Sleep(1200 * time.Millisecond) // the re-pull, a second after the pull, is done too
+	for _, id := range late {
+		if _, err := nodes[0].n.Store().Do(&sessions.Command{Kind: sessions.KindStart, Tenant: testTenant, ID: id, TTL: 3600}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	byName := map[string]*testNode{}
+	for _, tn := range all {
+		byName[tn.name] = tn
+	}
+	eventually(t, 15*time.Second, "the new primaries to receive n0's late writes", func() bool {
+		for _, id := range late {
+			p := id.Slot() % len(after.Partitions)
+			if _, ok := byName[after.Partitions[p].Replicas[0]].n.Store().Export(id); !ok {
+				return false
+			}
+		}
+		return true
+	})
+}

@@ -59,6 +59,9 @@ func withAcks(a Acks) nodeOpt               { return func(c *ClusterConfig) { c.
 func withPartitions(p int) nodeOpt          { return func(c *ClusterConfig) { c.Partitions = p } }
 func withName(name string) nodeOpt          { return func(c *ClusterConfig) { c.Name = name } }
 func withDropAfter(d time.Duration) nodeOpt { return func(c *ClusterConfig) { c.DropAfter = d } }
+func withHandoffDelay(d time.Duration) nodeOpt {
+	return func(c *ClusterConfig) { c.HandoffDelay = d }
+}
 func withAntiEntropy(d time.Duration) nodeOpt {
 	return func(c *ClusterConfig) { c.AntiEntropyInterval = d }
 }

@@ -88,6 +88,10 @@ type ClusterConfig struct {
 	// CommandTimeout bounds one client command's trip through the cluster; past it the client
 	// hears TRYAGAIN. Default 5s.
 	CommandTimeout time.Duration
+	// HandoffDelay is how long a node that stopped being a partition's primary waits before
+	// pushing the partition to the new primary, so that commands it started as primary have
+	// finished. Default 250ms.
+	HandoffDelay time.Duration
 	// Memberlist, if set, adjusts the memberlist configuration (timers, transport) before start.
 	Memberlist func(*memberlist.Config)
 	// Dial, if set, dials replication peers (tests inject faults here).
@@ -151,6 +155,9 @@ func (c *ClusterConfig) setDefaults() error {
 	}
 	if c.CommandTimeout <= 0 {
 		c.CommandTimeout = 5 * time.Second
+	}
+	if c.HandoffDelay <= 0 {
+		c.HandoffDelay = 250 * time.Millisecond
 	}
 	return nil
 }

@@ -168,7 +168,7 @@ func (c *cluster) replicate(ctx context.Context, v *view, p int, ops []sessions.
 	msg := opsMsg{Ops: ops}
 	for _, b := range backups {
 		addr := v.members[b].Repl
-		go func() {
+		c.pool.Go(func() {
 			// Not the client's context: a copy keeps going after the client has its answer.
 			cctx, cancel := context.WithTimeout(context.Background(), c.cfg.RPCTimeout)
 			defer cancel()
@@ -179,7 +179,7 @@ func (c *cluster) replicate(ctx context.Context, v *view, p int, ops []sessions.
 				c.dirty[p].Store(true)
 			}
 			results <- err
-		}()
+		})
 	}
 	acked, failed := 0, 0
 	for acked < need {

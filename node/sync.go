@@ -50,6 +50,41 @@ func (c *cluster) runSyncs(syncs []partitionSync, v *view) {
 	}
 }
 
+// handoff is a partition this node stopped being primary of, and its new primary.
+type handoff struct {
+	p  int
+	to string
+}
+
+// runHandoffs pushes the partitions this node lost to their new primaries.
+func (c *cluster) runHandoffs(hs []handoff, v *view) {
+	select {
+	case <-c.stop:
+		return
+	case <-time.After(c.cfg.HandoffDelay): // commands started as primary finish meanwhile
+	}
+	start := time.Now()
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, handoffParallelism)
+	for _, h := range hs {
+		if c.view.Load().ring != v.ring {
+			break // the next view makes its own hand-offs; pull-on-install covers the rest
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*c.cfg.RPCTimeout)
+			defer cancel()
+			if err := c.pushPartition(ctx, h.to, h.p); err != nil {
+				c.log.Debug("hand-off to new primary failed; anti-entropy will repair", "partition", h.p, "to", h.to, "err", err)
+			}
+		}()
+	}
+	wg.Wait()
+	c.log.Debug("handed lost partitions to their new primaries", "partitions", len(hs), "took", time.Since(start))
+}
+
 func (c *cluster) pullFromAll(v *view, ps partitionSync) {
 	var wg sync.WaitGroup
 	for m := range ps.from {
@@ -207,9 +242,16 @@ func (c *cluster) dropUnheld() {
 		if !pushed {
 			continue // listed still: retried after DropAfter
 		}
-		for _, s := range slotsOf(v.ring.Partitions(), p) {
-			dropped += c.n.store.DropSlot(int(s))
+		// Drop only if the view is still the one the pushes went by, and under mu so that no
+		// view is installed meanwhile: a view that makes this node a holder again starts a
+		// sync that must pull after the drop, never before it.
+		c.mu.Lock()
+		if c.view.Load() == v {
+			for _, s := range slotsOf(v.ring.Partitions(), p) {
+				dropped += c.n.store.DropSlot(int(s))
+			}
 		}
+		c.mu.Unlock()
 	}
 	if dropped > 0 {
 		c.log.Info("dropped partitions no longer held", "partitions", len(due), "sessions", dropped)

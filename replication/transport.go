@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/sessiongate/sessiongate/workpool"
 )
 
 // ErrUnavailable means the peer could not be reached or the connection broke during the
@@ -147,6 +149,7 @@ type Server struct {
 	ln    net.Listener
 	conns map[*conn]struct{}
 	wg    sync.WaitGroup
+	pool  workpool.Pool // runs calls
 }
 
 // NewServer returns a server for h.
@@ -197,49 +200,24 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 }
 
-// workerIdle is how long a call worker waits for another call before it exits.
-const workerIdle = 10 * time.Second
-
-// serveConn reads calls and hands each to a worker goroutine. Workers are kept and reused
-// while calls keep coming: a fresh goroutine per call would grow its stack from scratch
-// through the decoder and the handler every time (stack copying was a fifth of a primary's
-// CPU under load).
+// serveConn reads calls and runs each on the server's worker pool: a fresh goroutine per
+// call would grow its stack from scratch through the decoder and the handler every time
+// (stack copying was a fifth of a primary's CPU under load).
 func (s *Server) serveConn(k *conn) {
 	sem := make(chan struct{}, s.cfg.MaxInFlightPerConn)
-	work := make(chan frame)
-	done := make(chan struct{})
 	var calls sync.WaitGroup
-	worker := func(f frame) {
-		defer calls.Done()
-		idle := time.NewTimer(workerIdle)
-		defer idle.Stop()
-		for {
-			s.serveFrame(k, f)
-			<-sem
-			idle.Reset(workerIdle)
-			select {
-			case f = <-work:
-			case <-idle.C:
-				return
-			case <-done:
-				return
-			}
-		}
-	}
 	k.readLoop(func(f frame) {
 		if f.kind != kindRequest {
 			k.close(fmt.Errorf("unexpected frame kind %d", f.kind))
 			return
 		}
 		sem <- struct{}{}
-		select {
-		case work <- f: // an idle worker took it
-		default:
-			calls.Add(1)
-			go worker(f)
-		}
+		calls.Add(1)
+		s.pool.Go(func() {
+			defer func() { <-sem; calls.Done() }()
+			s.serveFrame(k, f)
+		})
 	})
-	close(done)
 	if k.err != nil && !errors.Is(k.err, net.ErrClosed) && s.ctx.Err() == nil && !isEOF(k.err) {
 		s.cfg.Logger.Debug("replication connection closed", "remote", k.c.RemoteAddr().String(), "err", k.err)
 	}
@@ -289,5 +267,6 @@ func (s *Server) Close() error {
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
+	s.pool.Close()
 	return err
 }

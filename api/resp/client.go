@@ -145,14 +145,14 @@ func (c *client) runBatch(batch [][][]byte) {
 		done := make(chan struct{})
 		last[slot] = done
 		wg.Add(1)
-		go func() {
+		c.s.pool.Go(func() { // reused goroutines: their stacks are grown already
 			defer wg.Done()
 			defer close(done)
 			if prev != nil {
 				<-prev
 			}
 			replies[i] = c.execConcurrent(args)
-		}()
+		})
 	}
 	wg.Wait()
 	for _, r := range replies {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/sessiongate/sessiongate/node"
 	"github.com/sessiongate/sessiongate/sessions"
+	"github.com/sessiongate/sessiongate/workpool"
 )
 
 // Backend executes a checked command wherever it must run.
@@ -75,7 +76,8 @@ type Server struct {
 	conns map[*client]struct{}
 	wg    sync.WaitGroup
 
-	down      atomic.Bool // set by Shutdown before the listener closes
+	pool      workpool.Pool // runs a pipeline's concurrent commands
+	down      atomic.Bool   // set by Shutdown before the listener closes
 	nextID    atomic.Int64
 	stats     serverStats
 	connCount atomic.Int64
@@ -216,6 +218,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	<-done
+	s.pool.Close()
 	return err
 }
 
