@@ -499,3 +499,31 @@ func TestOldPrimaryHandsOffLateWrites(t *testing.T) {
 		return true
 	})
 }
+
+// Regression (chaos, kill+pause: a partition unavailable for 48 s): a new primary waited for
+// every member it pulls from, with three long attempts each, before serving; one member alive
+// in the view but not answering (paused) held the partition that long. It now serves once
+// every member has been tried once with a short timeout; the others hold a majority's copy.
+func TestNewPrimaryNotHeldByUnansweringMember(t *testing.T) {
+	nodes := startCluster(t, 3)
+	ids := writeSessions(t, nodes, 200)
+	f := NewFaults()
+	f.Blackhole(nodes[1].repl) // n1 gossips normally but never answers n3's pulls
+	joined := startNode(t, "n3", []string{nodes[0].gossip}, withReplFaults(f))
+	waitMembers(t, append(nodes, joined), 4)
+	v := joined.n.ClusterView()
+	served := 0
+	for _, id := range ids {
+		if v.Partitions[id.Slot()%len(v.Partitions)].Replicas[0] != "n3" {
+			continue
+		}
+		res, err := joined.n.Do(context.Background(), &sessions.Command{Kind: sessions.KindPGet, Tenant: testTenant, ID: id, Name: []byte("v")})
+		if err != nil || string(res.Data) != id.String() {
+			t.Fatalf("session %s on new primary n3: %q, %v", id, res.Data, err)
+		}
+		served++
+	}
+	if served == 0 {
+		t.Fatal("n3 became primary of none of the test sessions")
+	}
+}

@@ -15,13 +15,14 @@ import (
 type Faults struct {
 	mu      sync.Mutex
 	blocked map[string]bool // destination addresses
+	holed   map[string]bool // destinations whose traffic is silently dropped
 	delay   map[string]time.Duration
 	conns   map[net.Conn]string
 }
 
 // NewFaults returns a Faults with nothing blocked.
 func NewFaults() *Faults {
-	return &Faults{blocked: map[string]bool{}, delay: map[string]time.Duration{}, conns: map[net.Conn]string{}}
+	return &Faults{blocked: map[string]bool{}, holed: map[string]bool{}, delay: map[string]time.Duration{}, conns: map[net.Conn]string{}}
 }
 
 // Block drops all traffic to addrs and cuts open connections to them.
@@ -39,6 +40,16 @@ func (f *Faults) Block(addrs ...string) {
 	}
 }
 
+// Blackhole makes connections to addrs swallow what is written to them, as a paused peer's
+// kernel does: writes succeed, no answer ever comes.
+func (f *Faults) Blackhole(addrs ...string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, a := range addrs {
+		f.holed[a] = true
+	}
+}
+
 // Delay adds latency to traffic to addr.
 func (f *Faults) Delay(addr string, d time.Duration) {
 	f.mu.Lock()
@@ -50,6 +61,7 @@ func (f *Faults) Delay(addr string, d time.Duration) {
 func (f *Faults) Heal() {
 	f.mu.Lock()
 	clear(f.blocked)
+	clear(f.holed)
 	clear(f.delay)
 	f.mu.Unlock()
 }
@@ -93,6 +105,12 @@ func (c *faultConn) Write(p []byte) (int, error) {
 	}
 	if d > 0 {
 		time.Sleep(d)
+	}
+	c.f.mu.Lock()
+	holed := c.f.holed[c.addr]
+	c.f.mu.Unlock()
+	if holed {
+		return len(p), nil
 	}
 	return c.Conn.Write(p)
 }

@@ -246,3 +246,6 @@ func startBenchCluster(b *testing.B) []*testNode { return startCluster(b, 3) }
 type randReader struct{}
 
 func (randReader) Read(p []byte) (int, error) { return rand.Read(p) }
+
+// withReplFaults routes a node's replication dials through f, set up before it starts.
+func withReplFaults(f *Faults) nodeOpt { return func(c *ClusterConfig) { c.Dial = f.Dial } }

@@ -1,7 +1,9 @@
 package node
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -21,18 +23,23 @@ type partitionSync struct {
 func (c *cluster) runSyncs(syncs []partitionSync, v *view) {
 	c.syncs.Add(int64(len(syncs)))
 	start := time.Now()
+	// Partitions that answer nothing until synced go first.
+	slices.SortStableFunc(syncs, func(a, b partitionSync) int {
+		return cmp.Compare(boolInt(a.ready == nil), boolInt(b.ready == nil))
+	})
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, 8)
+	sem := make(chan struct{}, syncParallelism)
 	for _, ps := range syncs {
 		wg.Add(1)
+		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
-			sem <- struct{}{}
 			defer func() { <-sem }()
-			c.pullFromAll(v, ps)
-			if ps.ready != nil {
-				close(ps.ready)
-			}
+			c.pullFromAll(v, ps, func() {
+				if ps.ready != nil {
+					close(ps.ready)
+				}
+			})
 			c.syncs.Add(-1)
 		}()
 	}
@@ -46,8 +53,18 @@ func (c *cluster) runSyncs(syncs []partitionSync, v *view) {
 	case <-time.After(time.Second):
 	}
 	for _, ps := range syncs {
-		c.pullFromAll(v, ps)
+		c.pullFromAll(v, ps, func() {})
 	}
+}
+
+// syncParallelism bounds the partitions a node pulls at once after a view change.
+const syncParallelism = 16
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // handoff is a partition this node stopped being primary of, and its new primary.
@@ -85,15 +102,28 @@ func (c *cluster) runHandoffs(hs []handoff, v *view) {
 	c.log.Debug("handed lost partitions to their new primaries", "partitions", len(hs), "took", time.Since(start))
 }
 
-func (c *cluster) pullFromAll(v *view, ps partitionSync) {
-	var wg sync.WaitGroup
+// pullFromAll pulls partition ps.p from every member in ps.from. Once each member has been
+// tried once (with a short timeout), firstRound runs: a partition waiting to serve is not held
+// up for long by a member that is alive in the view but not answering (paused, cut off).
+// Members that failed are retried twice more, with longer timeouts, before it returns.
+func (c *cluster) pullFromAll(v *view, ps partitionSync, firstRound func()) {
+	var first, all sync.WaitGroup
 	for m := range ps.from {
 		addr := v.members[m].Repl
-		wg.Add(1)
+		first.Add(1)
+		all.Add(1)
 		go func() {
-			defer wg.Done()
+			defer all.Done()
 			for attempt := 0; attempt < 3; attempt++ {
-				if err := c.pullPartition(addr, v, ps.p); err == nil {
+				timeout := 4 * c.cfg.RPCTimeout
+				if attempt == 0 {
+					timeout = c.cfg.RPCTimeout
+				}
+				err := c.pullPartition(addr, v, ps.p, timeout)
+				if attempt == 0 {
+					first.Done()
+				}
+				if err == nil {
 					return
 				} else if attempt == 2 {
 					c.log.Warn("partition pull failed", "partition", ps.p, "from", m, "err", err)
@@ -106,7 +136,9 @@ func (c *cluster) pullFromAll(v *view, ps partitionSync) {
 			}
 		}()
 	}
-	wg.Wait()
+	first.Wait()
+	firstRound()
+	all.Wait()
 }
 
 // slotsOf lists the slots of partition p.
@@ -118,17 +150,17 @@ func slotsOf(partitions, p int) []uint16 {
 	return out
 }
 
-func (c *cluster) pullPartition(addr string, v *view, p int) error {
+func (c *cluster) pullPartition(addr string, v *view, p int, timeout time.Duration) error {
 	for _, s := range slotsOf(v.ring.Partitions(), p) {
-		if err := c.pullSlot(addr, int(s)); err != nil {
+		if err := c.pullSlot(addr, int(s), timeout); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (c *cluster) pullSlot(addr string, slot int) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 4*c.cfg.RPCTimeout)
+func (c *cluster) pullSlot(addr string, slot int, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	var resp opsMsg
 	if err := c.client.Call(ctx, addr, methodPull, pullMsg{Slot: slot}, &resp); err != nil {
@@ -317,7 +349,7 @@ func (c *cluster) compareWith(addr string, slots []uint16) (int, error) {
 		if i >= len(resp.Digests) || resp.Digests[i] == c.n.store.SlotDigest(int(s)) {
 			continue
 		}
-		if err := c.pullSlot(addr, int(s)); err != nil {
+		if err := c.pullSlot(addr, int(s), 4*c.cfg.RPCTimeout); err != nil {
 			return n, err
 		}
 		if err := c.pushSlot(context.Background(), addr, int(s)); err != nil {
