@@ -250,6 +250,11 @@ func (c *cluster) installView() {
 	var syncs []partitionSync
 	var handoffs []handoff
 	for _, mv := range moves {
+		if len(mv.Old) > 0 && mv.Old[0] == c.cfg.Name && mv.New[0] != c.cfg.Name {
+			// Repairing the partition's backups is the new primary's job now (it pulls, and we
+			// push below); a flag left set here would report it under-replicated forever.
+			c.dirty[mv.Partition].Store(false)
+		}
 		if !c.leaving.Load() && len(mv.Old) > 0 && mv.Old[0] == c.cfg.Name && mv.New[0] != c.cfg.Name {
 			// No longer primary: the new primary pulls from us, but may have pulled before we
 			// saw the change and took our last writes. Push them once we have stopped.

@@ -527,3 +527,33 @@ func TestNewPrimaryNotHeldByUnansweringMember(t *testing.T) {
 		t.Fatal("n3 became primary of none of the test sessions")
 	}
 }
+
+// Regression (chaos, kill+isolate: "1 partition under-replicated" for minutes on a node that
+// was not even a replica): a primary that missed a backup and then lost the partition kept its
+// dirty flag, which only a primary's anti-entropy clears.
+func TestLostPartitionsLeaveNoDirtyFlag(t *testing.T) {
+	nodes := startCluster(t, 3, withAntiEntropy(time.Hour))
+	before := nodes[0].n.ClusterView()
+	c := nodes[0].n.cluster
+	for p, set := range before.Partitions {
+		if set.Replicas[0] == "n0" {
+			c.dirty[p].Store(true) // as if a copy to a backup had failed
+		}
+	}
+	joined := startNode(t, "n3", []string{nodes[0].gossip}, withAntiEntropy(time.Hour))
+	waitMembers(t, append(nodes, joined), 4)
+	waitSettled(t, append(nodes, joined))
+	moved := 0
+	for _, p := range nodes[0].n.ClusterView().Partitions {
+		if before.Partitions[p.Partition].Replicas[0] != "n0" || p.Replicas[0] == "n0" {
+			continue
+		}
+		moved++
+		if p.UnderReplicated {
+			t.Errorf("partition %d, now primaried by %s, still under-replicated in n0's view", p.Partition, p.Replicas[0])
+		}
+	}
+	if moved == 0 {
+		t.Fatal("no partition moved away from n0")
+	}
+}

@@ -101,7 +101,8 @@ func (n *Node) ClusterView() *ClusterView {
 		default:
 			pi.Syncing = true
 		}
-		pi.UnderReplicated = pi.Syncing || len(set) < c.cfg.Replicas || c.dirty[p].Load()
+		// Only a primary keeps the dirty flag of a partition (its backups missed a write).
+		pi.UnderReplicated = pi.Syncing || len(set) < c.cfg.Replicas || set[0] == c.cfg.Name && c.dirty[p].Load()
 		for i, m := range set {
 			if v.members[m].State != "alive" {
 				pi.UnderReplicated = true
