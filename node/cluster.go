@@ -53,6 +53,10 @@ type cluster struct {
 	// is dropped after DropAfter (guarded by mu).
 	unheld map[int]time.Time
 
+	// born and lastTick let the stall watchdog (stall.go) tell that the process was frozen.
+	born     time.Time
+	lastTick atomic.Int64 // nanoseconds since born at the watchdog's last note
+
 	syncs      atomic.Int64 // partition syncs under way
 	lastSyncMs atomic.Int64 // duration of the last completed round of syncs after a view change
 	repairs    atomic.Uint64
@@ -123,6 +127,9 @@ func newCluster(n *Node, cfg ClusterConfig) (*cluster, error) {
 	c.knownMu.Unlock()
 	c.wg.Add(1)
 	go c.viewLoop()
+	c.born = time.Now()
+	c.wg.Add(1)
+	go c.stallWatch()
 	c.every(cfg.RejoinInterval, c.rejoin)
 	c.every(cfg.AntiEntropyInterval, func() { c.antiEntropyRound() })
 	c.every(max(cfg.DropAfter/4, 50*time.Millisecond), c.dropUnheld)

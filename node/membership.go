@@ -88,6 +88,9 @@ type ClusterConfig struct {
 	// CommandTimeout bounds one client command's trip through the cluster; past it the client
 	// hears TRYAGAIN. Default 5s.
 	CommandTimeout time.Duration
+	// StallThreshold is how long the process may go without running before it assumes the
+	// others took over its partitions meanwhile and re-syncs them (stall.go). Default 1s.
+	StallThreshold time.Duration
 	// HandoffDelay is how long a node that stopped being a partition's primary waits before
 	// pushing the partition to the new primary, so that commands it started as primary have
 	// finished. Default 250ms.
@@ -155,6 +158,9 @@ func (c *ClusterConfig) setDefaults() error {
 	}
 	if c.CommandTimeout <= 0 {
 		c.CommandTimeout = 5 * time.Second
+	}
+	if c.StallThreshold <= 0 {
+		c.StallThreshold = time.Second
 	}
 	if c.HandoffDelay <= 0 {
 		c.HandoffDelay = 250 * time.Millisecond

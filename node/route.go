@@ -86,6 +86,10 @@ func (c *cluster) waitNewView(ctx context.Context, v *view) bool {
 
 // execute runs cmd here as primary of partition p and replicates what it changed.
 func (c *cluster) execute(ctx context.Context, v *view, p int, cmd *sessions.Command) (sessions.Result, error) {
+	if c.checkStall() {
+		// Frozen until a moment ago: others may have served this partition meanwhile.
+		return sessions.Result{}, tryAgain("partition %d: this node was stalled and is re-syncing", p)
+	}
 	select {
 	case <-v.ready[p]:
 	case <-ctx.Done():

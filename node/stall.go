@@ -1,0 +1,82 @@
+package node
+
+import (
+	"time"
+)
+
+// A node that was frozen (SIGSTOP, docker pause, a VM stall) for longer than failure
+// detection comes back believing nothing happened: its view never changed, so it serves as
+// primary at once, while the others had declared it dead and another node had taken writes
+// for its partitions. It cannot learn that from gossip in time, so it watches its own clock:
+// a ticker that falls far behind means the process did not run. Then every partition it is
+// primary of is gated and pulled again from every live member before it serves.
+
+// stallTick is how often the watchdog notes that the process is running.
+const stallTick = 100 * time.Millisecond
+
+// stallWatch runs the watchdog until the cluster stops.
+func (c *cluster) stallWatch() {
+	defer c.wg.Done()
+	t := time.NewTicker(stallTick)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-t.C:
+		}
+		c.checkStall()
+	}
+}
+
+// sinceBorn is the monotonic time since the cluster started, in nanoseconds.
+func (c *cluster) sinceBorn() int64 { return int64(time.Since(c.born)) }
+
+// checkStall notes that the process runs now and reports whether it had stalled since the
+// last note; the first caller to see a stall starts the re-sync.
+func (c *cluster) checkStall() bool {
+	now := c.sinceBorn()
+	last := c.lastTick.Load()
+	if gap := time.Duration(now - last); gap > c.cfg.StallThreshold {
+		if c.lastTick.CompareAndSwap(last, now) {
+			c.log.Warn("this node did not run for a while; re-syncing the partitions it is primary of", "stalled", gap.Round(time.Millisecond))
+			c.resyncPrimaries()
+		}
+		return true
+	}
+	c.lastTick.Store(now)
+	return false
+}
+
+// resyncPrimaries gates every partition this node is primary of until it has pulled it
+// from every other live member: whoever stood in for it meanwhile may hold newer writes.
+func (c *cluster) resyncPrimaries() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old := c.view.Load()
+	nv := *old
+	nv.ready = append([]chan struct{}(nil), old.ready...)
+	nv.since = time.Now() // misses ask the replicas again for a while
+	from := map[string]bool{}
+	for m := range old.members {
+		if m != c.cfg.Name {
+			from[m] = true
+		}
+	}
+	if len(from) == 0 {
+		return
+	}
+	var syncs []partitionSync
+	for p := range nv.ready {
+		if old.ring.Primary(p) != c.cfg.Name {
+			continue
+		}
+		ps := partitionSync{p: p, from: from, ready: make(chan struct{})}
+		nv.ready[p] = ps.ready
+		syncs = append(syncs, ps)
+	}
+	c.view.Store(&nv)
+	if len(syncs) > 0 {
+		go c.runSyncs(syncs, &nv)
+	}
+}
