@@ -128,8 +128,7 @@ func newCluster(n *Node, cfg ClusterConfig) (*cluster, error) {
 	c.wg.Add(1)
 	go c.viewLoop()
 	c.born = time.Now()
-	c.wg.Add(1)
-	go c.stallWatch()
+	c.every(stallTick, func() { c.checkStall() }) // the stall watchdog (stall.go)
 	c.every(cfg.RejoinInterval, c.rejoin)
 	c.every(cfg.AntiEntropyInterval, func() { c.antiEntropyRound() })
 	c.every(max(cfg.DropAfter/4, 50*time.Millisecond), c.dropUnheld)
@@ -257,15 +256,14 @@ func (c *cluster) installView() {
 	var syncs []partitionSync
 	var handoffs []handoff
 	for _, mv := range moves {
-		if len(mv.Old) > 0 && mv.Old[0] == c.cfg.Name && mv.New[0] != c.cfg.Name {
+		wasPrimary := len(mv.Old) > 0 && mv.Old[0] == c.cfg.Name
+		if wasPrimary && mv.New[0] != c.cfg.Name {
 			// Repairing the partition's backups is the new primary's job now (it pulls, and we
 			// push below); a flag left set here would report it under-replicated forever.
 			c.dirty[mv.Partition].Store(false)
-		}
-		if !c.leaving.Load() && len(mv.Old) > 0 && mv.Old[0] == c.cfg.Name && mv.New[0] != c.cfg.Name {
-			// No longer primary: the new primary pulls from us, but may have pulled before we
-			// saw the change and took our last writes. Push them once we have stopped.
-			if _, alive := members[mv.New[0]]; alive {
+			// The new primary pulls from us, but may have pulled before we saw the change and
+			// took our last writes. Push them once we have stopped (leave pushes by itself).
+			if _, alive := members[mv.New[0]]; alive && !c.leaving.Load() {
 				handoffs = append(handoffs, handoff{p: mv.Partition, to: mv.New[0]})
 			}
 		}
@@ -273,7 +271,6 @@ func (c *cluster) installView() {
 		if !self || c.leaving.Load() {
 			continue
 		}
-		wasPrimary := len(mv.Old) > 0 && mv.Old[0] == c.cfg.Name
 		from := map[string]bool{}
 		for _, m := range append(slices.Clone(mv.Old), mv.New...) {
 			if m != c.cfg.Name {
@@ -287,12 +284,13 @@ func (c *cluster) installView() {
 		// new to it: a member that just (re)appeared, such as the rest of the cluster seen
 		// by a node that restarted empty and briefly saw itself alone, may hold sessions
 		// this node has never seen.
-		newcomer := false
-		for m := range from {
-			if old == nil {
-				newcomer = true
-			} else if _, known := old.members[m]; !known {
-				newcomer = true
+		newcomer := old == nil && len(from) > 0
+		if old != nil {
+			for m := range from {
+				if _, known := old.members[m]; !known {
+					newcomer = true
+					break
+				}
 			}
 		}
 		if mv.New[0] == c.cfg.Name && (!wasPrimary || newcomer) {
@@ -373,7 +371,8 @@ func (c *cluster) shutdown() error {
 	return err
 }
 
-// handoffParallelism bounds the partition pushes a leaving node runs at once.
+// handoffParallelism bounds the partition pushes a node runs at once (leaving, or handing
+// lost partitions to their new primaries).
 const handoffParallelism = 16
 
 // leave hands this node's partitions to their next holders, then leaves the gossip group.
@@ -384,27 +383,23 @@ func (c *cluster) leave(ctx context.Context) error {
 	nv := c.view.Load()
 	start := time.Now()
 	moved := 0
-	// Pushes run in parallel: while they last, the partitions answer TRYAGAIN (the others
-	// still route to this node, which no longer serves them), so their length is downtime.
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, handoffParallelism)
+	var hs []handoff
 	for p := 0; p < old.ring.Partitions(); p++ {
 		if held, _ := old.ring.Holds(c.cfg.Name, p); !held {
 			continue
 		}
 		for _, to := range nv.ring.Replicas(p) {
-			wg.Add(1)
-			sem <- struct{}{}
-			go func() {
-				defer func() { <-sem; wg.Done() }()
-				if err := c.pushPartition(ctx, to, p); err != nil {
-					c.log.Warn("hand-off failed", "partition", p, "to", to, "err", err)
-				}
-			}()
+			hs = append(hs, handoff{p: p, to: to})
 		}
 		moved++
 	}
-	wg.Wait()
+	// Pushes run in parallel: while they last, the partitions answer TRYAGAIN (the others
+	// still route to this node, which no longer serves them), so their length is downtime.
+	c.pushEach(hs, func() bool { return true }, func(h handoff) {
+		if err := c.pushPartition(ctx, h.to, h.p); err != nil {
+			c.log.Warn("hand-off failed", "partition", h.p, "to", h.to, "err", err)
+		}
+	})
 	c.log.Info("handed off partitions", "partitions", moved, "took", time.Since(start))
 	if err := c.ml.Leave(5 * time.Second); err != nil {
 		c.log.Warn("leave broadcast", "err", err)

@@ -14,21 +14,6 @@ import (
 // stallTick is how often the watchdog notes that the process is running.
 const stallTick = 100 * time.Millisecond
 
-// stallWatch runs the watchdog until the cluster stops.
-func (c *cluster) stallWatch() {
-	defer c.wg.Done()
-	t := time.NewTicker(stallTick)
-	defer t.Stop()
-	for {
-		select {
-		case <-c.stop:
-			return
-		case <-t.C:
-		}
-		c.checkStall()
-	}
-}
-
 // sinceBorn is the monotonic time since the cluster started, in nanoseconds.
 func (c *cluster) sinceBorn() int64 { return int64(time.Since(c.born)) }
 

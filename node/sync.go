@@ -67,7 +67,7 @@ func boolInt(b bool) int {
 	return 0
 }
 
-// handoff is a partition this node stopped being primary of, and its new primary.
+// handoff is a partition to push and the member to push it to.
 type handoff struct {
 	p  int
 	to string
@@ -81,25 +81,36 @@ func (c *cluster) runHandoffs(hs []handoff, v *view) {
 	case <-time.After(c.cfg.HandoffDelay): // commands started as primary finish meanwhile
 	}
 	start := time.Now()
+	// Once the ring moves on, the next view makes its own hand-offs and pull-on-install
+	// covers the rest.
+	current := func() bool { return c.view.Load().ring == v.ring }
+	c.pushEach(hs, current, func(h handoff) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*c.cfg.RPCTimeout)
+		defer cancel()
+		if err := c.pushPartition(ctx, h.to, h.p); err != nil {
+			c.log.Debug("hand-off to new primary failed; anti-entropy will repair", "partition", h.p, "to", h.to, "err", err)
+		}
+	})
+	c.log.Debug("handed lost partitions to their new primaries", "partitions", len(hs), "took", time.Since(start))
+}
+
+// pushEach runs push for each hand-off, handoffParallelism at a time, starting no more once
+// more reports false, and returns when all it started are done.
+func (c *cluster) pushEach(hs []handoff, more func() bool, push func(handoff)) {
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, handoffParallelism)
 	for _, h := range hs {
-		if c.view.Load().ring != v.ring {
-			break // the next view makes its own hand-offs; pull-on-install covers the rest
+		if !more() {
+			break
 		}
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			ctx, cancel := context.WithTimeout(context.Background(), 10*c.cfg.RPCTimeout)
-			defer cancel()
-			if err := c.pushPartition(ctx, h.to, h.p); err != nil {
-				c.log.Debug("hand-off to new primary failed; anti-entropy will repair", "partition", h.p, "to", h.to, "err", err)
-			}
+			push(h)
 		}()
 	}
 	wg.Wait()
-	c.log.Debug("handed lost partitions to their new primaries", "partitions", len(hs), "took", time.Since(start))
 }
 
 // pullFromAll pulls partition ps.p from every member in ps.from. Once each member has been
