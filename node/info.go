@@ -15,6 +15,7 @@ func (n *Node) InfoSections() []Section {
 		{"expired_sessions", strconv.FormatUint(n.stats.Expired.Load(), 10)},
 		{"commands_executed", strconv.FormatUint(n.stats.Commands.Load(), 10)},
 		{"commands_forwarded", strconv.FormatUint(n.stats.Forwarded.Load(), 10)},
+		{"forward_batches", strconv.FormatUint(n.stats.Batches.Load(), 10)},
 	}}}
 	cl := Section{Name: "cluster", Fields: [][2]string{{"cluster_enabled", "0"}}}
 	if v := n.ClusterView(); v != nil {

@@ -322,3 +322,28 @@ func (c *cluster) executeScatter(ctx context.Context, v *view, cmd *sessions.Com
 	res.Ops = nil
 	return res, nil
 }
+
+// servesNow reports whether cmd is a read this node can answer at once as its primary, and
+// in which view and partition: the partition is not being handed over, and no read repair can
+// follow a miss (that needs the network). Reads produce no ops, so nothing is replicated.
+func (c *cluster) servesNow(cmd *sessions.Command) (*view, int, bool) {
+	switch cmd.Kind {
+	case sessions.KindPGet, sessions.KindPGetAll, sessions.KindInfo, sessions.KindTTL:
+	default:
+		return nil, 0, false
+	}
+	v := c.view.Load()
+	if time.Since(v.since) < repairWindow {
+		return nil, 0, false
+	}
+	p := v.ring.PartitionOfSlot(cmd.ID.Slot())
+	if v.ring.Primary(p) != c.cfg.Name {
+		return nil, 0, false
+	}
+	select {
+	case <-v.ready[p]:
+		return v, p, true
+	default:
+		return nil, 0, false
+	}
+}

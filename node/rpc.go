@@ -14,12 +14,13 @@ import (
 
 // The node-to-node methods.
 const (
-	methodForward replication.Method = iota + 1 // run a command as primary
-	methodScatter                               // run a tenant-wide command over some slots
-	methodApply                                 // merge ops (replication, hand-off, repair)
-	methodPull                                  // full copy of one slot
-	methodFetch                                 // full copy of one session
-	methodDigest                                // digests of some slots
+	methodForward      replication.Method = iota + 1 // run a command as primary
+	methodScatter                                    // run a tenant-wide command over some slots
+	methodApply                                      // merge ops (replication, hand-off, repair)
+	methodPull                                       // full copy of one slot
+	methodFetch                                      // full copy of one session
+	methodDigest                                     // digests of some slots
+	methodForwardBatch                               // run several commands as primary
 )
 
 type commandMsg struct {
@@ -94,6 +95,12 @@ func (h handler) ServeCall(ctx context.Context, m replication.Method, dec *msgpa
 			return resultOf(c.executeScatter(ctx, c.view.Load(), &req.Cmd)), nil
 		}
 		return resultOf(c.route(ctx, &req.Cmd, req.Hops)), nil
+	case methodForwardBatch:
+		var req batchMsg
+		if err := dec.Decode(&req); err != nil {
+			return nil, err
+		}
+		return c.serveBatch(ctx, &req), nil
 	case methodApply:
 		var req opsMsg
 		if err := dec.Decode(&req); err != nil {
@@ -148,4 +155,45 @@ func (c *cluster) clientConfig() replication.ClientConfig {
 		cc.Dial = func(ctx context.Context, addr string) (net.Conn, error) { return dial("tcp", addr) }
 	}
 	return cc
+}
+
+// ServeInline answers on the connection's reader the calls that wait on nothing: copies to
+// apply, and reads this node can answer at once as primary. A forwarded read skips two
+// goroutine hand-offs that way; anything that may wait (a write's acks, a hand-over, a read
+// repair, a further hop) goes to a worker, so it cannot hold up the connection.
+func (h handler) ServeInline(ctx context.Context, m replication.Method, dec *msgpack.Decoder) (any, bool, error) {
+	c := h.c
+	switch m {
+	case methodApply:
+		resp, err := h.ServeCall(ctx, m, dec)
+		return resp, true, err
+	case methodForward:
+		var req commandMsg
+		if err := dec.Decode(&req); err != nil {
+			return nil, true, err
+		}
+		v, p, ok := c.servesNow(&req.Cmd)
+		if !ok {
+			return nil, false, nil
+		}
+		return resultOf(c.execute(ctx, v, p, &req.Cmd)), true, nil
+	case methodForwardBatch:
+		var req batchMsg
+		if err := dec.Decode(&req); err != nil {
+			return nil, true, err
+		}
+		views, parts := make([]*view, len(req.Cmds)), make([]int, len(req.Cmds))
+		for i := range req.Cmds {
+			var ok bool
+			if views[i], parts[i], ok = c.servesNow(&req.Cmds[i]); !ok {
+				return nil, false, nil
+			}
+		}
+		resp := &batchResultMsg{Results: make([]resultMsg, len(req.Cmds))}
+		for i := range req.Cmds {
+			resp.Results[i] = *resultOf(c.execute(ctx, views[i], parts[i], &req.Cmds[i]))
+		}
+		return resp, true, nil
+	}
+	return nil, false, nil
 }

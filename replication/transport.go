@@ -128,6 +128,16 @@ type Handler interface {
 	ServeCall(ctx context.Context, m Method, dec *msgpack.Decoder) (any, error)
 }
 
+// InlineHandler is a Handler that answers some calls on the connection's reader goroutine,
+// saving the hand-off to a worker. It must only do so for calls that wait on nothing: a
+// call answered inline holds up every later frame of its connection.
+type InlineHandler interface {
+	Handler
+	// ServeInline answers the call and reports ok, or reports !ok to have ServeCall answer
+	// it on a worker instead. dec is valid only until ServeInline returns.
+	ServeInline(ctx context.Context, m Method, dec *msgpack.Decoder) (resp any, ok bool, err error)
+}
+
 // ServerConfig tunes a Server.
 type ServerConfig struct {
 	// MaxFrame bounds a request. Default 64 MiB.
@@ -206,9 +216,13 @@ func (s *Server) Serve(ln net.Listener) error {
 func (s *Server) serveConn(k *conn) {
 	sem := make(chan struct{}, s.cfg.MaxInFlightPerConn)
 	var calls sync.WaitGroup
+	inline, _ := s.h.(InlineHandler)
 	k.readLoop(func(f frame) {
 		if f.kind != kindRequest {
 			k.close(fmt.Errorf("unexpected frame kind %d", f.kind))
+			return
+		}
+		if inline != nil && s.serveInline(inline, k, f) {
 			return
 		}
 		sem <- struct{}{}
@@ -224,12 +238,29 @@ func (s *Server) serveConn(k *conn) {
 	calls.Wait()
 }
 
+// serveInline offers a call to the handler's inline path and answers it if taken.
+func (s *Server) serveInline(h InlineHandler, k *conn, f frame) bool {
+	dec := msgpack.GetDecoder()
+	dec.Reset(bytes.NewReader(f.payload))
+	resp, ok, err := h.ServeInline(s.ctx, f.method, dec)
+	msgpack.PutDecoder(dec)
+	if ok {
+		s.answer(k, f, resp, err)
+	}
+	return ok
+}
+
 // serveFrame runs one call and sends its answer.
 func (s *Server) serveFrame(k *conn, f frame) {
 	dec := msgpack.GetDecoder()
 	dec.Reset(bytes.NewReader(f.payload))
 	resp, err := s.h.ServeCall(s.ctx, f.method, dec)
 	msgpack.PutDecoder(dec)
+	s.answer(k, f, resp, err)
+}
+
+// answer sends a call's response or error.
+func (s *Server) answer(k *conn, f frame, resp any, err error) {
 	if s.ctx.Err() != nil {
 		// Closing: the caller must see a lost connection (ErrUnavailable), not an error
 		// the shutdown itself caused in the handler.

@@ -59,6 +59,7 @@ func NewMetrics(n *node.Node) *Metrics {
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f))
 	}
 	counter("sessiongate_forwarded_total", "Commands forwarded to another node's primary.", st.Forwarded.Load)
+	counter("sessiongate_forward_batches_total", "Messages that carried several forwarded commands of a pipeline at once.", st.Batches.Load)
 	counter("sessiongate_replicated_ops_total", "Ops sent to backups.", st.Replicated.Load)
 	counter("sessiongate_replication_failures_total", "Op copies a backup did not acknowledge.", st.ReplFailed.Load)
 	counter("sessiongate_applied_ops_total", "Ops received from other nodes and merged.", st.Applied.Load)
@@ -146,10 +147,7 @@ type instrumented struct {
 }
 
 func (i instrumented) Do(ctx context.Context, cmd *sessions.Command) (sessions.Result, error) {
-	name := kindNames[cmd.Kind]
-	if name == "" {
-		name = "kind" + strconv.Itoa(int(cmd.Kind))
-	}
+	name := kindName(cmd.Kind)
 	start := time.Now()
 	res, err := i.b.Do(ctx, cmd)
 	i.m.latency.WithLabelValues(name).Observe(time.Since(start).Seconds())
@@ -158,6 +156,40 @@ func (i instrumented) Do(ctx context.Context, cmd *sessions.Command) (sessions.R
 		i.m.errs.WithLabelValues(name, errorKind(err)).Inc()
 	}
 	return res, err
+}
+
+// DoBatch counts and times each command of a batch (each with the batch's latency), when the
+// wrapped backend runs batches; otherwise it runs the commands one by one.
+func (i instrumented) DoBatch(ctx context.Context, cmds []*sessions.Command) []node.Outcome {
+	start := time.Now()
+	var out []node.Outcome
+	if b, ok := i.b.(interface {
+		DoBatch(context.Context, []*sessions.Command) []node.Outcome
+	}); ok {
+		out = b.DoBatch(ctx, cmds)
+	} else {
+		out = make([]node.Outcome, len(cmds))
+		for j, cmd := range cmds {
+			out[j].Result, out[j].Err = i.b.Do(ctx, cmd)
+		}
+	}
+	took := time.Since(start).Seconds()
+	for j, cmd := range cmds {
+		name := kindName(cmd.Kind)
+		i.m.latency.WithLabelValues(name).Observe(took)
+		i.m.commands.WithLabelValues(name).Inc()
+		if out[j].Err != nil {
+			i.m.errs.WithLabelValues(name, errorKind(out[j].Err)).Inc()
+		}
+	}
+	return out
+}
+
+func kindName(k sessions.Kind) string {
+	if name := kindNames[k]; name != "" {
+		return name
+	}
+	return "kind" + strconv.Itoa(int(k))
 }
 
 func errorKind(err error) string {

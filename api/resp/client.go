@@ -130,6 +130,10 @@ func (c *client) runBatch(batch [][][]byte) {
 		}
 		return
 	}
+	if b, ok := c.s.backend.(Batcher); ok {
+		c.runTogether(b, batch)
+		return
+	}
 	replies := make([]reply, len(batch))
 	var wg sync.WaitGroup
 	last := map[int]chan struct{}{}
@@ -155,6 +159,51 @@ func (c *client) runBatch(batch [][][]byte) {
 		})
 	}
 	wg.Wait()
+	for _, r := range replies {
+		c.write(r)
+	}
+}
+
+// runTogether hands a pipeline's session commands to the backend in one call (a node sends
+// those bound for one primary in one message); any other command waits for everything before
+// it and runs alone. Replies go out in order.
+func (c *client) runTogether(b Batcher, batch [][][]byte) {
+	replies := make([]reply, len(batch))
+	cmds := make([]sessions.Command, 0, len(batch))
+	var at []int
+	flush := func() {
+		if len(cmds) == 0 {
+			return
+		}
+		ptrs := make([]*sessions.Command, len(cmds))
+		for j := range cmds {
+			ptrs[j] = &cmds[j]
+		}
+		outs := b.DoBatch(c.s.ctx, ptrs)
+		for j, i := range at {
+			replies[i] = render(cmds[j].Kind, outs[j].Result, outs[j].Err)
+		}
+		cmds, at = cmds[:0], at[:0]
+	}
+	for i, args := range batch {
+		h, r, ok := c.resolve(args)
+		switch {
+		case !ok:
+			replies[i] = r
+		case h.prep == nil:
+			flush()
+			replies[i] = h.fn(c, c.signer, args)
+		default:
+			cmd, e := h.prep(c.signer, args)
+			if e != "" {
+				replies[i] = errReply(e)
+				continue
+			}
+			cmds = append(cmds, cmd)
+			at = append(at, i)
+		}
+	}
+	flush()
 	for _, r := range replies {
 		c.write(r)
 	}
@@ -187,21 +236,31 @@ func (c *client) execConcurrent(args [][]byte) reply {
 
 // exec runs one request.
 func (c *client) exec(args [][]byte, sg *sessions.Signer) reply {
+	h, r, ok := c.resolve(args)
+	if !ok {
+		return r
+	}
+	return h.fn(c, sg, args)
+}
+
+// resolve counts a request and finds its handler, or the error reply that refuses it
+// (authentication, unknown command, arity).
+func (c *client) resolve(args [][]byte) (handler, reply, bool) {
 	c.s.stats.commands.Add(1)
 	var buf [32]byte
 	lname := lower(buf[:0], args[0])
 	h, ok := c.s.table[string(lname)] // no allocation: the conversion is only a map key
 	name := h.name
 	if !c.authed && !(ok && (name == "auth" || name == "hello" || name == "quit")) {
-		return errReply("NOAUTH Authentication required.")
+		return h, errReply("NOAUTH Authentication required."), false
 	}
 	if !ok {
-		return errReply(unknownCommand(args))
+		return h, errReply(unknownCommand(args)), false
 	}
 	if h.arity > 0 && len(args) != h.arity || h.arity < 0 && len(args) < -h.arity {
-		return errReply("ERR wrong number of arguments for '" + name + "' command")
+		return h, errReply("ERR wrong number of arguments for '" + name + "' command"), false
 	}
-	return h.fn(c, sg, args)
+	return h, reply{}, true
 }
 
 // lower appends b in ASCII lower case to dst.

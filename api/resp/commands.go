@@ -17,6 +17,9 @@ type handler struct {
 	arity int // exact when positive; at least -arity when negative (Redis's convention)
 	flags []string
 	name  string // filled in by commands()
+	// prep, when set, checks the arguments into a command without running it, so that a
+	// pipeline's commands can reach the backend together (see runBatch).
+	prep prepFn
 }
 
 // commands returns the flat table of every command, one handler each.
@@ -31,34 +34,34 @@ func commands() map[string]handler {
 
 func commandList() map[string]handler {
 	return map[string]handler{
-		"sessiongate.start":    {cmdStart, 3, []string{"write"}, ""},
-		"sessiongate.expire":   {cmdExpire, 4, []string{"write"}, ""},
-		"sessiongate.pset":     {simpleTokenCmd(sessions.KindPSet), 5, []string{"write"}, ""},
-		"sessiongate.pget":     {simpleTokenCmd(sessions.KindPGet), 4, []string{"readonly"}, ""},
-		"sessiongate.pdel":     {simpleTokenCmd(sessions.KindPDel), 4, []string{"write"}, ""},
-		"sessiongate.end":      {simpleTokenCmd(sessions.KindEnd), 3, []string{"write"}, ""},
-		"sessiongate.create":   {cmdCreate, -3, []string{"write"}, ""},
-		"sessiongate.info":     {simpleTokenCmd(sessions.KindInfo), 3, []string{"readonly"}, ""},
-		"sessiongate.pgetall":  {simpleTokenCmd(sessions.KindPGetAll), 3, []string{"readonly"}, ""},
-		"sessiongate.pupdate":  {cmdPUpdate, -5, []string{"write"}, ""},
-		"sessiongate.ttl":      {simpleTokenCmd(sessions.KindTTL), 3, []string{"readonly"}, ""},
-		"sessiongate.idle":     {cmdIdle, 4, []string{"write"}, ""},
-		"sessiongate.rotate":   {cmdRotate, 3, []string{"write"}, ""},
-		"sessiongate.list":     {cmdOwner(sessions.KindList), 3, []string{"readonly"}, ""},
-		"sessiongate.endowner": {cmdOwner(sessions.KindEndOwner), 3, []string{"write"}, ""},
-		"sessiongate.endall":   {cmdEndAll, 2, []string{"write"}, ""},
-		"sessiongate.activity": {cmdActivity(sessions.KindActivity), 3, []string{"readonly"}, ""},
-		"sessiongate.active":   {cmdActivity(sessions.KindActive), -3, []string{"readonly"}, ""},
-		"sessiongate.cluster":  {cmdCluster, -2, []string{"readonly"}, ""},
-		"ping":                 {cmdPing, -1, []string{"fast"}, ""},
-		"echo":                 {cmdEcho, 2, []string{"fast"}, ""},
-		"auth":                 {cmdAuth, -2, []string{"fast", "no-auth"}, ""},
-		"hello":                {cmdHello, -1, []string{"fast", "no-auth"}, ""},
-		"select":               {cmdSelect, 2, []string{"fast"}, ""},
-		"quit":                 {cmdQuit, -1, []string{"fast"}, ""},
-		"client":               {cmdClient, -2, []string{"admin"}, ""},
-		"command":              {cmdCommand, -1, []string{"loading"}, ""},
-		"info":                 {cmdInfo, -1, []string{"loading"}, ""},
+		"sessiongate.start":    {cmdStart, 3, []string{"write"}, "", nil},
+		"sessiongate.expire":   batchable(prepExpire, 4, "write"),
+		"sessiongate.pset":     batchable(prepToken(sessions.KindPSet), 5, "write"),
+		"sessiongate.pget":     batchable(prepToken(sessions.KindPGet), 4, "readonly"),
+		"sessiongate.pdel":     batchable(prepToken(sessions.KindPDel), 4, "write"),
+		"sessiongate.end":      batchable(prepToken(sessions.KindEnd), 3, "write"),
+		"sessiongate.create":   {cmdCreate, -3, []string{"write"}, "", nil},
+		"sessiongate.info":     batchable(prepToken(sessions.KindInfo), 3, "readonly"),
+		"sessiongate.pgetall":  batchable(prepToken(sessions.KindPGetAll), 3, "readonly"),
+		"sessiongate.pupdate":  batchable(prepPUpdate, -5, "write"),
+		"sessiongate.ttl":      batchable(prepToken(sessions.KindTTL), 3, "readonly"),
+		"sessiongate.idle":     batchable(prepIdle, 4, "write"),
+		"sessiongate.rotate":   {cmdRotate, 3, []string{"write"}, "", nil},
+		"sessiongate.list":     {cmdOwner(sessions.KindList), 3, []string{"readonly"}, "", nil},
+		"sessiongate.endowner": {cmdOwner(sessions.KindEndOwner), 3, []string{"write"}, "", nil},
+		"sessiongate.endall":   {cmdEndAll, 2, []string{"write"}, "", nil},
+		"sessiongate.activity": {cmdActivity(sessions.KindActivity), 3, []string{"readonly"}, "", nil},
+		"sessiongate.active":   {cmdActivity(sessions.KindActive), -3, []string{"readonly"}, "", nil},
+		"sessiongate.cluster":  {cmdCluster, -2, []string{"readonly"}, "", nil},
+		"ping":                 {cmdPing, -1, []string{"fast"}, "", nil},
+		"echo":                 {cmdEcho, 2, []string{"fast"}, "", nil},
+		"auth":                 {cmdAuth, -2, []string{"fast", "no-auth"}, "", nil},
+		"hello":                {cmdHello, -1, []string{"fast", "no-auth"}, "", nil},
+		"select":               {cmdSelect, 2, []string{"fast"}, "", nil},
+		"quit":                 {cmdQuit, -1, []string{"fast"}, "", nil},
+		"client":               {cmdClient, -2, []string{"admin"}, "", nil},
+		"command":              {cmdCommand, -1, []string{"loading"}, "", nil},
+		"info":                 {cmdInfo, -1, []string{"loading"}, "", nil},
 	}
 }
 

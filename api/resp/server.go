@@ -25,6 +25,12 @@ type Backend interface {
 	Do(ctx context.Context, cmd *sessions.Command) (sessions.Result, error)
 }
 
+// Batcher is a Backend that also runs a pipeline's commands in one call, in order per slot
+// (a node sends those bound for one primary in one message).
+type Batcher interface {
+	DoBatch(ctx context.Context, cmds []*sessions.Command) []node.Outcome
+}
+
 // Config configures a Server. Zero fields take the documented defaults.
 type Config struct {
 	// Addr is the listen address for ListenAndServe. Default "127.0.0.1:6380".

@@ -109,14 +109,50 @@ func (c *client) do(cmd *sessions.Command) (sessions.Result, error) {
 	return c.s.backend.Do(c.s.ctx, cmd)
 }
 
-func (c *client) doOK(cmd *sessions.Command) reply {
-	if _, err := c.do(cmd); err != nil {
+// prepFn checks a command's arguments into a command for the backend; a non-empty string is
+// the error to reply instead.
+type prepFn func(sg *sessions.Signer, args [][]byte) (sessions.Command, string)
+
+// batchable makes the handler of a command that can be prepared ahead of running.
+func batchable(prep prepFn, arity int, flags ...string) handler {
+	return handler{fn: runPrepared(prep), arity: arity, flags: flags, prep: prep}
+}
+
+// runPrepared runs one prepared command on its own.
+func runPrepared(prep prepFn) func(*client, *sessions.Signer, [][]byte) reply {
+	return func(c *client, sg *sessions.Signer, args [][]byte) reply {
+		cmd, e := prep(sg, args)
+		if e != "" {
+			return errReply(e)
+		}
+		res, err := c.do(&cmd)
+		return render(cmd.Kind, res, err)
+	}
+}
+
+// render turns a prepared command's outcome into its reply.
+func render(kind sessions.Kind, res sessions.Result, err error) reply {
+	if err != nil {
 		return errorReply(err)
+	}
+	switch kind {
+	case sessions.KindPGet:
+		return reply{kind: rBulk, bulk: res.Data}
+	case sessions.KindTTL:
+		return reply{kind: rInt, n: res.Int}
+	case sessions.KindInfo:
+		return infoReply(nil, res.Info)
+	case sessions.KindPGetAll:
+		out := make([]reply, 0, 2*len(res.Fields))
+		for _, f := range res.Fields {
+			out = append(out, reply{kind: rBulk, bulk: f.Name}, reply{kind: rBulk, bulk: f.Data})
+		}
+		return reply{kind: rArray, array: out, isMap: true}
 	}
 	return reply{kind: rOK}
 }
 
-func cmdExpire(c *client, sg *sessions.Signer, args [][]byte) reply {
+func prepExpire(sg *sessions.Signer, args [][]byte) (sessions.Command, string) {
 	var ttl int64
 	cmd, e := tokenCmd(sg, args[1], args[2], func() string {
 		var ok bool
@@ -125,20 +161,14 @@ func cmdExpire(c *client, sg *sessions.Signer, args [][]byte) reply {
 		}
 		return ""
 	})
-	if e != "" {
-		return errReply(e)
-	}
 	cmd.Kind, cmd.TTL = sessions.KindExpire, ttl
-	return c.doOK(&cmd)
+	return cmd, e
 }
 
-// simpleTokenCmd builds handlers for commands that take key, token and maybe a payload name.
-func simpleTokenCmd(kind sessions.Kind) func(*client, *sessions.Signer, [][]byte) reply {
-	return func(c *client, sg *sessions.Signer, args [][]byte) reply {
+// prepToken prepares the commands that take key, token and maybe a payload name and data.
+func prepToken(kind sessions.Kind) prepFn {
+	return func(sg *sessions.Signer, args [][]byte) (sessions.Command, string) {
 		cmd, e := tokenCmd(sg, args[1], args[2], nil)
-		if e != "" {
-			return errReply(e)
-		}
 		cmd.Kind = kind
 		switch kind {
 		case sessions.KindPSet:
@@ -146,25 +176,7 @@ func simpleTokenCmd(kind sessions.Kind) func(*client, *sessions.Signer, [][]byte
 		case sessions.KindPGet, sessions.KindPDel:
 			cmd.Name = args[3]
 		}
-		res, err := c.do(&cmd)
-		if err != nil {
-			return errorReply(err)
-		}
-		switch kind {
-		case sessions.KindPGet:
-			return reply{kind: rBulk, bulk: res.Data}
-		case sessions.KindTTL:
-			return reply{kind: rInt, n: res.Int}
-		case sessions.KindInfo:
-			return infoReply(nil, res.Info)
-		case sessions.KindPGetAll:
-			out := make([]reply, 0, 2*len(res.Fields))
-			for _, f := range res.Fields {
-				out = append(out, reply{kind: rBulk, bulk: f.Name}, reply{kind: rBulk, bulk: f.Data})
-			}
-			return reply{kind: rArray, array: out, isMap: true}
-		}
-		return reply{kind: rOK}
+		return cmd, e
 	}
 }
 
@@ -192,7 +204,7 @@ func cmdRotate(c *client, sg *sessions.Signer, args [][]byte) reply {
 	}
 }
 
-func cmdIdle(c *client, sg *sessions.Signer, args [][]byte) reply {
+func prepIdle(sg *sessions.Signer, args [][]byte) (sessions.Command, string) {
 	var secs int64
 	cmd, e := tokenCmd(sg, args[1], args[2], func() string {
 		var ok bool
@@ -201,38 +213,35 @@ func cmdIdle(c *client, sg *sessions.Signer, args [][]byte) reply {
 		}
 		return ""
 	})
-	if e != "" {
-		return errReply(e)
-	}
 	cmd.Kind, cmd.Idle = sessions.KindIdle, uint32(secs)
-	return c.doOK(&cmd)
+	return cmd, e
 }
 
-func cmdPUpdate(c *client, sg *sessions.Signer, args [][]byte) reply {
+func prepPUpdate(sg *sessions.Signer, args [][]byte) (sessions.Command, string) {
 	cmd, e := tokenCmd(sg, args[1], args[2], nil)
 	if e != "" {
-		return errReply(e)
+		return cmd, e
 	}
 	cmd.Kind = sessions.KindPUpdate
 	for i := 3; i < len(args); {
 		switch strings.ToUpper(string(args[i])) {
 		case "SET":
 			if i+2 >= len(args) {
-				return errReply(errSyntax)
+				return cmd, errSyntax
 			}
 			cmd.Updates = append(cmd.Updates, sessions.Update{Name: args[i+1], Data: args[i+2]})
 			i += 3
 		case "DEL":
 			if i+1 >= len(args) {
-				return errReply(errSyntax)
+				return cmd, errSyntax
 			}
 			cmd.Updates = append(cmd.Updates, sessions.Update{Name: args[i+1], Delete: true})
 			i += 2
 		default:
-			return errReply(errSyntax)
+			return cmd, errSyntax
 		}
 	}
-	return c.doOK(&cmd)
+	return cmd, ""
 }
 
 func cmdCreate(c *client, sg *sessions.Signer, args [][]byte) reply {

@@ -1,0 +1,222 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/sessiongate/sessiongate/replication"
+	"github.com/sessiongate/sessiongate/sessions"
+)
+
+// Outcome is one command's answer within a batch.
+type Outcome struct {
+	Result sessions.Result
+	Err    error
+}
+
+// Limits of one forwarded batch. A pipeline bigger than this to one primary goes in several
+// messages, one after another, so a frame stays far below the transport's frame limit and
+// commands on one slot keep their order across messages.
+const (
+	maxBatchCmds  = 256
+	maxBatchBytes = 1 << 20
+)
+
+type batchMsg struct {
+	Cmds []sessions.Command `msgpack:"c"`
+	Hops int                `msgpack:"h"`
+}
+
+type batchResultMsg struct {
+	Results []resultMsg `msgpack:"r"`
+}
+
+// DoBatch runs a pipeline's commands as Do would run each of them, and returns their outcomes
+// in order. Commands on the same slot run one after another in the order given; the others
+// may run concurrently. In a cluster, the commands bound for one primary travel to it in one
+// message and come back in one: a pipeline costs a round trip per primary, not per command.
+func (n *Node) DoBatch(ctx context.Context, cmds []*sessions.Command) []Outcome {
+	out := make([]Outcome, len(cmds))
+	select {
+	case <-n.stop:
+		for i := range out {
+			out[i].Err = ErrClosed
+		}
+		return out
+	default:
+	}
+	if n.cluster == nil {
+		for i, cmd := range cmds {
+			n.stats.Commands.Add(1)
+			out[i].Result, out[i].Err = n.store.Do(cmd)
+		}
+		return out
+	}
+	n.cluster.doBatch(ctx, cmds, out)
+	return out
+}
+
+func (c *cluster) doBatch(ctx context.Context, cmds []*sessions.Command, out []Outcome) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.CommandTimeout)
+	defer cancel()
+	v := c.view.Load()
+	var local []int
+	remote := map[string][]int{}
+	for i, cmd := range cmds {
+		if cmd.Kind.IsScatter() {
+			local = append(local, i)
+			continue
+		}
+		primary := v.ring.Primary(v.ring.PartitionOfSlot(slotOf(cmd)))
+		if primary == c.cfg.Name {
+			local = append(local, i)
+		} else {
+			remote[primary] = append(remote[primary], i)
+		}
+	}
+	done := make(chan struct{}, len(remote)+1)
+	for primary, idx := range remote {
+		addr := v.members[primary].Repl
+		c.pool.Go(func() {
+			c.forwardBatch(ctx, addr, cmds, idx, out)
+			done <- struct{}{}
+		})
+	}
+	c.runOrdered(cmds, local, out, func(cmd *sessions.Command) (sessions.Result, error) {
+		if cmd.Kind.IsScatter() {
+			return c.scatter(ctx, cmd)
+		}
+		return c.route(ctx, cmd, 0)
+	})
+	for range remote {
+		<-done
+	}
+}
+
+// forwardBatch sends the commands at idx to one primary, in messages of bounded size.
+func (c *cluster) forwardBatch(ctx context.Context, addr string, cmds []*sessions.Command, idx []int, out []Outcome) {
+	if len(idx) == 1 {
+		i := idx[0]
+		out[i].Result, out[i].Err = c.route(ctx, cmds[i], 0)
+		return
+	}
+	for len(idx) > 0 {
+		n, size := 0, 0
+		for n < len(idx) && n < maxBatchCmds && (n == 0 || size < maxBatchBytes) {
+			size += cmdSize(cmds[idx[n]])
+			n++
+		}
+		c.sendBatch(ctx, addr, cmds, idx[:n], out)
+		idx = idx[n:]
+	}
+}
+
+func (c *cluster) sendBatch(ctx context.Context, addr string, cmds []*sessions.Command, idx []int, out []Outcome) {
+	req := batchMsg{Cmds: make([]sessions.Command, len(idx)), Hops: 1}
+	for j, i := range idx {
+		req.Cmds[j] = *cmds[i]
+	}
+	c.n.stats.Forwarded.Add(uint64(len(idx)))
+	c.n.stats.Batches.Add(1)
+	var resp batchResultMsg
+	err := c.client.Call(ctx, addr, methodForwardBatch, &req, &resp)
+	if err == nil && len(resp.Results) != len(idx) {
+		err = errors.New("batch answer has the wrong number of results")
+	}
+	if err == nil {
+		for j, i := range idx {
+			out[i].Result, out[i].Err = resp.Results[j].Result, resp.Results[j].err()
+		}
+		return
+	}
+	var re *replication.RemoteError
+	unknown := errors.As(err, &re) && strings.HasPrefix(re.Msg, "unknown method")
+	if !unknown && !errors.Is(err, replication.ErrUnavailable) {
+		for _, i := range idx {
+			out[i].Err = tryAgain("forwarding to %s: %v", addr, err)
+		}
+		return
+	}
+	// Nothing ran (an older peer without batches), or the primary went away mid-call: route
+	// each command on its own, which waits for a new view. Commands that must not run twice
+	// cannot be retried, since their first attempt may have run.
+	var retry []int
+	for _, i := range idx {
+		if unknown || retrySafe(cmds[i].Kind) {
+			retry = append(retry, i)
+		} else {
+			out[i].Err = tryAgain("primary at %s unreachable; outcome unknown", addr)
+		}
+	}
+	c.runOrdered(cmds, retry, out, func(cmd *sessions.Command) (sessions.Result, error) {
+		return c.route(ctx, cmd, 0)
+	})
+}
+
+// cmdSize estimates a command's encoded size.
+func cmdSize(cmd *sessions.Command) int {
+	n := 64 + len(cmd.Name) + len(cmd.Data) + len(cmd.Owner) + len(cmd.IP) + len(cmd.UA)
+	for _, u := range cmd.Updates {
+		n += 8 + len(u.Name) + len(u.Data)
+	}
+	return n
+}
+
+// runOrdered runs fn on the commands at idx and stores their outcomes: the commands of one
+// slot one after another in order, different slots concurrently. The chain of the first slot
+// runs on the calling goroutine.
+func (c *cluster) runOrdered(cmds []*sessions.Command, idx []int, out []Outcome, fn func(*sessions.Command) (sessions.Result, error)) {
+	if len(idx) == 0 {
+		return
+	}
+	chains := map[int][]int{}
+	var order []int
+	for _, i := range idx {
+		s := slotOf(cmds[i])
+		if cmds[i].Kind.IsScatter() {
+			s = -1 - i // every slot: a chain of its own
+		}
+		if _, ok := chains[s]; !ok {
+			order = append(order, s)
+		}
+		chains[s] = append(chains[s], i)
+	}
+	run := func(chain []int) {
+		for _, i := range chain {
+			out[i].Result, out[i].Err = fn(cmds[i])
+		}
+	}
+	done := make(chan struct{}, len(order))
+	for _, s := range order[1:] {
+		chain := chains[s]
+		c.pool.Go(func() {
+			run(chain)
+			done <- struct{}{}
+		})
+	}
+	run(chains[order[0]])
+	for range order[1:] {
+		<-done
+	}
+}
+
+// serveBatch runs a forwarded batch here (or further on, where views disagree).
+func (c *cluster) serveBatch(ctx context.Context, req *batchMsg) *batchResultMsg {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.CommandTimeout)
+	defer cancel()
+	cmds := make([]*sessions.Command, len(req.Cmds))
+	idx := make([]int, len(req.Cmds))
+	for i := range req.Cmds {
+		cmds[i], idx[i] = &req.Cmds[i], i
+	}
+	out := make([]Outcome, len(cmds))
+	c.runOrdered(cmds, idx, out, func(cmd *sessions.Command) (sessions.Result, error) {
+		return c.route(ctx, cmd, req.Hops)
+	})
+	resp := &batchResultMsg{Results: make([]resultMsg, len(out))}
+	for i, o := range out {
+		resp.Results[i] = *resultOf(o.Result, o.Err)
+	}
+	return resp
+}
