@@ -164,8 +164,9 @@ func cmdSize(cmd *sessions.Command) int {
 }
 
 // runOrdered runs fn on the commands at idx and stores their outcomes: the commands of one
-// slot one after another in order, different slots concurrently. The chain of the first slot
-// runs on the calling goroutine.
+// slot one after another in order, different slots concurrently. Chains of reads this node
+// can answer at once run on the calling goroutine after the others have started: a hand-off
+// to another goroutine would cost more than the read.
 func (c *cluster) runOrdered(cmds []*sessions.Command, idx []int, out []Outcome, fn func(*sessions.Command) (sessions.Result, error)) {
 	if len(idx) == 0 {
 		return
@@ -187,18 +188,38 @@ func (c *cluster) runOrdered(cmds []*sessions.Command, idx []int, out []Outcome,
 			out[i].Result, out[i].Err = fn(cmds[i])
 		}
 	}
+	var here [][]int
 	done := make(chan struct{}, len(order))
-	for _, s := range order[1:] {
+	spawned := 0
+	for k, s := range order {
 		chain := chains[s]
+		last := k == len(order)-1
+		if c.allServeNow(cmds, chain) || last && len(here) == 0 {
+			here = append(here, chain) // quick reads, or the last chain when none is here yet
+			continue
+		}
+		spawned++
 		c.pool.Go(func() {
 			run(chain)
 			done <- struct{}{}
 		})
 	}
-	run(chains[order[0]])
-	for range order[1:] {
+	for _, chain := range here {
+		run(chain)
+	}
+	for range spawned {
 		<-done
 	}
+}
+
+// allServeNow reports whether every command at idx is a read this node answers at once.
+func (c *cluster) allServeNow(cmds []*sessions.Command, idx []int) bool {
+	for _, i := range idx {
+		if _, _, ok := c.servesNow(cmds[i]); !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // serveBatch runs a forwarded batch here (or further on, where views disagree).

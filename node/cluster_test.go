@@ -578,6 +578,17 @@ func TestStalledPrimaryResyncsBeforeServing(t *testing.T) {
 	if _, err := doRetry(t, nodes[0].n, sessions.Command{Kind: sessions.KindPSet, Tenant: testTenant, ID: id, Name: []byte("v"), Data: []byte("old")}); err != nil {
 		t.Fatal(err)
 	}
+	// Every replica holds "old" (the slower backup's copy may still be on its way: a stand-in
+	// would have pulled it before writing).
+	eventually(t, 5*time.Second, "every replica to hold the old write", func() bool {
+		for _, tn := range nodes {
+			r, err := tn.n.Store().Do(&sessions.Command{Kind: sessions.KindPGet, Tenant: testTenant, ID: id, Name: []byte("v")})
+			if err != nil || string(r.Data) != "old" {
+				return false
+			}
+		}
+		return true
+	})
 	// While n0 was frozen, a stand-in primary took a newer write that reached n1 and n2 only.
 	res, err := nodes[1].n.Store().Do(&sessions.Command{Kind: sessions.KindPSet, Tenant: testTenant, ID: id, Name: []byte("v"), Data: []byte("new")})
 	if err != nil {
