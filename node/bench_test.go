@@ -20,7 +20,7 @@ func BenchmarkOpCodec(b *testing.B) {
 	var out opsMsg
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		raw, err := msgpack.Marshal(msg)
+		raw, err := msgpack.Marshal(&msg)
 		if err != nil {
 			b.Fatal(err)
 		}

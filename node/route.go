@@ -176,7 +176,7 @@ func (c *cluster) replicate(ctx context.Context, v *view, p int, ops []sessions.
 			// Not the client's context: a copy keeps going after the client has its answer.
 			cctx, cancel := context.WithTimeout(context.Background(), c.cfg.RPCTimeout)
 			defer cancel()
-			err := c.client.Call(cctx, addr, methodApply, msg, nil)
+			err := c.client.Call(cctx, addr, methodApply, &msg, nil)
 			c.n.stats.Replicated.Add(uint64(len(ops)))
 			if err != nil {
 				c.n.stats.ReplFailed.Add(uint64(len(ops)))
@@ -227,7 +227,7 @@ func (c *cluster) isPrimaryForSlot(slot int) bool {
 
 func (c *cluster) forward(ctx context.Context, addr string, cmd *sessions.Command, hops int) (sessions.Result, error) {
 	var resp resultMsg
-	if err := c.client.Call(ctx, addr, methodForward, commandMsg{Cmd: *cmd, Hops: hops}, &resp); err != nil {
+	if err := c.client.Call(ctx, addr, methodForward, &commandMsg{Cmd: *cmd, Hops: hops}, &resp); err != nil {
 		if errors.Is(err, replication.ErrUnavailable) {
 			return sessions.Result{}, err
 		}
@@ -260,7 +260,7 @@ func (c *cluster) scatter(ctx context.Context, cmd *sessions.Command) (sessions.
 			}
 			c.n.stats.Forwarded.Add(1)
 			var resp resultMsg
-			err := c.client.Call(ctx, v.members[name].Repl, methodScatter, commandMsg{Cmd: sub}, &resp)
+			err := c.client.Call(ctx, v.members[name].Repl, methodScatter, &commandMsg{Cmd: sub}, &resp)
 			if err != nil {
 				answers <- answer{err: tryAgain("node %s unreachable for a cluster-wide command", name)}
 				return

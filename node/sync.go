@@ -207,7 +207,7 @@ func (c *cluster) pushSlot(ctx context.Context, addr string, slot int) error {
 		}
 		cctx, cancel := context.WithTimeout(ctx, 4*c.cfg.RPCTimeout)
 		defer cancel()
-		err := c.client.Call(cctx, addr, methodApply, opsMsg{Ops: batch}, nil)
+		err := c.client.Call(cctx, addr, methodApply, &opsMsg{Ops: batch}, nil)
 		batch, size = batch[:0], 0
 		return err
 	}

@@ -1,0 +1,195 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/sessiongate/sessiongate/internal/wiretest"
+	"github.com/sessiongate/sessiongate/replication"
+	"github.com/sessiongate/sessiongate/sessions"
+)
+
+// The messages as reflection saw them before the codecs (see internal/wiretest).
+
+type shadowCommandMsg struct {
+	Cmd  wiretest.Command `msgpack:"c"`
+	Hops int              `msgpack:"h"`
+}
+
+type shadowResultMsg struct {
+	Result wiretest.Result `msgpack:"r"`
+	Code   sessions.Code   `msgpack:"c,omitempty"`
+	Max    int             `msgpack:"m,omitempty"`
+	Msg    string          `msgpack:"e,omitempty"`
+}
+
+type shadowOpsMsg struct {
+	Ops []wiretest.Op `msgpack:"o"`
+}
+
+func fullCommandMsg() commandMsg { return commandMsg{Cmd: wiretest.FullCommand(), Hops: 2} }
+
+func fullResultMsg() resultMsg {
+	return resultMsg{Result: wiretest.FullResult(), Code: sessions.CodeOwnerLimit, Max: 1 << 40, Msg: "TRYAGAIN x"}
+}
+
+func fullOpsMsg() opsMsg { return opsMsg{Ops: []sessions.Op{wiretest.FullOp(), wiretest.FullOp()}} }
+
+func TestCodecMatchesReflection(t *testing.T) {
+	t.Run("commandMsg", func(t *testing.T) {
+		wiretest.CompatCases[commandMsg, shadowCommandMsg](t, fullCommandMsg(),
+			commandMsg{Cmd: wiretest.BigCommand(), Hops: -1})
+	})
+	t.Run("resultMsg", func(t *testing.T) {
+		wiretest.CompatCases[resultMsg, shadowResultMsg](t, fullResultMsg(),
+			resultMsg{Result: wiretest.BigResult(), Code: 255, Max: -1, Msg: strings.Repeat("e", 70_000)})
+	})
+	t.Run("opsMsg", func(t *testing.T) {
+		wiretest.CompatCases[opsMsg, shadowOpsMsg](t, fullOpsMsg(),
+			opsMsg{Ops: make([]sessions.Op, 20)}, opsMsg{Ops: []sessions.Op{wiretest.BigOp()}})
+	})
+}
+
+func TestCodecNilFields(t *testing.T) {
+	wiretest.CheckNilFields[commandMsg, shadowCommandMsg](t)
+	wiretest.CheckNilFields[resultMsg, shadowResultMsg](t)
+	wiretest.CheckNilFields[opsMsg, shadowOpsMsg](t)
+}
+
+// TestCallNeedsPointers shows why the call sites pass &msg: a message passed by value cannot
+// reach its pointer-receiver encoder, and the call fails before anything is sent.
+func TestCallNeedsPointers(t *testing.T) {
+	srv := replication.NewServer(replication.ServerConfig{}, echoHandler{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Close()
+	cl := replication.NewClient(replication.ClientConfig{})
+	defer cl.Close()
+	ctx := context.Background()
+	msg := fullCommandMsg()
+	if err := cl.Call(ctx, ln.Addr().String(), methodForward, msg, nil); err == nil ||
+		!strings.Contains(err.Error(), "non-addressable") {
+		t.Fatalf("a commandMsg value: %v, want a non-addressable error", err)
+	}
+	var resp resultMsg
+	if err := cl.Call(ctx, ln.Addr().String(), methodForward, &msg, &resp); err != nil {
+		t.Fatal(err)
+	}
+	want := wiretest.AfterTrip(fullResultMsg())
+	if !bytes.Equal(wiretest.MustMarshal(t, &resp), wiretest.MustMarshal(t, &want)) {
+		t.Fatalf("the answer came back as %+v", resp)
+	}
+}
+
+// echoHandler decodes a commandMsg and answers fullResultMsg, through the real transport.
+type echoHandler struct{}
+
+func (echoHandler) ServeCall(_ context.Context, _ replication.Method, dec *msgpack.Decoder) (any, error) {
+	var req commandMsg
+	if err := dec.Decode(&req); err != nil {
+		return nil, err
+	}
+	m := fullResultMsg()
+	return &m, nil
+}
+
+func FuzzCommandMsgCodec(f *testing.F) {
+	wiretest.FuzzCodec[commandMsg, shadowCommandMsg](f, commandMsg{}, fullCommandMsg())
+}
+
+func FuzzResultMsgCodec(f *testing.F) {
+	wiretest.FuzzCodec[resultMsg, shadowResultMsg](f, resultMsg{}, fullResultMsg(), resultMsg{Msg: "e"})
+}
+
+func FuzzOpsMsgCodec(f *testing.F) {
+	wiretest.FuzzCodec[opsMsg, shadowOpsMsg](f, opsMsg{}, opsMsg{Ops: []sessions.Op{wiretest.FullOp(), {}}})
+}
+
+// roundTrip encodes in and decodes it into out with long-lived encoder, decoder and buffer,
+// so that a benchmark counts the codec and not the plumbing around it.
+type roundTrip struct {
+	buf bytes.Buffer
+	rd  bytes.Reader
+	enc *msgpack.Encoder
+	dec *msgpack.Decoder
+}
+
+func newRoundTrip() *roundTrip {
+	rt := &roundTrip{}
+	rt.enc = msgpack.NewEncoder(&rt.buf)
+	rt.dec = msgpack.NewDecoder(&rt.rd)
+	return rt
+}
+
+func (rt *roundTrip) run(b *testing.B, in, out any) {
+	rt.buf.Reset()
+	if err := rt.enc.Encode(in); err != nil {
+		b.Fatal(err)
+	}
+	rt.rd.Reset(rt.buf.Bytes())
+	if err := rt.dec.Decode(out); err != nil {
+		b.Fatal(err)
+	}
+}
+
+func benchID() sessions.ID {
+	id, _ := sessions.NewID(bytes.NewReader(bytes.Repeat([]byte{9}, 64)), -1)
+	return id
+}
+
+// BenchmarkCommandCodec is the msgpack round trip of a forwarded command.
+func BenchmarkCommandCodec(b *testing.B) {
+	id := benchID()
+	for _, tc := range []struct {
+		name string
+		msg  commandMsg
+	}{
+		{"PGET", commandMsg{Cmd: sessions.Command{Kind: sessions.KindPGet, Tenant: testTenant, ID: id, Name: []byte("user")}}},
+		{"PSET", commandMsg{Cmd: sessions.Command{Kind: sessions.KindPSet, Tenant: testTenant, ID: id, Name: []byte("user"), Data: make([]byte, 64)}, Hops: 1}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			rt := newRoundTrip()
+			b.ReportAllocs()
+			for b.Loop() {
+				var out commandMsg
+				rt.run(b, &tc.msg, &out)
+			}
+		})
+	}
+}
+
+// BenchmarkResultCodec is the msgpack round trip of a forwarded command's result.
+func BenchmarkResultCodec(b *testing.B) {
+	fields := make([]sessions.Field, 4)
+	for i := range fields {
+		fields[i] = sessions.Field{Name: []byte{'f', byte('0' + i)}, Data: make([]byte, 64)}
+	}
+	info := &sessions.Info{ID: benchID(), Owner: []byte("user-42"), IP: []byte("10.0.0.1"), UA: []byte("Mozilla/5.0"),
+		Created: 1_700_000_000, LastSeen: 1_700_000_000_123, TTL: 3_600_000, Reads: 3, Writes: 2, Payloads: 4}
+	for _, tc := range []struct {
+		name string
+		msg  resultMsg
+	}{
+		{"PGET", resultMsg{Result: sessions.Result{Data: make([]byte, 64)}}},
+		{"PGETALL", resultMsg{Result: sessions.Result{Fields: fields}}},
+		{"INFO", resultMsg{Result: sessions.Result{Info: info}}},
+		{"Error", resultMsg{Code: sessions.CodeOwnerLimit, Max: 5}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			rt := newRoundTrip()
+			b.ReportAllocs()
+			for b.Loop() {
+				var out resultMsg
+				rt.run(b, &tc.msg, &out)
+			}
+		})
+	}
+}

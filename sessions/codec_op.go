@@ -1,0 +1,142 @@
+package sessions
+
+import "github.com/vmihailenco/msgpack/v5"
+
+// EncodeMsgpack writes the op as reflection would from its tags, without reflection.
+func (o *Op) EncodeMsgpack(enc *msgpack.Encoder) error {
+	if o == nil {
+		return enc.EncodeNil()
+	}
+	w := MapWriter{Enc: enc}
+	w.Len(2 + count(o.Ended) + count(o.Forget != 0) + count(o.Deadline != 0) + count(o.HVer != 0) +
+		count(o.LastSeen != 0) + count(o.Created != 0) + count(o.Idle != 0) + count(o.Reads != 0) +
+		count(o.Writes != 0) + count(len(o.Owner) > 0) + count(len(o.IP) > 0) + count(len(o.UA) > 0) +
+		count(len(o.Fields) > 0))
+	w.bin16("i", (*[16]byte)(&o.ID))
+	w.bin16("t", (*[16]byte)(&o.Tenant))
+	if o.Ended {
+		w.bool("e", o.Ended)
+	}
+	if o.Forget != 0 {
+		w.int64("f", o.Forget)
+	}
+	if o.Deadline != 0 {
+		w.int64("dl", o.Deadline)
+	}
+	if o.HVer != 0 {
+		w.uint64("hv", o.HVer)
+	}
+	if o.LastSeen != 0 {
+		w.int64("ls", o.LastSeen)
+	}
+	if o.Created != 0 {
+		w.uint32("c", o.Created)
+	}
+	if o.Idle != 0 {
+		w.uint32("id", o.Idle)
+	}
+	if o.Reads != 0 {
+		w.uint32("r", o.Reads)
+	}
+	if o.Writes != 0 {
+		w.uint32("w", o.Writes)
+	}
+	if len(o.Owner) > 0 {
+		w.bytes("o", o.Owner)
+	}
+	if len(o.IP) > 0 {
+		w.bytes("ip", o.IP)
+	}
+	if len(o.UA) > 0 {
+		w.bytes("ua", o.UA)
+	}
+	if len(o.Fields) > 0 {
+		putArray(&w, "fs", o.Fields)
+	}
+	return w.Err
+}
+
+// DecodeMsgpack reads an op written by EncodeMsgpack or by reflection.
+func (o *Op) DecodeMsgpack(dec *msgpack.Decoder) error {
+	*o = Op{}
+	var m MapReader
+	for m.Start(dec); m.Next(); {
+		var err error
+		switch string(m.Key()) {
+		case "i":
+			err = readBin16(dec, (*[16]byte)(&o.ID))
+		case "t":
+			err = readBin16(dec, (*[16]byte)(&o.Tenant))
+		case "e":
+			o.Ended, err = dec.DecodeBool()
+		case "f":
+			o.Forget, err = dec.DecodeInt64()
+		case "dl":
+			o.Deadline, err = dec.DecodeInt64()
+		case "hv":
+			o.HVer, err = dec.DecodeUint64()
+		case "ls":
+			o.LastSeen, err = dec.DecodeInt64()
+		case "c":
+			o.Created, err = dec.DecodeUint32()
+		case "id":
+			o.Idle, err = dec.DecodeUint32()
+		case "r":
+			o.Reads, err = dec.DecodeUint32()
+		case "w":
+			o.Writes, err = dec.DecodeUint32()
+		case "o":
+			o.Owner, err = readBytes(dec)
+		case "ip":
+			o.IP, err = readBytes(dec)
+		case "ua":
+			o.UA, err = readBytes(dec)
+		case "fs":
+			o.Fields, err = readArray[FieldOp](dec)
+		default:
+			err = SkipValue(dec)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return m.Err()
+}
+
+// EncodeMsgpack writes the payload change as reflection would from its tags.
+func (f *FieldOp) EncodeMsgpack(enc *msgpack.Encoder) error {
+	if f == nil {
+		return enc.EncodeNil()
+	}
+	w := MapWriter{Enc: enc}
+	w.Len(2 + count(len(f.Data) > 0))
+	w.bytes("n", f.Name)
+	w.uint64("v", f.Ver)
+	if len(f.Data) > 0 {
+		w.bytes("d", f.Data)
+	}
+	return w.Err
+}
+
+// DecodeMsgpack reads a payload change written by EncodeMsgpack or by reflection.
+func (f *FieldOp) DecodeMsgpack(dec *msgpack.Decoder) error {
+	*f = FieldOp{}
+	var m MapReader
+	for m.Start(dec); m.Next(); {
+		var err error
+		switch string(m.Key()) {
+		case "n":
+			f.Name, err = readBytes(dec)
+		case "v":
+			f.Ver, err = dec.DecodeUint64()
+		case "d":
+			f.Data, err = readBytes(dec)
+		default:
+			err = SkipValue(dec)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return m.Err()
+}
