@@ -185,8 +185,8 @@ func TestServeInlineOnlyForReadsThatWaitOnNothing(t *testing.T) {
 		dec := msgpack.NewDecoder(bytes.NewReader(raw))
 		return h.ServeInline(ctxT(t), m, dec)
 	}
-	read := func(id sessions.ID) commandMsg {
-		return commandMsg{Cmd: sessions.Command{Kind: sessions.KindPGet, Tenant: testTenant, ID: id, Name: []byte("v")}, Hops: 1}
+	read := func(id sessions.ID) *commandMsg {
+		return &commandMsg{Cmd: sessions.Command{Kind: sessions.KindPGet, Tenant: testTenant, ID: id, Name: []byte("v")}, Hops: 1}
 	}
 	var mine, theirs sessions.ID
 	for _, id := range ids {
@@ -211,17 +211,17 @@ func TestServeInlineOnlyForReadsThatWaitOnNothing(t *testing.T) {
 	if _, ok, _ := call(methodForward, read(theirs)); ok {
 		t.Fatal("a read for another primary was answered inline")
 	}
-	write := commandMsg{Cmd: sessions.Command{Kind: sessions.KindPSet, Tenant: testTenant, ID: mine, Name: []byte("v"), Data: []byte("x")}, Hops: 1}
+	write := &commandMsg{Cmd: sessions.Command{Kind: sessions.KindPSet, Tenant: testTenant, ID: mine, Name: []byte("v"), Data: []byte("x")}, Hops: 1}
 	if _, ok, _ := call(methodForward, write); ok {
 		t.Fatal("a write was answered inline")
 	}
 	batch := batchMsg{Cmds: []sessions.Command{read(mine).Cmd, read(mine).Cmd}, Hops: 1}
-	resp, ok, err = call(methodForwardBatch, batch)
+	resp, ok, err = call(methodForwardBatch, &batch)
 	if !ok || err != nil || len(resp.(*batchResultMsg).Results) != 2 {
 		t.Fatalf("batch of reads as primary: ok=%v %v %+v", ok, err, resp)
 	}
 	batch.Cmds = append(batch.Cmds, write.Cmd)
-	if _, ok, _ := call(methodForwardBatch, batch); ok {
+	if _, ok, _ := call(methodForwardBatch, &batch); ok {
 		t.Fatal("a batch with a write was answered inline")
 	}
 }
