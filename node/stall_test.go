@@ -1,0 +1,56 @@
+package node
+
+import (
+	"testing"
+	"time"
+
+	"github.com/sessiongate/sessiongate/sessions"
+)
+
+// Regression (chaos, pause: a ROTATE on a node just unpaused copied a payload one
+// acknowledged write old, and the newer write was lost with the old token): a node frozen
+// past failure detection sees no view change, so it served stale copies at once. After a
+// stall it now pulls its primary partitions from every live member before serving them.
+func TestStalledPrimaryResyncsBeforeServing(t *testing.T) {
+	nodes := startCluster(t, 3, withAntiEntropy(time.Hour))
+	v := nodes[0].n.ClusterView()
+	var id sessions.ID
+	for {
+		id = newID(t, -1)
+		if v.Partitions[id.Slot()%len(v.Partitions)].Replicas[0] == "n0" {
+			break
+		}
+	}
+	if _, err := doRetry(t, nodes[0].n, sessions.Command{Kind: sessions.KindStart, Tenant: testTenant, ID: id, TTL: 3600}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := doRetry(t, nodes[0].n, sessions.Command{Kind: sessions.KindPSet, Tenant: testTenant, ID: id, Name: []byte("v"), Data: []byte("old")}); err != nil {
+		t.Fatal(err)
+	}
+	// Every replica holds "old" (the slower backup's copy may still be on its way: a stand-in
+	// would have pulled it before writing).
+	eventually(t, 5*time.Second, "every replica to hold the old write", func() bool {
+		for _, tn := range nodes {
+			r, err := tn.n.Store().Do(&sessions.Command{Kind: sessions.KindPGet, Tenant: testTenant, ID: id, Name: []byte("v")})
+			if err != nil || string(r.Data) != "old" {
+				return false
+			}
+		}
+		return true
+	})
+	// While n0 was frozen, a stand-in primary took a newer write that reached n1 and n2 only.
+	res, err := nodes[1].n.Store().Do(&sessions.Command{Kind: sessions.KindPSet, Tenant: testTenant, ID: id, Name: []byte("v"), Data: []byte("new")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range res.Ops {
+		nodes[2].n.Store().Apply(&res.Ops[i])
+	}
+	// n0 wakes up: its watchdog last ran five seconds ago.
+	c := nodes[0].n.cluster
+	c.lastTick.Store(c.sinceBorn() - int64(5*time.Second))
+	got, err := doRetry(t, nodes[0].n, sessions.Command{Kind: sessions.KindPGet, Tenant: testTenant, ID: id, Name: []byte("v")})
+	if err != nil || string(got.Data) != "new" {
+		t.Fatalf("n0 after its stall read %q, %v; want the stand-in's newer write", got.Data, err)
+	}
+}
