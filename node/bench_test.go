@@ -30,24 +30,30 @@ func BenchmarkOpCodec(b *testing.B) {
 	}
 }
 
+// remoteIDs starts n sessions, each with a 64-byte payload "v", whose primary is not via.
+func remoteIDs(b *testing.B, via *testNode, n int) []sessions.ID {
+	v := via.n.ClusterView()
+	var ids []sessions.ID
+	for len(ids) < n {
+		id, _ := sessions.NewID(randReader{}, -1)
+		if v.Partitions[id.Slot()%len(v.Partitions)].Replicas[0] == via.name {
+			continue
+		}
+		ctx := context.Background()
+		if _, err := via.n.Do(ctx, &sessions.Command{Kind: sessions.KindStart, Tenant: testTenant, ID: id, TTL: 3600}); err != nil {
+			b.Fatal(err)
+		}
+		via.n.Do(ctx, &sessions.Command{Kind: sessions.KindPSet, Tenant: testTenant, ID: id, Name: []byte("v"), Data: make([]byte, 64)})
+		ids = append(ids, id)
+	}
+	return ids
+}
+
 // benchCluster runs PGET or PSET through a node that is primary for none of the sessions
 // used, so every command is forwarded (and, for PSET, replicated to two backups).
 func benchCluster(b *testing.B, kind sessions.Kind) {
 	nodes := startBenchCluster(b)
-	v := nodes[0].n.ClusterView()
-	var ids []sessions.ID
-	for len(ids) < 100 {
-		id, _ := sessions.NewID(randReader{}, -1)
-		if v.Partitions[id.Slot()%len(v.Partitions)].Replicas[0] == nodes[0].name {
-			continue
-		}
-		ctx := context.Background()
-		if _, err := nodes[0].n.Do(ctx, &sessions.Command{Kind: sessions.KindStart, Tenant: testTenant, ID: id, TTL: 3600}); err != nil {
-			b.Fatal(err)
-		}
-		nodes[0].n.Do(ctx, &sessions.Command{Kind: sessions.KindPSet, Tenant: testTenant, ID: id, Name: []byte("v"), Data: make([]byte, 64)})
-		ids = append(ids, id)
-	}
+	ids := remoteIDs(b, nodes[0], 100)
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
@@ -64,3 +70,30 @@ func benchCluster(b *testing.B, kind sessions.Kind) {
 
 func BenchmarkForwardPGET(b *testing.B) { benchCluster(b, sessions.KindPGet) }
 func BenchmarkForwardPSET(b *testing.B) { benchCluster(b, sessions.KindPSet) }
+
+// BenchmarkForwardBatch16 is a pipeline of 16 PGETs through a node that is primary for none
+// of them (DoBatch: one message per primary); ns/op is per command.
+func BenchmarkForwardBatch16(b *testing.B) {
+	nodes := startBenchCluster(b)
+	ids := remoteIDs(b, nodes[0], 160)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		cmds := make([]*sessions.Command, 16)
+		i := 0
+		for pb.Next() {
+			// Each iteration is one command; a batch goes out every 16.
+			if i%16 == 15 {
+				for j := range cmds {
+					cmds[j] = &sessions.Command{Kind: sessions.KindPGet, Tenant: testTenant, ID: ids[(i+j)%len(ids)], Name: []byte("v")}
+				}
+				for _, o := range nodes[0].n.DoBatch(context.Background(), cmds) {
+					if o.Err != nil {
+						b.Fatal(o.Err)
+					}
+				}
+			}
+			i++
+		}
+	})
+}
