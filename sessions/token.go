@@ -116,6 +116,7 @@ type Signer struct {
 	mac    hash.Hash
 	tenant Tenant
 	sum    [sha256.Size]byte
+	id     ID
 }
 
 // NewSigner returns a Signer for key.
@@ -141,7 +142,8 @@ func (s *Signer) Tenant() Tenant { return s.tenant }
 
 func (s *Signer) mac256(id ID) []byte {
 	s.mac.Reset()
-	s.mac.Write(id[:])
+	s.id = id // a slice of the parameter would escape through the hash interface: one allocation per call
+	s.mac.Write(s.id[:])
 	return s.mac.Sum(s.sum[:0])
 }
 

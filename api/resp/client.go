@@ -24,7 +24,8 @@ type client struct {
 	rndMu   sync.Mutex
 	rnd     *bufio.Reader
 	signer  *sessions.Signer
-	signers sync.Pool // extra signers for commands of a pipeline run concurrently
+	cmd     sessions.Command // the command running with signer (see commandFor)
+	signers sync.Pool        // extra signers for commands of a pipeline run concurrently
 	name    string
 	lib     string
 	proto   int // 2 or 3

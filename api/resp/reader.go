@@ -38,6 +38,8 @@ type reader struct {
 	bulk   int   // length of the bulk being read, -1: its header not read yet
 	offs   []int // start,end pairs of parsed args
 	inline bool
+	// arena holds the arg slices of the requests next returns, reused from call to call.
+	arena [][]byte
 
 	lim limits
 }
@@ -50,6 +52,10 @@ func newReader(r io.Reader, lim limits) *reader {
 // Args alias the reader's buffer and stay valid until the following call to next.
 func (rd *reader) next(out [][][]byte) ([][][]byte, error) {
 	out = out[:0]
+	if cap(rd.arena) > maxArena {
+		rd.arena = nil // one huge request does not pin its arg slices for the connection's life
+	}
+	rd.arena = rd.arena[:0]
 	for {
 		for {
 			args, ok, err := rd.parse()
@@ -170,12 +176,26 @@ func (rd *reader) parse() (args [][]byte, ok bool, err error) {
 		rd.pos += rd.bulk + 2
 		rd.bulk = -1
 	}
-	args = make([][]byte, rd.nargs)
+	args = rd.argSlots(rd.nargs)
 	for i := range args {
 		args[i] = data[rd.offs[2*i]:rd.offs[2*i+1]:rd.offs[2*i+1]]
 	}
 	rd.consume()
 	return args, true, nil
+}
+
+// maxArena is the most arg slices a reader keeps between calls to next.
+const maxArena = 4096
+
+// argSlots returns room for n args from the arena. When the arena is full a new one takes its
+// place; requests already returned keep the old one.
+func (rd *reader) argSlots(n int) [][]byte {
+	if cap(rd.arena)-len(rd.arena) < n {
+		rd.arena = make([][]byte, 0, max(2*cap(rd.arena), n, 64))
+	}
+	start := len(rd.arena)
+	rd.arena = rd.arena[:start+n]
+	return rd.arena[start : start+n : start+n]
 }
 
 func (rd *reader) consume() {

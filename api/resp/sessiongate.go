@@ -121,13 +121,24 @@ func batchable(prep prepFn, arity int, flags ...string) handler {
 // runPrepared runs one prepared command on its own.
 func runPrepared(prep prepFn) func(*client, *sessions.Signer, [][]byte) reply {
 	return func(c *client, sg *sessions.Signer, args [][]byte) reply {
-		cmd, e := prep(sg, args)
-		if e != "" {
+		cmd := c.commandFor(sg)
+		var e string
+		if *cmd, e = prep(sg, args); e != "" {
 			return errReply(e)
 		}
-		res, err := c.do(&cmd)
+		res, err := c.do(cmd)
 		return render(cmd.Kind, res, err)
 	}
+}
+
+// commandFor returns room for the command about to run with sg: the connection's own when sg
+// is the connection's signer (only the connection's goroutine runs with it, one command at a
+// time), so that the common path allocates nothing; a fresh one otherwise.
+func (c *client) commandFor(sg *sessions.Signer) *sessions.Command {
+	if sg == c.signer {
+		return &c.cmd
+	}
+	return new(sessions.Command)
 }
 
 // render turns a prepared command's outcome into its reply.
