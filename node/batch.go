@@ -36,6 +36,8 @@ type batchResultMsg struct {
 // in order. Commands on the same slot run one after another in the order given; the others
 // may run concurrently. In a cluster, the commands bound for one primary travel to it in one
 // message and come back in one: a pipeline costs a round trip per primary, not per command.
+// Tenant-wide commands (ENDALL, ACTIVITY, ACTIVE) are not ordered against the rest of the
+// batch; give one a batch of its own when its order matters (the RESP front end does).
 func (n *Node) DoBatch(ctx context.Context, cmds []*sessions.Command) []Outcome {
 	out := make([]Outcome, len(cmds))
 	select {
