@@ -18,7 +18,7 @@ func TestFlagDefaults(t *testing.T) {
 	want := &Config{
 		Addrs: []string{"127.0.0.1:6380"}, Spread: "all", Workload: "read", Conns: 8, Pipeline: 1,
 		Payload: 100, Duration: 10 * time.Second, Sessions: 10000, ReadRatio: 0.9,
-		SignKey: "sgbench-key", TTL: 3600, Seed: 1, Timeout: 10 * time.Second, Rounds: 1,
+		SignKey: "sgbench-key", TTL: 3600, Seed: 1, Timeout: 10 * time.Second, Rounds: 1, Baseline: "redis",
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Fatalf("got  %+v\nwant %+v", cfg, want)
@@ -35,7 +35,7 @@ func TestFlagValues(t *testing.T) {
 	want := &Config{
 		Addrs: []string{"a:1", "b:2", "c:3"}, Spread: "first", Workload: "extended", Redis: true,
 		Conns: 50, Pipeline: 16, Payload: 1000, Ops: 5000, Rate: 20000, Sessions: 7, Skew: 0.99,
-		ReadRatio: 0.5, SignKey: "s", TTL: 30, Seed: 9, Timeout: time.Second, Password: "pw", JSON: true, Rounds: 1,
+		ReadRatio: 0.5, SignKey: "s", TTL: 30, Seed: 9, Timeout: time.Second, Password: "pw", JSON: true, Rounds: 1, Baseline: "redis",
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Fatalf("got  %+v\nwant %+v", cfg, want)
@@ -90,7 +90,7 @@ func TestBadFlags(t *testing.T) {
 		"--timeout 0s":                  "--timeout",
 		"--rounds 0":                    "--rounds",
 		"--rounds 3":                    "--rounds needs --compare",
-		"--compare a:1":                 "--compare wants SG_ADDR,REDIS_ADDR",
+		"--compare a:1":                 "--compare wants SG_ADDR,BASELINE_ADDR",
 		"--compare a:1,b:2,c:3":         "--compare wants",
 		"--compare a:1,b:2 --redis":     "drop --addr and --redis",
 		"--compare a:1,b:2 --addr c:3":  "drop --addr",

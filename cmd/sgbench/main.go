@@ -32,7 +32,8 @@ type Config struct {
 	Spread    string        // "all": connections round-robin over Addrs (default); "first": all to Addrs[0]
 	Workload  string        // start, read (default), lifecycle or extended
 	Redis     bool          // speak native Redis commands instead of SESSIONGATE.*
-	Compare   []string      // SG_ADDR, REDIS_ADDR: run both back to back and compare
+	Compare   []string      // SG_ADDR, BASELINE_ADDR: run both back to back and compare
+	Baseline  string        // what the second --compare target is: redis (default) or sessiongate
 	Rounds    int           // with Compare: alternate the two this many times; default 1
 	Conns     int           // connections; default 8
 	Pipeline  int           // requests in flight per connection; default 1
@@ -111,13 +112,17 @@ func run(ctx context.Context, cfg *Config, clk clock, stdout, stderr io.Writer, 
 			return err
 		}
 		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("interrupted before the Redis run: %w", err)
+			return fmt.Errorf("interrupted before the baseline run: %w", err)
 		}
-		rd, err := bench(ctx, cfg, targetRedis, cfg.Compare[1:], clk, stderr, tty)
+		rd, err := bench(ctx, cfg, cfg.Baseline, cfg.Compare[1:], clk, stderr, tty)
 		if err != nil {
 			return err
 		}
-		rounds = append(rounds, map[string]*Result{targetSessiongate: sg, targetRedis: rd})
+		key := targetRedis
+		if cfg.Baseline == targetSessiongate {
+			key = "baseline"
+		}
+		rounds = append(rounds, map[string]*Result{targetSessiongate: sg, key: rd})
 		if rd.OpsPerSec > 0 {
 			ratios = append(ratios, sg.OpsPerSec/rd.OpsPerSec)
 		}
@@ -180,8 +185,9 @@ func parseFlags(args []string, stderr io.Writer) (*Config, error) {
 	fs.StringVar(&cfg.Spread, "spread", "all", "all: connections round-robin over --addr; first: every connection to the first")
 	fs.StringVar(&cfg.Workload, "workload", workloadRead, "start, read, lifecycle or extended")
 	fs.BoolVar(&cfg.Redis, "redis", false, "target plain Redis with native commands (a hash per session)")
-	fs.StringVar(&compare, "compare", "", "SG_ADDR,REDIS_ADDR: run sessiongate then Redis, print both side by side")
-	fs.IntVar(&cfg.Rounds, "rounds", 1, "with --compare: alternate sessiongate and Redis runs this many times and print the median ratio")
+	fs.StringVar(&compare, "compare", "", "SG_ADDR,BASELINE_ADDR: run sessiongate then the baseline (Redis unless --baseline), print both side by side")
+	fs.StringVar(&cfg.Baseline, "baseline", targetRedis, "with --compare: what BASELINE_ADDR is, redis or sessiongate (another node or build)")
+	fs.IntVar(&cfg.Rounds, "rounds", 1, "with --compare: alternate the two targets this many times and print the median ratio")
 	fs.IntVar(&cfg.Conns, "conns", 8, "connections")
 	fs.IntVar(&cfg.Pipeline, "pipeline", 1, "requests in flight per connection")
 	fs.IntVar(&cfg.Payload, "payload", 100, "bytes each PSET writes")
@@ -218,7 +224,7 @@ func parseFlags(args []string, stderr io.Writer) (*Config, error) {
 		}
 		cfg.Compare = splitList(compare)
 		if len(cfg.Compare) != 2 {
-			return nil, fmt.Errorf("--compare wants SG_ADDR,REDIS_ADDR, not %q", compare)
+			return nil, fmt.Errorf("--compare wants SG_ADDR,BASELINE_ADDR, not %q", compare)
 		}
 		addrs = compare
 	}
@@ -240,6 +246,10 @@ START = HSET+EXPIRE, PSET = HSET, PGET = HGET, EXPIRE = EXPIRE, END = DEL, and f
 extended family a set per owner (CREATE = HSET+EXPIRE+SADD, INFO = HMGET, PUPDATE =
 HSET+HDEL, PGETALL = HGETALL, ROTATE = RENAME+SREM+SADD, LIST = SMEMBERS, ENDOWNER = DEL).
 An operation of several commands is pipelined, timed and counted as one.
+
+--compare SG,BASELINE alternates two targets (--rounds) and prints the median throughput
+ratio: BASELINE is a Redis server, or with --baseline sessiongate another sessiongate
+target (a lone node against a cluster's entry node, or an older build).
 
 Flags:
 `
@@ -269,6 +279,10 @@ func (cfg *Config) validate() error {
 		return fmt.Errorf("--spread must be all or first, not %q", cfg.Spread)
 	case !validWorkload(cfg.Workload):
 		return fmt.Errorf("--workload must be start, read, lifecycle or extended, not %q", cfg.Workload)
+	case cfg.Baseline != targetRedis && cfg.Baseline != targetSessiongate:
+		return fmt.Errorf("--baseline must be redis or sessiongate, not %q", cfg.Baseline)
+	case cfg.Baseline != targetRedis && cfg.Compare == nil:
+		return errors.New("--baseline needs --compare")
 	case cfg.Rounds < 1 || cfg.Rounds > 100:
 		return fmt.Errorf("--rounds must be 1..100, not %d", cfg.Rounds)
 	case cfg.Rounds > 1 && cfg.Compare == nil:

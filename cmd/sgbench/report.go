@@ -69,29 +69,33 @@ func printErrors(w io.Writer, r *Result) {
 	}
 }
 
-// printCompare writes a sessiongate run and a Redis run side by side, with the ratio of
-// their throughputs and latencies (sessiongate / Redis).
-func printCompare(w io.Writer, sg, rd *Result) {
-	fmt.Fprintf(w, "sessiongate %s vs redis %s: workload %s, %d conns, pipeline %d, payload %d B\n",
-		strings.Join(sg.Addrs, ","), strings.Join(rd.Addrs, ","), sg.Workload, sg.Conns, sg.Pipeline, sg.Payload)
+// printCompare writes a sessiongate run and its baseline's run (Redis, or another sessiongate
+// target) side by side, with the ratio of their throughputs (sessiongate / baseline).
+func printCompare(w io.Writer, sg, base *Result) {
+	a, b, whole := "sg", "redis", "sessiongate/redis"
+	if base.Target == targetSessiongate {
+		a, b, whole = "A", "B", "A/B"
+	}
+	fmt.Fprintf(w, "sessiongate %s vs %s %s: workload %s, %d conns, pipeline %d, payload %d B\n",
+		strings.Join(sg.Addrs, ","), base.Target, strings.Join(base.Addrs, ","), sg.Workload, sg.Conns, sg.Pipeline, sg.Payload)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "command\tsg ops/s\tredis ops/s\tsg/redis\tsg p50 µs\tredis p50 µs\tsg p99 µs\tredis p99 µs\tsg p99.9 µs\tredis p99.9 µs\t")
-	row := func(name string, a, b CommandResult) {
-		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", name, a.OpsPerSec, b.OpsPerSec,
-			ratio(a.OpsPerSec, b.OpsPerSec), us(a.P50), us(b.P50), us(a.P99), us(b.P99), us(a.P999), us(b.P999))
+	fmt.Fprintf(tw, "command\t%[1]s ops/s\t%[2]s ops/s\t%[1]s/%[2]s\t%[1]s p50 µs\t%[2]s p50 µs\t%[1]s p99 µs\t%[2]s p99 µs\t%[1]s p99.9 µs\t%[2]s p99.9 µs\t\n", a, b)
+	row := func(name string, x, y CommandResult) {
+		fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", name, x.OpsPerSec, y.OpsPerSec,
+			ratio(x.OpsPerSec, y.OpsPerSec), us(x.P50), us(y.P50), us(x.P99), us(y.P99), us(x.P999), us(y.P999))
 	}
 	byName := map[string]CommandResult{}
-	for _, c := range rd.Commands {
+	for _, c := range base.Commands {
 		byName[c.Name] = c
 	}
 	for _, c := range sg.Commands {
 		row(c.Name, c, byName[c.Name])
 	}
-	row("all", CommandResult{OpsPerSec: sg.OpsPerSec, Latency: sg.All}, CommandResult{OpsPerSec: rd.OpsPerSec, Latency: rd.All})
+	row("all", CommandResult{OpsPerSec: sg.OpsPerSec, Latency: sg.All}, CommandResult{OpsPerSec: base.OpsPerSec, Latency: base.All})
 	tw.Flush()
-	fmt.Fprintf(w, "throughput ratio sessiongate/redis: %s\n", ratio(sg.OpsPerSec, rd.OpsPerSec))
+	fmt.Fprintf(w, "throughput ratio %s: %s\n", whole, ratio(sg.OpsPerSec, base.OpsPerSec))
 	printErrors(w, sg)
-	printErrors(w, rd)
+	printErrors(w, base)
 }
 
 func ratio(a, b float64) string {

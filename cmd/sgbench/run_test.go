@@ -283,3 +283,33 @@ func TestRunPrintsATableAndProgress(t *testing.T) {
 		t.Errorf("ran %g s (%v), want the whole --duration", secs, err)
 	}
 }
+
+// --baseline sessiongate compares two sessiongate targets (a cluster's entry node against a
+// lone node, or two builds), both spoken to in the sessiongate dialect.
+func TestRunCompareSessiongateBaseline(t *testing.T) {
+	a := newFakeSessiongate()
+	b := newFakeSessiongate()
+	addrA, addrB := startFake(t, a.handle), startFake(t, b.handle)
+	code, stdout, stderr := runMain(t, "--compare", addrA+","+addrB, "--baseline", "sessiongate", "--ops", "300", "--sessions", "10", "--rounds", "2")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"sessiongate " + addrA + " vs sessiongate " + addrB, "A/B", "throughput ratio A/B", "ratios by round: "} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("no %q in\n%s", want, stdout)
+		}
+	}
+	code, stdout, _ = runMain(t, "--compare", addrA+","+addrB, "--baseline", "sessiongate", "--ops", "300", "--sessions", "10", "--json")
+	var both map[string]Result
+	if err := json.Unmarshal([]byte(stdout), &both); code != 0 || err != nil {
+		t.Fatalf("exit %d, %v: %s", code, err, stdout)
+	}
+	if both["baseline"].Ops != 300 || both["baseline"].Target != "sessiongate" || both["sessiongate"].Ops != 300 {
+		t.Fatalf("%+v", both)
+	}
+	for _, bad := range [][]string{{"--baseline", "memcached", "--compare", addrA + "," + addrB}, {"--baseline", "sessiongate", "--addr", addrA}} {
+		if code, _, stderr := runMain(t, bad...); code == 0 || !strings.Contains(stderr, "--baseline") {
+			t.Errorf("%v: exit %d, %s", bad, code, stderr)
+		}
+	}
+}
