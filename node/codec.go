@@ -19,6 +19,10 @@ var (
 	_ msgpack.CustomDecoder = (*resultMsg)(nil)
 	_ msgpack.CustomEncoder = (*opsMsg)(nil)
 	_ msgpack.CustomDecoder = (*opsMsg)(nil)
+	_ msgpack.CustomEncoder = (*batchMsg)(nil)
+	_ msgpack.CustomDecoder = (*batchMsg)(nil)
+	_ msgpack.CustomEncoder = (*batchResultMsg)(nil)
+	_ msgpack.CustomDecoder = (*batchResultMsg)(nil)
 )
 
 func (m *commandMsg) EncodeMsgpack(enc *msgpack.Encoder) error {
@@ -115,6 +119,65 @@ func (m *opsMsg) DecodeMsgpack(dec *msgpack.Decoder) error {
 		switch string(r.Key()) {
 		case "o":
 			m.Ops, err = sessions.ReadOps(dec)
+		default:
+			err = sessions.SkipValue(dec)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return r.Err()
+}
+
+func (m *batchMsg) EncodeMsgpack(enc *msgpack.Encoder) error {
+	if m == nil {
+		return enc.EncodeNil()
+	}
+	w := sessions.MapWriter{Enc: enc}
+	w.Len(2)
+	sessions.PutArray(&w, "c", m.Cmds)
+	w.Int("h", m.Hops)
+	return w.Err
+}
+
+func (m *batchMsg) DecodeMsgpack(dec *msgpack.Decoder) error {
+	*m = batchMsg{}
+	var r sessions.MapReader
+	for r.Start(dec); r.Next(); {
+		var err error
+		switch string(r.Key()) {
+		case "c":
+			m.Cmds, err = sessions.ReadArray[sessions.Command](dec)
+		case "h":
+			m.Hops, err = dec.DecodeInt()
+		default:
+			err = sessions.SkipValue(dec)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return r.Err()
+}
+
+func (m *batchResultMsg) EncodeMsgpack(enc *msgpack.Encoder) error {
+	if m == nil {
+		return enc.EncodeNil()
+	}
+	w := sessions.MapWriter{Enc: enc}
+	w.Len(1)
+	sessions.PutArray(&w, "r", m.Results)
+	return w.Err
+}
+
+func (m *batchResultMsg) DecodeMsgpack(dec *msgpack.Decoder) error {
+	*m = batchResultMsg{}
+	var r sessions.MapReader
+	for r.Start(dec); r.Next(); {
+		var err error
+		switch string(r.Key()) {
+		case "r":
+			m.Results, err = sessions.ReadArray[resultMsg](dec)
 		default:
 			err = sessions.SkipValue(dec)
 		}

@@ -32,6 +32,23 @@ type shadowOpsMsg struct {
 	Ops []wiretest.Op `msgpack:"o"`
 }
 
+type shadowBatchMsg struct {
+	Cmds []wiretest.Command `msgpack:"c"`
+	Hops int                `msgpack:"h"`
+}
+
+type shadowBatchResultMsg struct {
+	Results []shadowResultMsg `msgpack:"r"`
+}
+
+func fullBatchMsg() batchMsg {
+	return batchMsg{Cmds: []sessions.Command{wiretest.FullCommand(), wiretest.FullCommand()}, Hops: 1}
+}
+
+func fullBatchResultMsg() batchResultMsg {
+	return batchResultMsg{Results: []resultMsg{fullResultMsg(), fullResultMsg()}}
+}
+
 func fullCommandMsg() commandMsg { return commandMsg{Cmd: wiretest.FullCommand(), Hops: 2} }
 
 func fullResultMsg() resultMsg {
@@ -53,12 +70,22 @@ func TestCodecMatchesReflection(t *testing.T) {
 		wiretest.CompatCases[opsMsg, shadowOpsMsg](t, fullOpsMsg(),
 			opsMsg{Ops: make([]sessions.Op, 20)}, opsMsg{Ops: []sessions.Op{wiretest.BigOp()}})
 	})
+	t.Run("batchMsg", func(t *testing.T) {
+		wiretest.CompatCases[batchMsg, shadowBatchMsg](t, fullBatchMsg(),
+			batchMsg{Cmds: make([]sessions.Command, 300), Hops: 3}, batchMsg{Cmds: []sessions.Command{wiretest.BigCommand()}})
+	})
+	t.Run("batchResultMsg", func(t *testing.T) {
+		wiretest.CompatCases[batchResultMsg, shadowBatchResultMsg](t, fullBatchResultMsg(),
+			batchResultMsg{Results: make([]resultMsg, 300)})
+	})
 }
 
 func TestCodecNilFields(t *testing.T) {
 	wiretest.CheckNilFields[commandMsg, shadowCommandMsg](t)
 	wiretest.CheckNilFields[resultMsg, shadowResultMsg](t)
 	wiretest.CheckNilFields[opsMsg, shadowOpsMsg](t)
+	wiretest.CheckNilFields[batchMsg, shadowBatchMsg](t)
+	wiretest.CheckNilFields[batchResultMsg, shadowBatchResultMsg](t)
 }
 
 // TestCallNeedsPointers shows why the call sites pass &msg: a message passed by value cannot
@@ -111,6 +138,14 @@ func FuzzResultMsgCodec(f *testing.F) {
 
 func FuzzOpsMsgCodec(f *testing.F) {
 	wiretest.FuzzCodec[opsMsg, shadowOpsMsg](f, opsMsg{}, opsMsg{Ops: []sessions.Op{wiretest.FullOp(), {}}})
+}
+
+func FuzzBatchMsgCodec(f *testing.F) {
+	wiretest.FuzzCodec[batchMsg, shadowBatchMsg](f, batchMsg{}, fullBatchMsg())
+}
+
+func FuzzBatchResultMsgCodec(f *testing.F) {
+	wiretest.FuzzCodec[batchResultMsg, shadowBatchResultMsg](f, batchResultMsg{}, fullBatchResultMsg())
 }
 
 // roundTrip encodes in and decodes it into out with long-lived encoder, decoder and buffer,

@@ -313,15 +313,15 @@ func readBin16(dec *msgpack.Decoder, v *[16]byte) error {
 	return dec.ReadFull(v[:])
 }
 
-// codec is what the element types of arrays implement.
-type codec[T any] interface {
+// Codec is what the element types of arrays implement (pointer receivers).
+type Codec[T any] interface {
 	*T
 	msgpack.CustomEncoder
 	msgpack.CustomDecoder
 }
 
 // putArray writes a slice of structs; nil is nil on the wire, as with reflection.
-func putArray[T any, P codec[T]](w *MapWriter, k string, s []T) {
+func putArray[T any, P Codec[T]](w *MapWriter, k string, s []T) {
 	if !w.Key(k) {
 		return
 	}
@@ -337,7 +337,7 @@ func putArray[T any, P codec[T]](w *MapWriter, k string, s []T) {
 
 // readArray reads a slice of structs: nil stays nil and an empty array is an empty slice, as
 // with reflection.
-func readArray[T any, P codec[T]](dec *msgpack.Decoder) ([]T, error) {
+func readArray[T any, P Codec[T]](dec *msgpack.Decoder) ([]T, error) {
 	n, err := readArrayLen(dec)
 	if err != nil || n < 0 {
 		return nil, err
@@ -352,6 +352,12 @@ func readArray[T any, P codec[T]](dec *msgpack.Decoder) ([]T, error) {
 	}
 	return s, nil
 }
+
+// PutArray writes a slice of values with hand-written codecs under key k (nil as nil).
+func PutArray[T any, P Codec[T]](w *MapWriter, k string, s []T) { putArray[T, P](w, k, s) }
+
+// ReadArray reads a slice written by PutArray or by reflection, bounding its length by the input.
+func ReadArray[T any, P Codec[T]](dec *msgpack.Decoder) ([]T, error) { return readArray[T, P](dec) }
 
 // ReadOps reads a slice of ops written by MapWriter.Ops or by reflection.
 func ReadOps(dec *msgpack.Decoder) ([]Op, error) { return readArray[Op](dec) }
