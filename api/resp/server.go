@@ -53,8 +53,10 @@ type Config struct {
 	Sections func() []node.Section
 	// Cluster answers SESSIONGATE.CLUSTER; it returns nil when the node runs alone.
 	Cluster func() *node.ClusterView
-	// Sequential runs a pipeline's commands one after another instead of concurrently per
-	// slot: faster when the backend never waits on the network (a node running alone).
+	// Sequential runs a pipeline's commands one after another on the connection's goroutine:
+	// fastest when the backend never waits on the network (a node running alone). Otherwise a
+	// Batcher backend gets a pipeline's session commands in one call, and any other backend
+	// runs commands on different slots concurrently.
 	Sequential bool
 	// Version is reported by INFO and HELLO.
 	Version string
