@@ -320,7 +320,7 @@ func (c *cluster) installView() {
 		go c.runSyncs(syncs, nv)
 	}
 	if len(handoffs) > 0 {
-		go c.runHandoffs(handoffs, nv)
+		go c.runHandoffs(handoffs)
 	}
 }
 

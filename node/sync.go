@@ -67,28 +67,43 @@ func boolInt(b bool) int {
 	return 0
 }
 
-// handoff is a partition to push and the member to push it to.
+// handoff is a partition to push and the member to push it to (runHandoffs looks the member
+// up again when it pushes).
 type handoff struct {
 	p  int
 	to string
 }
 
-// runHandoffs pushes the partitions this node lost to their new primaries.
-func (c *cluster) runHandoffs(hs []handoff, v *view) {
+// runHandoffs pushes the partitions this node lost to their primaries, after HandoffDelay.
+// The primary is looked up when the push starts, not taken from the view that lost the
+// partition: views often change twice in a row (a healed partition's members reappear one by
+// one), and the newer view makes no hand-off of its own for a partition this node was not
+// primary of there, so dropping the push when the ring moves on lost these last writes until
+// anti-entropy or the drop of unheld partitions carried them over (chaos: isolate-two).
+func (c *cluster) runHandoffs(hs []handoff) {
 	select {
 	case <-c.stop:
 		return
 	case <-time.After(c.cfg.HandoffDelay): // commands started as primary finish meanwhile
 	}
 	start := time.Now()
-	// Once the ring moves on, the next view makes its own hand-offs and pull-on-install
-	// covers the rest.
-	current := func() bool { return c.view.Load().ring == v.ring }
-	c.pushEach(hs, current, func(h handoff) {
+	running := func() bool {
+		select {
+		case <-c.stop:
+			return false
+		default:
+			return true
+		}
+	}
+	c.pushEach(hs, running, func(h handoff) {
+		to := c.view.Load().ring.Primary(h.p)
+		if to == c.cfg.Name {
+			return // primary again: the data is here
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*c.cfg.RPCTimeout)
 		defer cancel()
-		if err := c.pushPartition(ctx, h.to, h.p); err != nil {
-			c.log.Debug("hand-off to new primary failed; anti-entropy will repair", "partition", h.p, "to", h.to, "err", err)
+		if err := c.pushPartition(ctx, to, h.p); err != nil {
+			c.log.Debug("hand-off to new primary failed; anti-entropy will repair", "partition", h.p, "to", to, "err", err)
 		}
 	})
 	c.log.Debug("handed lost partitions to their new primaries", "partitions", len(hs), "took", time.Since(start))
