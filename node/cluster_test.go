@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessiongate/sessiongate/ring"
 	"github.com/sessiongate/sessiongate/sessions"
 )
 
@@ -607,5 +608,46 @@ func TestHandoffSurvivesASecondViewChange(t *testing.T) {
 			}
 		}
 		return true
+	})
+}
+
+// A hand-off follows the partition's primary when the view changes again after the push has
+// landed (a view still growing back member by member): the primary of the newer view gets
+// the late writes too.
+func TestHandoffFollowsAMovingPrimary(t *testing.T) {
+	nodes := startCluster(t, 3, withAntiEntropy(time.Hour), withHandoffDelay(300*time.Millisecond))
+	c := nodes[0].n.cluster
+	full := c.view.Load()
+	smaller, err := ring.New(ring.Config{Partitions: c.cfg.Partitions, Replicas: c.cfg.Replicas}, []string{"n0", "n2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := -1
+	for q := 0; q < full.ring.Partitions(); q++ {
+		if full.ring.Primary(q) == "n1" && smaller.Primary(q) == "n2" {
+			p = q
+			break
+		}
+	}
+	if p < 0 {
+		t.Fatal("no partition whose primary moves from n1 to n2")
+	}
+	time.Sleep(1500 * time.Millisecond) // the members' re-pulls after forming the cluster are done
+	id := newID(t, p)
+	if _, err := c.n.Store().Do(&sessions.Command{Kind: sessions.KindStart, Tenant: testTenant, ID: id, TTL: 3600}); err != nil {
+		t.Fatal(err)
+	}
+	go c.runHandoffs([]handoff{{p: p, to: "n1"}})
+	eventually(t, 10*time.Second, "the push to n1", func() bool {
+		_, ok := nodes[1].n.Store().Export(id)
+		return ok
+	})
+	// n0's view moves on: n2 is primary now.
+	nv := *full
+	nv.ring = smaller
+	c.view.Store(&nv)
+	eventually(t, 10*time.Second, "the push to n2, the newer primary", func() bool {
+		_, ok := nodes[2].n.Store().Export(id)
+		return ok
 	})
 }

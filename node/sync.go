@@ -74,39 +74,60 @@ type handoff struct {
 	to string
 }
 
+// handoffPasses bounds how many times runHandoffs follows a partition's primary around.
+const handoffPasses = 4
+
 // runHandoffs pushes the partitions this node lost to their primaries, after HandoffDelay.
-// The primary is looked up when the push starts, not taken from the view that lost the
-// partition: views often change twice in a row (a healed partition's members reappear one by
-// one), and the newer view makes no hand-off of its own for a partition this node was not
-// primary of there, so dropping the push when the ring moves on lost these last writes until
-// anti-entropy or the drop of unheld partitions carried them over (chaos: isolate-two).
+// The primary is looked up when a push starts, not taken from the view that lost the
+// partition: views often change several times in a row (a healed partition's members reappear
+// one by one), and a newer view makes no hand-off of its own for a partition this node was not
+// primary of there. Dropping the push when the ring moved on lost such last writes (chaos:
+// isolate, isolate-two). After each pass it waits HandoffDelay again and pushes once more
+// wherever the primary has moved since (or a push failed), a few passes at most.
 func (c *cluster) runHandoffs(hs []handoff) {
-	select {
-	case <-c.stop:
-		return
-	case <-time.After(c.cfg.HandoffDelay): // commands started as primary finish meanwhile
-	}
+	var mu sync.Mutex
+	pushed := map[int]string{} // partition -> where its last push landed
 	start := time.Now()
-	running := func() bool {
+	for pass := 0; pass < handoffPasses; pass++ {
 		select {
 		case <-c.stop:
-			return false
-		default:
-			return true
+			return
+		case <-time.After(c.cfg.HandoffDelay): // commands started as primary finish meanwhile
 		}
+		v := c.view.Load()
+		var todo []handoff
+		for _, h := range hs {
+			to := v.ring.Primary(h.p)
+			if to != c.cfg.Name && to != pushed[h.p] { // primary again: the data is here
+				todo = append(todo, handoff{p: h.p, to: to})
+			}
+		}
+		if len(todo) == 0 {
+			break
+		}
+		c.pushEach(todo, c.running, func(h handoff) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*c.cfg.RPCTimeout)
+			defer cancel()
+			if err := c.pushPartition(ctx, h.to, h.p); err != nil {
+				c.log.Debug("hand-off to new primary failed", "partition", h.p, "to", h.to, "err", err)
+				return
+			}
+			mu.Lock()
+			pushed[h.p] = h.to
+			mu.Unlock()
+		})
 	}
-	c.pushEach(hs, running, func(h handoff) {
-		to := c.view.Load().ring.Primary(h.p)
-		if to == c.cfg.Name {
-			return // primary again: the data is here
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*c.cfg.RPCTimeout)
-		defer cancel()
-		if err := c.pushPartition(ctx, to, h.p); err != nil {
-			c.log.Debug("hand-off to new primary failed; anti-entropy will repair", "partition", h.p, "to", to, "err", err)
-		}
-	})
 	c.log.Debug("handed lost partitions to their new primaries", "partitions", len(hs), "took", time.Since(start))
+}
+
+// running reports whether the cluster has not been stopped.
+func (c *cluster) running() bool {
+	select {
+	case <-c.stop:
+		return false
+	default:
+		return true
+	}
 }
 
 // pushEach runs push for each hand-off, handoffParallelism at a time, starting no more once
