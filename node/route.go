@@ -3,6 +3,8 @@ package node
 import (
 	"context"
 	"errors"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/sessiongate/sessiongate/replication"
@@ -95,11 +97,18 @@ func (c *cluster) execute(ctx context.Context, v *view, p int, cmd *sessions.Com
 	case <-ctx.Done():
 		return sessions.Result{}, tryAgain("partition %d is still being handed over", p)
 	}
+	if cmd.Kind == sessions.KindRotate && time.Since(v.since) < repairWindow {
+		// ROTATE copies what it finds and ends the old id. Right after a view change a former
+		// primary may still hold a newer write (its hand-off push comes HandoffDelay later);
+		// a copy made without it would lose it for good, so ask every member first (chaos:
+		// rolling restart, a payload acknowledged 0.1 s before the ROTATE was lost).
+		c.readRepair(ctx, v, slices.Collect(maps.Keys(v.members)), cmd.ID)
+	}
 	res, err := c.n.store.Do(cmd)
 	if (errors.Is(err, sessions.ErrNoSession) || errors.Is(err, sessions.ErrNoPayload)) &&
 		cmd.Kind != sessions.KindStart && !cmd.Kind.IsOwnerScoped() &&
 		time.Since(v.since) < repairWindow && !c.n.store.Ended(cmd.ID) {
-		applied, complete := c.readRepair(ctx, v, p, cmd.ID)
+		applied, complete := c.readRepair(ctx, v, v.ring.Replicas(p), cmd.ID)
 		if applied {
 			res, err = c.n.store.Do(cmd)
 		}
@@ -119,10 +128,9 @@ func (c *cluster) execute(ctx context.Context, v *view, p int, cmd *sessions.Com
 	return res, err
 }
 
-// readRepair asks the partition's other replicas for one session and merges what they have.
-// complete is false when a replica could not be asked.
-func (c *cluster) readRepair(ctx context.Context, v *view, p int, id sessions.ID) (applied, complete bool) {
-	set := v.ring.Replicas(p)
+// readRepair asks the members in set (the partition's replicas, or every member) for one
+// session and merges what they have. complete is false when one could not be asked.
+func (c *cluster) readRepair(ctx context.Context, v *view, set []string, id sessions.ID) (applied, complete bool) {
 	type answer struct {
 		ops []sessions.Op
 		err error
