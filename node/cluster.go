@@ -254,7 +254,7 @@ func (c *cluster) installView() {
 		}
 	}
 	var syncs []partitionSync
-	var handoffs []handoff
+	var lost []int // partitions this node stopped being primary of: pushed by runHandoffs
 	for _, mv := range moves {
 		wasPrimary := len(mv.Old) > 0 && mv.Old[0] == c.cfg.Name
 		if wasPrimary && mv.New[0] != c.cfg.Name {
@@ -264,7 +264,7 @@ func (c *cluster) installView() {
 			// The new primary pulls from us, but may have pulled before we saw the change and
 			// took our last writes. Push them once we have stopped (leave pushes by itself).
 			if _, alive := members[mv.New[0]]; alive && !c.leaving.Load() {
-				handoffs = append(handoffs, handoff{p: mv.Partition, to: mv.New[0]})
+				lost = append(lost, mv.Partition)
 			}
 		}
 		self := slices.Contains(mv.New, c.cfg.Name)
@@ -319,8 +319,8 @@ func (c *cluster) installView() {
 	if len(syncs) > 0 {
 		go c.runSyncs(syncs, nv)
 	}
-	if len(handoffs) > 0 {
-		go c.runHandoffs(handoffs)
+	if len(lost) > 0 {
+		go c.runHandoffs(lost)
 	}
 }
 

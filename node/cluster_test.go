@@ -637,7 +637,7 @@ func TestHandoffFollowsAMovingPrimary(t *testing.T) {
 	if _, err := c.n.Store().Do(&sessions.Command{Kind: sessions.KindStart, Tenant: testTenant, ID: id, TTL: 3600}); err != nil {
 		t.Fatal(err)
 	}
-	go c.runHandoffs([]handoff{{p: p, to: "n1"}})
+	go c.runHandoffs([]int{p})
 	eventually(t, 10*time.Second, "the push to n1", func() bool {
 		_, ok := nodes[1].n.Store().Export(id)
 		return ok

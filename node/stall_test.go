@@ -7,19 +7,12 @@ import (
 	"github.com/sessiongate/sessiongate/sessions"
 )
 
-// Regression (chaos, pause: a ROTATE on a node just unpaused copied a payload one
-// acknowledged write old, and the newer write was lost with the old token): a node frozen
-// past failure detection sees no view change, so it served stale copies at once. After a
-// stall it now pulls its primary partitions from every live member before serving them.
-func TestStalledPrimaryResyncsBeforeServing(t *testing.T) {
-	nodes := startCluster(t, 3, withAntiEntropy(time.Hour))
-	v := nodes[0].n.ClusterView()
+// oldEverywhere starts a session whose primary is n0 and waits until every node holds its
+// payload v = "old" (the slower backup's copy may still be on its way after the ack).
+func oldEverywhere(t *testing.T, nodes []*testNode) sessions.ID {
+	t.Helper()
 	var id sessions.ID
-	for {
-		id = newID(t, -1)
-		if v.Partitions[id.Slot()%len(v.Partitions)].Replicas[0] == "n0" {
-			break
-		}
+	for id = newID(t, -1); primaryOf(nodes[0], id) != "n0"; id = newID(t, -1) {
 	}
 	if _, err := doRetry(t, nodes[0].n, sessions.Command{Kind: sessions.KindStart, Tenant: testTenant, ID: id, TTL: 3600}); err != nil {
 		t.Fatal(err)
@@ -27,8 +20,6 @@ func TestStalledPrimaryResyncsBeforeServing(t *testing.T) {
 	if _, err := doRetry(t, nodes[0].n, sessions.Command{Kind: sessions.KindPSet, Tenant: testTenant, ID: id, Name: []byte("v"), Data: []byte("old")}); err != nil {
 		t.Fatal(err)
 	}
-	// Every replica holds "old" (the slower backup's copy may still be on its way: a stand-in
-	// would have pulled it before writing).
 	eventually(t, 5*time.Second, "every replica to hold the old write", func() bool {
 		for _, tn := range nodes {
 			r, err := tn.n.Store().Do(&sessions.Command{Kind: sessions.KindPGet, Tenant: testTenant, ID: id, Name: []byte("v")})
@@ -38,6 +29,16 @@ func TestStalledPrimaryResyncsBeforeServing(t *testing.T) {
 		}
 		return true
 	})
+	return id
+}
+
+// Regression (chaos, pause: a ROTATE on a node just unpaused copied a payload one
+// acknowledged write old, and the newer write was lost with the old token): a node frozen
+// past failure detection sees no view change, so it served stale copies at once. After a
+// stall it now pulls its primary partitions from every live member before serving them.
+func TestStalledPrimaryResyncsBeforeServing(t *testing.T) {
+	nodes := startCluster(t, 3, withAntiEntropy(time.Hour))
+	id := oldEverywhere(t, nodes)
 	// While n0 was frozen, a stand-in primary took a newer write that reached n1 and n2 only.
 	res, err := nodes[1].n.Store().Do(&sessions.Command{Kind: sessions.KindPSet, Tenant: testTenant, ID: id, Name: []byte("v"), Data: []byte("new")})
 	if err != nil {
@@ -61,29 +62,7 @@ func TestStalledPrimaryResyncsBeforeServing(t *testing.T) {
 // now asks every member for the session first.
 func TestRotateAfterViewChangeCopiesTheNewestWrite(t *testing.T) {
 	nodes := startCluster(t, 3, withAntiEntropy(time.Hour))
-	v := nodes[0].n.ClusterView()
-	var id sessions.ID
-	for {
-		id = newID(t, -1)
-		if v.Partitions[id.Slot()%len(v.Partitions)].Replicas[0] == "n0" {
-			break
-		}
-	}
-	if _, err := doRetry(t, nodes[0].n, sessions.Command{Kind: sessions.KindStart, Tenant: testTenant, ID: id, TTL: 3600}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := doRetry(t, nodes[0].n, sessions.Command{Kind: sessions.KindPSet, Tenant: testTenant, ID: id, Name: []byte("v"), Data: []byte("old")}); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, 5*time.Second, "every replica to hold the old write", func() bool {
-		for _, tn := range nodes {
-			r, err := tn.n.Store().Do(&sessions.Command{Kind: sessions.KindPGet, Tenant: testTenant, ID: id, Name: []byte("v")})
-			if err != nil || string(r.Data) != "old" {
-				return false
-			}
-		}
-		return true
-	})
+	id := oldEverywhere(t, nodes)
 	// A former primary (n1) took a newer write that has not reached n0.
 	if _, err := nodes[1].n.Store().Do(&sessions.Command{Kind: sessions.KindPSet, Tenant: testTenant, ID: id, Name: []byte("v"), Data: []byte("new")}); err != nil {
 		t.Fatal(err)

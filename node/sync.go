@@ -67,8 +67,7 @@ func boolInt(b bool) int {
 	return 0
 }
 
-// handoff is a partition to push and the member to push it to (runHandoffs looks the member
-// up again when it pushes).
+// handoff is a partition to push and the member to push it to.
 type handoff struct {
 	p  int
 	to string
@@ -84,7 +83,7 @@ const handoffPasses = 4
 // primary of there. Dropping the push when the ring moved on lost such last writes (chaos:
 // isolate, isolate-two). After each pass it waits HandoffDelay again and pushes once more
 // wherever the primary has moved since (or a push failed), a few passes at most.
-func (c *cluster) runHandoffs(hs []handoff) {
+func (c *cluster) runHandoffs(parts []int) {
 	var mu sync.Mutex
 	pushed := map[int]string{} // partition -> where its last push landed
 	start := time.Now()
@@ -96,10 +95,10 @@ func (c *cluster) runHandoffs(hs []handoff) {
 		}
 		v := c.view.Load()
 		var todo []handoff
-		for _, h := range hs {
-			to := v.ring.Primary(h.p)
-			if to != c.cfg.Name && to != pushed[h.p] { // primary again: the data is here
-				todo = append(todo, handoff{p: h.p, to: to})
+		for _, p := range parts {
+			to := v.ring.Primary(p)
+			if to != c.cfg.Name && to != pushed[p] { // primary again: the data is here
+				todo = append(todo, handoff{p: p, to: to})
 			}
 		}
 		if len(todo) == 0 {
@@ -117,7 +116,7 @@ func (c *cluster) runHandoffs(hs []handoff) {
 			mu.Unlock()
 		})
 	}
-	c.log.Debug("handed lost partitions to their new primaries", "partitions", len(hs), "took", time.Since(start))
+	c.log.Debug("handed lost partitions to their new primaries", "partitions", len(parts), "took", time.Since(start))
 }
 
 // running reports whether the cluster has not been stopped.
