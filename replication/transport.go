@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"sync"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/vmihailenco/msgpack/v5"
 
+	"github.com/sessiongate/sessiongate/internal/rawtcp"
 	"github.com/sessiongate/sessiongate/workpool"
 )
 
@@ -38,6 +40,8 @@ const maxBacklog = 96 << 20
 // few syscalls, and no frame waits for a writer goroutine to be scheduled.
 type conn struct {
 	c          net.Conn
+	rd         io.Reader // c's socket read and written without the scheduler's syscall hooks
+	wr         io.Writer
 	done       chan struct{}
 	once       sync.Once
 	err        error
@@ -51,7 +55,7 @@ type conn struct {
 }
 
 func newConn(c net.Conn, maxFrame int) *conn {
-	return &conn{c: c, done: make(chan struct{}), maxFrame: maxFrame, maxBacklog: maxBacklog}
+	return &conn{c: c, rd: rawtcp.Reader(c), wr: rawtcp.Writer(c), done: make(chan struct{}), maxFrame: maxFrame, maxBacklog: maxBacklog}
 }
 
 func (k *conn) close(err error) {
@@ -89,7 +93,7 @@ func (k *conn) send(ctx context.Context, b *[]byte) error {
 		k.backlog = k.spare[:0]
 		k.wmu.Unlock()
 		k.c.SetWriteDeadline(time.Now().Add(writeTimeout))
-		_, err := k.c.Write(out)
+		_, err := k.wr.Write(out)
 		k.wmu.Lock()
 		if cap(out) <= 1<<20 {
 			k.spare = out[:0]
@@ -110,7 +114,7 @@ func (k *conn) send(ctx context.Context, b *[]byte) error {
 }
 
 func (k *conn) readLoop(onFrame func(frame)) {
-	r := bufio.NewReaderSize(k.c, 64<<10)
+	r := bufio.NewReaderSize(k.rd, 64<<10)
 	for {
 		f, err := readFrame(r, k.maxFrame)
 		if err != nil {

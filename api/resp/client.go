@@ -11,6 +11,7 @@ import (
 
 	"github.com/tidwall/redcon"
 
+	"github.com/sessiongate/sessiongate/internal/rawtcp"
 	"github.com/sessiongate/sessiongate/sessions"
 )
 
@@ -48,7 +49,7 @@ const writeTimeout = 30 * time.Second
 func newClient(s *Server, nc net.Conn) *client {
 	c := &client{
 		s: s, nc: nc, id: s.nextID.Add(1), proto: 2,
-		w:      redcon.NewWriter(nc),
+		w:      redcon.NewWriter(rawtcp.Writer(nc)),
 		rnd:    bufio.NewReaderSize(s.cfg.Rand, 4096),
 		signer: sessions.NewSigner(nil),
 		authed: s.cfg.RequirePass == "",
@@ -57,7 +58,7 @@ func newClient(s *Server, nc net.Conn) *client {
 	if !c.authed {
 		lim = unauthLimits
 	}
-	c.rd = newReader(nc, lim)
+	c.rd = newReader(rawtcp.Reader(nc), lim)
 	return c
 }
 

@@ -9,6 +9,8 @@ import (
 	"net"
 	"strconv"
 	"time"
+
+	"github.com/sessiongate/sessiongate/internal/rawtcp"
 )
 
 // ioBuffer is the size of each connection's read and write buffers. Replies that fit are
@@ -241,7 +243,7 @@ func dialConn(ctx context.Context, addr string, timeout time.Duration) (*Conn, e
 	if err != nil {
 		return nil, err
 	}
-	return &Conn{nc: nc, addr: addr, w: newWriter(nc), r: newReader(nc)}, nil
+	return &Conn{nc: nc, addr: addr, w: newWriter(rawtcp.Writer(nc)), r: newReader(rawtcp.Reader(nc))}, nil
 }
 
 // flush sends everything appended, and gives the replies to come until timeout.
