@@ -67,7 +67,7 @@ func TestConcurrentSendsArriveWhole(t *testing.T) {
 	const senders, each = 8, 50
 	got := make(chan frame, senders*each)
 	r := newConn(b, DefaultMaxFrame)
-	go r.readLoop(func(f frame) { got <- f })
+	go r.readLoop(func(f frame, _ bool) { got <- f }, nil)
 	for i := 0; i < senders; i++ {
 		go func() {
 			for j := 0; j < each; j++ {

@@ -151,14 +151,14 @@ func (c *Client) connFor(ctx context.Context, addr string) (*clientConn, error) 
 		tc.SetNoDelay(true)
 	}
 	cc := &clientConn{conn: newConn(nc, c.cfg.MaxFrame), pending: map[uint64]chan result{}}
-	go cc.readLoop(func(f frame) {
+	go cc.readLoop(func(f frame, _ bool) {
 		cc.mu.Lock()
 		ch := cc.pending[f.id]
 		cc.mu.Unlock()
 		if ch != nil {
 			ch <- result{kind: f.kind, payload: f.payload}
 		}
-	})
+	}, nil)
 	p.cc = cc
 	c.mu.Lock()
 	closed := c.closed

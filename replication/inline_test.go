@@ -1,10 +1,12 @@
 package replication
 
 import (
+	"bufio"
 	"context"
 	"net"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -57,5 +59,66 @@ func TestInlineHandler(t *testing.T) {
 	}
 	if h.inline.Load() != 11 || h.worker.Load() != 10 {
 		t.Fatalf("%d inline, %d on workers; want 11 and 10", h.inline.Load(), h.worker.Load())
+	}
+}
+
+// A burst of requests that arrives in one read is answered in a few writes rather than one
+// write per answer, and no answer is left queued: the last of the burst goes to a worker
+// here, so the queued inline answers must leave before the reader waits again.
+func TestInlineAnswersOfABurstLeaveTogether(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &inlineEcho{}
+	s := NewServer(ServerConfig{}, h)
+	go s.Serve(ln)
+	defer s.Close()
+	nc, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+
+	const n = 50
+	var burst []byte
+	for i := 1; i <= n; i++ {
+		m := Method(1) // inline
+		if i == n {
+			m = 2 // a worker's
+		}
+		b := getBuf()
+		if err := encodeInto(b, echoReq{N: i}); err != nil {
+			t.Fatal(err)
+		}
+		burst = append(burst, finishFrame(*b, uint64(i), kindRequest, m)...)
+	}
+	if _, err := nc.Write(burst); err != nil {
+		t.Fatal(err)
+	}
+	nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	r := bufio.NewReader(nc)
+	seen := map[uint64]bool{}
+	for len(seen) < n {
+		f, err := readFrame(r, DefaultMaxFrame)
+		if err != nil {
+			t.Fatalf("after %d answers: %v", len(seen), err)
+		}
+		var resp echoResp
+		if f.kind != kindOK || decodeFrom(f.payload, &resp) != nil || resp.N != int(f.id)*int(f.method) {
+			t.Fatalf("answer %d: kind %d, %+v", f.id, f.kind, resp)
+		}
+		seen[f.id] = true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k := range s.conns {
+		k.wmu.Lock()
+		writes := k.writes
+		k.wmu.Unlock()
+		if writes >= n/2 {
+			t.Fatalf("%d answers took %d writes; a burst's inline answers should share them", n, writes)
+		}
+		t.Logf("%d answers in %d writes", n, writes)
 	}
 }

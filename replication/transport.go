@@ -52,6 +52,7 @@ type conn struct {
 	backlog []byte // frames waiting for the active writer
 	spare   []byte // the buffer last written, reused for the next backlog
 	writing bool
+	writes  int // writes made, for tests of coalescing
 }
 
 func newConn(c net.Conn, maxFrame int) *conn {
@@ -69,6 +70,16 @@ func (k *conn) close(err error) {
 // send writes a finished frame, or leaves it to the sender writing already. It fails once
 // the connection is closed. The frame buffer is recycled either way.
 func (k *conn) send(ctx context.Context, b *[]byte) error {
+	if err := k.queue(ctx, b); err != nil {
+		return err
+	}
+	return k.flush()
+}
+
+// queue appends a finished frame to the backlog without writing it: the reader answering
+// calls inline queues while more requests are already buffered, so that a burst of answers
+// leaves in one write. Someone must flush afterwards.
+func (k *conn) queue(ctx context.Context, b *[]byte) error {
 	defer putBuf(b)
 	select {
 	case <-k.done:
@@ -78,11 +89,17 @@ func (k *conn) send(ctx context.Context, b *[]byte) error {
 	default:
 	}
 	k.wmu.Lock()
+	defer k.wmu.Unlock()
 	if len(k.backlog)+len(*b) > k.maxBacklog {
-		k.wmu.Unlock()
 		return fmt.Errorf("%w: %d bytes already queued for %s", ErrUnavailable, len(k.backlog), k.c.RemoteAddr())
 	}
 	k.backlog = append(k.backlog, *b...)
+	return nil
+}
+
+// flush writes the backlog until it is empty, unless another sender is writing it already.
+func (k *conn) flush() error {
+	k.wmu.Lock()
 	if k.writing {
 		k.wmu.Unlock()
 		return nil
@@ -95,6 +112,7 @@ func (k *conn) send(ctx context.Context, b *[]byte) error {
 		k.c.SetWriteDeadline(time.Now().Add(writeTimeout))
 		_, err := k.wr.Write(out)
 		k.wmu.Lock()
+		k.writes++
 		if cap(out) <= 1<<20 {
 			k.spare = out[:0]
 		} else {
@@ -113,15 +131,21 @@ func (k *conn) send(ctx context.Context, b *[]byte) error {
 	return nil
 }
 
-func (k *conn) readLoop(onFrame func(frame)) {
+// readLoop hands each frame to onFrame, telling it whether more bytes are buffered already
+// (another frame, or part of one, is there to read without waiting). Before it waits for
+// the socket it calls idle, if set.
+func (k *conn) readLoop(onFrame func(f frame, more bool), idle func()) {
 	r := bufio.NewReaderSize(k.rd, 64<<10)
 	for {
+		if idle != nil && r.Buffered() == 0 {
+			idle()
+		}
 		f, err := readFrame(r, k.maxFrame)
 		if err != nil {
 			k.close(err)
 			return
 		}
-		onFrame(f)
+		onFrame(f, r.Buffered() > 0)
 	}
 }
 
@@ -221,12 +245,12 @@ func (s *Server) serveConn(k *conn) {
 	sem := make(chan struct{}, s.cfg.MaxInFlightPerConn)
 	var calls sync.WaitGroup
 	inline, _ := s.h.(InlineHandler)
-	k.readLoop(func(f frame) {
+	k.readLoop(func(f frame, more bool) {
 		if f.kind != kindRequest {
 			k.close(fmt.Errorf("unexpected frame kind %d", f.kind))
 			return
 		}
-		if inline != nil && s.serveInline(inline, k, f) {
+		if inline != nil && s.serveInline(inline, k, f, more) {
 			return
 		}
 		sem <- struct{}{}
@@ -235,21 +259,22 @@ func (s *Server) serveConn(k *conn) {
 			defer func() { <-sem; calls.Done() }()
 			s.serveFrame(k, f)
 		})
-	})
+	}, func() { k.flush() }) // answers queued inline go out before the reader waits
 	if k.err != nil && !errors.Is(k.err, net.ErrClosed) && s.ctx.Err() == nil && !isEOF(k.err) {
 		s.cfg.Logger.Debug("replication connection closed", "remote", k.c.RemoteAddr().String(), "err", k.err)
 	}
 	calls.Wait()
 }
 
-// serveInline offers a call to the handler's inline path and answers it if taken.
-func (s *Server) serveInline(h InlineHandler, k *conn, f frame) bool {
+// serveInline offers a call to the handler's inline path and answers it if taken. While
+// more requests are buffered the answer is only queued: the reader flushes before it waits.
+func (s *Server) serveInline(h InlineHandler, k *conn, f frame, more bool) bool {
 	dec := msgpack.GetDecoder()
 	dec.Reset(bytes.NewReader(f.payload))
 	resp, ok, err := h.ServeInline(s.ctx, f.method, dec)
 	msgpack.PutDecoder(dec)
 	if ok {
-		s.answer(k, f, resp, err)
+		s.answer(k, f, resp, err, more)
 	}
 	return ok
 }
@@ -260,11 +285,11 @@ func (s *Server) serveFrame(k *conn, f frame) {
 	dec.Reset(bytes.NewReader(f.payload))
 	resp, err := s.h.ServeCall(s.ctx, f.method, dec)
 	msgpack.PutDecoder(dec)
-	s.answer(k, f, resp, err)
+	s.answer(k, f, resp, err, false)
 }
 
-// answer sends a call's response or error.
-func (s *Server) answer(k *conn, f frame, resp any, err error) {
+// answer sends a call's response or error, or with hold only queues it.
+func (s *Server) answer(k *conn, f frame, resp any, err error, hold bool) {
 	if s.ctx.Err() != nil {
 		// Closing: the caller must see a lost connection (ErrUnavailable), not an error
 		// the shutdown itself caused in the handler.
@@ -282,6 +307,10 @@ func (s *Server) answer(k *conn, f frame, resp any, err error) {
 		}
 	}
 	finishFrame(*b, f.id, kind, f.method)
+	if hold {
+		k.queue(s.ctx, b)
+		return
+	}
 	k.send(s.ctx, b)
 }
 
