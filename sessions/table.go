@@ -6,9 +6,22 @@ import "encoding/binary"
 // backward-shift deletion. It exists for memory: a slot is one pointer, where a Go map spends
 // about 50 bytes per entry on a 16-byte key, a pointer and its load-factor slack.
 // Session ids are random, so the id's own bytes are a good hash once mixed.
+//
+// Beside each slot sits a one-byte tag from the id's hash (0 when the slot is empty). A probe
+// compares tags and touches a record only when its tag matches: the record is usually a
+// cache miss, and a lookup probes about two slots at the load factors used here.
 type table struct {
 	slots []*record // length is zero or a power of two
+	tags  []uint8   // same length as slots
 	n     int
+}
+
+// tagOf takes the hash's top byte (the index uses the low bits), never 0.
+func tagOf(h uint64) uint8 {
+	if t := uint8(h >> 56); t != 0 {
+		return t
+	}
+	return 1
 }
 
 func hashID(id *ID) uint64 {
@@ -22,13 +35,16 @@ func (t *table) get(id ID) *record {
 		return nil
 	}
 	mask := uint64(len(t.slots) - 1)
-	for i := hashID(&id) & mask; ; i = (i + 1) & mask {
-		r := t.slots[i]
-		if r == nil {
+	h := hashID(&id)
+	tag := tagOf(h)
+	for i := h & mask; ; i = (i + 1) & mask {
+		switch t.tags[i] {
+		case 0:
 			return nil
-		}
-		if r.id == id {
-			return r
+		case tag:
+			if r := t.slots[i]; r.id == id {
+				return r
+			}
 		}
 	}
 }
@@ -39,16 +55,19 @@ func (t *table) put(r *record) *record {
 		t.resize(max(8, len(t.slots)*2))
 	}
 	mask := uint64(len(t.slots) - 1)
-	for i := hashID(&r.id) & mask; ; i = (i + 1) & mask {
-		old := t.slots[i]
-		if old == nil {
-			t.slots[i] = r
+	h := hashID(&r.id)
+	tag := tagOf(h)
+	for i := h & mask; ; i = (i + 1) & mask {
+		switch t.tags[i] {
+		case 0:
+			t.slots[i], t.tags[i] = r, tag
 			t.n++
 			return nil
-		}
-		if old.id == r.id {
-			t.slots[i] = r
-			return old
+		case tag:
+			if old := t.slots[i]; old.id == r.id {
+				t.slots[i] = r
+				return old
+			}
 		}
 	}
 }
@@ -60,16 +79,16 @@ func (t *table) del(id ID) *record {
 		return nil
 	}
 	mask := uint64(len(t.slots) - 1)
-	i := hashID(&id) & mask
-	for {
-		r := t.slots[i]
-		if r == nil {
+	h := hashID(&id)
+	tag := tagOf(h)
+	i := h & mask
+	for ; ; i = (i + 1) & mask {
+		if t.tags[i] == 0 {
 			return nil
 		}
-		if r.id == id {
+		if t.tags[i] == tag && t.slots[i].id == id {
 			break
 		}
-		i = (i + 1) & mask
 	}
 	gone := t.slots[i]
 	for j := (i + 1) & mask; ; j = (j + 1) & mask {
@@ -80,11 +99,11 @@ func (t *table) del(id ID) *record {
 		// r may move into the hole at i only if its home is not in (i, j].
 		home := hashID(&r.id) & mask
 		if (j-home)&mask >= (j-i)&mask {
-			t.slots[i] = r
+			t.slots[i], t.tags[i] = r, t.tags[j]
 			i = j
 		}
 	}
-	t.slots[i] = nil
+	t.slots[i], t.tags[i] = nil, 0
 	t.n--
 	if len(t.slots) > 64 && t.n*8 < len(t.slots) {
 		t.resize(len(t.slots) / 2) // give memory back after a mass expiry
@@ -95,6 +114,7 @@ func (t *table) del(id ID) *record {
 func (t *table) resize(size int) {
 	old := t.slots
 	t.slots = make([]*record, size)
+	t.tags = make([]uint8, size)
 	t.n = 0
 	for _, r := range old {
 		if r != nil {

@@ -62,3 +62,41 @@ func TestTableMatchesMap(t *testing.T) {
 		t.Fatalf("each saw %d of %d", seen, len(ref))
 	}
 }
+
+// Every occupied slot's tag is its record's, and only empty slots have tag 0: a lookup that
+// trusts a stale tag would skip its record or stop early.
+func TestTableTagsFollowTheirRecords(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 9))
+	var tb table
+	var ids []ID
+	check := func() {
+		t.Helper()
+		for i, r := range tb.slots {
+			want := uint8(0)
+			if r != nil {
+				want = tagOf(hashID(&r.id))
+			}
+			if tb.tags[i] != want {
+				t.Fatalf("slot %d: tag %d, want %d", i, tb.tags[i], want)
+			}
+		}
+	}
+	for round := 0; round < 50; round++ {
+		for i := 0; i < 300; i++ {
+			r := &record{id: mustID(t, -1)}
+			tb.put(r)
+			ids = append(ids, r.id)
+		}
+		check()
+		for i := 0; i < 250; i++ { // deletes shift runs back, and shrink the table at times
+			k := rng.IntN(len(ids))
+			tb.del(ids[k])
+			ids[k] = ids[len(ids)-1]
+			ids = ids[:len(ids)-1]
+		}
+		check()
+	}
+	if tagOf(0) == 0 || tagOf(1<<56) != 1 {
+		t.Fatal("tag 0 is reserved for empty slots")
+	}
+}
