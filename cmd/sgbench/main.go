@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -50,6 +51,7 @@ type Config struct {
 	Timeout   time.Duration // connect timeout, and how long a reply may take; default 10s
 	Password  string        // sent with AUTH on every connection when set
 	JSON      bool          // print the result as JSON on stdout
+	Pids      []int         // local server processes whose CPU time per operation to report
 }
 
 // Exit codes: 2 for bad flags, 1 for anything that stopped the run.
@@ -178,7 +180,7 @@ func writeJSON(w io.Writer, v any) error {
 // parseFlags reads the command line into a validated Config.
 func parseFlags(args []string, stderr io.Writer) (*Config, error) {
 	cfg := &Config{}
-	var addrs, compare string
+	var addrs, compare, pids string
 	fs := flag.NewFlagSet("sgbench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&addrs, "addr", "127.0.0.1:6380", "comma-separated target addresses HOST:PORT")
@@ -203,6 +205,7 @@ func parseFlags(args []string, stderr io.Writer) (*Config, error) {
 	fs.DurationVar(&cfg.Timeout, "timeout", 10*time.Second, "connect timeout, and how long a reply may take")
 	fs.StringVar(&cfg.Password, "password", "", "AUTH password (empty: none)")
 	fs.BoolVar(&cfg.JSON, "json", false, "print the result as JSON on stdout")
+	fs.StringVar(&pids, "server-pids", "", "comma-separated ids of server processes on this machine: report their CPU time per operation (Linux)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, usageText)
 		fs.PrintDefaults()
@@ -229,6 +232,13 @@ func parseFlags(args []string, stderr io.Writer) (*Config, error) {
 		addrs = compare
 	}
 	cfg.Addrs = splitList(addrs)
+	for _, p := range splitList(pids) {
+		pid, err := strconv.Atoi(p)
+		if err != nil || pid < 1 {
+			return nil, fmt.Errorf("--server-pids: %q is not a process id", p)
+		}
+		cfg.Pids = append(cfg.Pids, pid)
+	}
 	return cfg, cfg.validate()
 }
 
@@ -315,6 +325,8 @@ func (cfg *Config) validate() error {
 		return fmt.Errorf("--ttl must be 1..3153600000 seconds, not %d", cfg.TTL)
 	case cfg.Timeout <= 0:
 		return fmt.Errorf("--timeout must be positive, not %s", cfg.Timeout)
+	case len(cfg.Pids) > 0 && cfg.Compare != nil:
+		return errors.New("--server-pids measures one target: not with --compare")
 	}
 	return nil
 }

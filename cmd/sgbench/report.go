@@ -53,6 +53,14 @@ func printResult(w io.Writer, r *Result) {
 		fmt.Fprintf(w, "client CPU %.2f s (%.1f µs/op, %.0f%% of one core)\n",
 			r.ClientCPU, r.ClientCPU*1e6/float64(r.Ops+r.Errors), 100*r.ClientCPU/r.Seconds)
 	}
+	for _, sc := range r.ServerCPU {
+		if sc.Seconds < 0 {
+			fmt.Fprintf(w, "server %d CPU unknown: the process ended during the run\n", sc.PID)
+		} else if r.Ops+r.Errors > 0 {
+			fmt.Fprintf(w, "server %d CPU %.2f s (%.1f µs/op, %.0f%% of one core)\n",
+				sc.PID, sc.Seconds, sc.Seconds*1e6/float64(r.Ops+r.Errors), 100*sc.Seconds/r.Seconds)
+		}
+	}
 	printErrors(w, r)
 }
 

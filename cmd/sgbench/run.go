@@ -25,6 +25,11 @@ var errConnect = errors.New("cannot connect")
 // bench runs cfg once against addrs, speaking target's dialect, and returns the figures.
 // It ends after cfg.Duration or cfg.Ops, or early (with the figures so far) when ctx ends.
 func bench(ctx context.Context, cfg *Config, target string, addrs []string, clk clock, stderr io.Writer, tty bool) (*Result, error) {
+	for _, pid := range cfg.Pids { // a wrong pid fails before the setup, not after it
+		if _, err := serverCPU(pid); err != nil {
+			return nil, err
+		}
+	}
 	conns, err := connect(ctx, cfg, target, addrs)
 	if err != nil {
 		return nil, err
@@ -72,6 +77,13 @@ func bench(ctx context.Context, cfg *Config, target string, addrs []string, clk 
 		runCtx, cancel = context.WithTimeout(ctx, cfg.Duration)
 		defer cancel()
 	}
+	srvBefore := make([]time.Duration, len(cfg.Pids))
+	for i, pid := range cfg.Pids {
+		var err error
+		if srvBefore[i], err = serverCPU(pid); err != nil {
+			return nil, err
+		}
+	}
 	start, cpu := clk.Now(), processCPU()
 	stopProgress := showProgress(stderr, tty, prog, start, clk)
 	errs := make([]error, len(workers))
@@ -101,6 +113,13 @@ func bench(ctx context.Context, cfg *Config, target string, addrs []string, clk 
 	res.Target, res.Addrs, res.Workload = target, addrs, cfg.Workload
 	res.Conns, res.Pipeline, res.Payload, res.Rate = cfg.Conns, cfg.Pipeline, cfg.Payload, cfg.Rate
 	res.ClientCPU = cpu.Seconds()
+	for i, pid := range cfg.Pids {
+		sc := ServerCPU{PID: pid, Seconds: -1} // -1: the process was gone by the end
+		if after, err := serverCPU(pid); err == nil {
+			sc.Seconds = (after - srvBefore[i]).Seconds()
+		}
+		res.ServerCPU = append(res.ServerCPU, sc)
+	}
 	if err := errors.Join(errs...); err != nil && res.Ops == 0 {
 		return res, fmt.Errorf("every connection failed: %w", err)
 	}

@@ -124,9 +124,16 @@ type Result struct {
 	OpsPerSec  float64          `json:"ops_per_sec"`
 	Unsent     int64            `json:"unsent,omitempty"`
 	ClientCPU  float64          `json:"client_cpu_seconds"` // sgbench's own CPU time during the run
+	ServerCPU  []ServerCPU      `json:"server_cpu,omitempty"`
 	All        Latency          `json:"all"`
 	Commands   []CommandResult  `json:"commands"`
 	ErrorKinds map[string]int64 `json:"error_kinds,omitempty"`
+}
+
+// ServerCPU is the CPU time a server process (--server-pids) used during the run.
+type ServerCPU struct {
+	PID     int     `json:"pid"`
+	Seconds float64 `json:"cpu_seconds"` // -1 when the process had gone by the end
 }
 
 // result turns merged stats into a Result covering elapsed.
