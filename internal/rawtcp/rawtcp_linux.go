@@ -116,6 +116,10 @@ func (w *writer) write(fd uintptr) bool {
 		n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&w.buf[w.done])), uintptr(len(w.buf)-w.done))
 		switch e {
 		case 0:
+			if n == 0 { // a socket never does this; looping on it would spin forever
+				w.err = io.ErrShortWrite
+				return true
+			}
 			w.done += int(n)
 		case syscall.EINTR:
 			continue
