@@ -2,6 +2,7 @@ package replication
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"net"
 	"sync/atomic"
@@ -120,5 +121,68 @@ func TestInlineAnswersOfABurstLeaveTogether(t *testing.T) {
 			t.Fatalf("%d answers took %d writes; a burst's inline answers should share them", n, writes)
 		}
 		t.Logf("%d answers in %d writes", n, writes)
+	}
+}
+
+// Part of a frame behind a burst must not hold the burst's answers: its rest may be slow to
+// come (here it never comes until the answers are in).
+func TestInlineAnswersDoNotWaitForAPartialFrame(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewServer(ServerConfig{}, &inlineEcho{})
+	go s.Serve(ln)
+	defer s.Close()
+	nc, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	frameOf := func(id uint64) []byte {
+		b := getBuf()
+		if err := encodeInto(b, echoReq{N: int(id)}); err != nil {
+			t.Fatal(err)
+		}
+		return finishFrame(*b, id, kindRequest, 1)
+	}
+	var burst []byte
+	for id := uint64(1); id <= 5; id++ {
+		burst = append(burst, frameOf(id)...)
+	}
+	last := frameOf(6)
+	burst = append(burst, last[:len(last)/2]...)
+	if _, err := nc.Write(burst); err != nil {
+		t.Fatal(err)
+	}
+	nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	r := bufio.NewReader(nc)
+	for want := uint64(1); want <= 5; want++ {
+		f, err := readFrame(r, DefaultMaxFrame)
+		if err != nil {
+			t.Fatalf("answer %d of the burst never came while a frame was half sent: %v", want, err)
+		}
+		if f.id != want {
+			t.Fatalf("answer %d, want %d", f.id, want)
+		}
+	}
+	if _, err := nc.Write(last[len(last)/2:]); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := readFrame(r, DefaultMaxFrame); err != nil || f.id != 6 {
+		t.Fatalf("the completed frame: %+v, %v", f, err)
+	}
+}
+
+func TestWholeFrame(t *testing.T) {
+	b := getBuf()
+	encodeInto(b, echoReq{N: 1})
+	fr := finishFrame(*b, 1, kindRequest, 1)
+	for cut, want := range map[int]bool{0: false, 3: false, 4: false, len(fr) - 1: false, len(fr): true} {
+		r := bufio.NewReader(bytes.NewReader(fr[:cut]))
+		r.Peek(cut) // fill the buffer with what there is
+		if got := wholeFrame(r); got != want {
+			t.Errorf("%d of %d bytes buffered: wholeFrame = %v, want %v", cut, len(fr), got, want)
+		}
 	}
 }

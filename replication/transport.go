@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -131,13 +132,13 @@ func (k *conn) flush() error {
 	return nil
 }
 
-// readLoop hands each frame to onFrame, telling it whether more bytes are buffered already
-// (another frame, or part of one, is there to read without waiting). Before it waits for
-// the socket it calls idle, if set.
+// readLoop hands each frame to onFrame, telling it whether another whole frame is buffered
+// already (so reading it will not wait). When none is, it calls idle, if set, before it
+// reads on.
 func (k *conn) readLoop(onFrame func(f frame, more bool), idle func()) {
 	r := bufio.NewReaderSize(k.rd, 64<<10)
 	for {
-		if idle != nil && r.Buffered() == 0 {
+		if idle != nil && !wholeFrame(r) {
 			idle()
 		}
 		f, err := readFrame(r, k.maxFrame)
@@ -145,8 +146,18 @@ func (k *conn) readLoop(onFrame func(f frame, more bool), idle func()) {
 			k.close(err)
 			return
 		}
-		onFrame(f, r.Buffered() > 0)
+		onFrame(f, wholeFrame(r))
 	}
+}
+
+// wholeFrame reports whether r's buffer holds a complete frame. A frame larger than the
+// buffer never does, and part of a frame does not count: its rest may be slow to come.
+func wholeFrame(r *bufio.Reader) bool {
+	if r.Buffered() < 4 {
+		return false
+	}
+	h, _ := r.Peek(4) // buffered already: does not read
+	return r.Buffered()-4 >= int(binary.BigEndian.Uint32(h))
 }
 
 // Handler serves calls. It runs on its own goroutine per call.
