@@ -32,9 +32,9 @@ func (h *inlineEcho) ServeInline(ctx context.Context, m Method, dec *msgpack.Dec
 	return resp, true, err
 }
 
-// Calls an InlineHandler takes are answered without a worker; the rest still reach ServeCall
-// with their payload intact.
-func TestInlineHandler(t *testing.T) {
+// startInline serves an inlineEcho on a loopback port until the test ends.
+func startInline(t *testing.T) (*inlineEcho, *Server, string) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -42,20 +42,27 @@ func TestInlineHandler(t *testing.T) {
 	h := &inlineEcho{}
 	s := NewServer(ServerConfig{}, h)
 	go s.Serve(ln)
-	defer s.Close()
+	t.Cleanup(func() { s.Close() })
+	return h, s, ln.Addr().String()
+}
+
+// Calls an InlineHandler takes are answered without a worker; the rest still reach ServeCall
+// with their payload intact.
+func TestInlineHandler(t *testing.T) {
+	h, _, addr := startInline(t)
 	c := NewClient(ClientConfig{})
 	defer c.Close()
 	ctx := context.Background()
 	for i := 1; i <= 10; i++ {
 		for _, m := range []Method{1, 2} {
 			var resp echoResp
-			if err := c.Call(ctx, ln.Addr().String(), m, echoReq{N: i}, &resp); err != nil || resp.N != i*int(m) {
+			if err := c.Call(ctx, addr, m, echoReq{N: i}, &resp); err != nil || resp.N != i*int(m) {
 				t.Fatalf("method %d, %d: %+v %v", m, i, resp, err)
 			}
 		}
 	}
 	var resp echoResp
-	if err := c.Call(ctx, ln.Addr().String(), 1, echoReq{Fail: "no"}, &resp); err == nil || err.Error() != "remote: no" {
+	if err := c.Call(ctx, addr, 1, echoReq{Fail: "no"}, &resp); err == nil || err.Error() != "remote: no" {
 		t.Fatalf("inline error: %v", err)
 	}
 	if h.inline.Load() != 11 || h.worker.Load() != 10 {
@@ -67,15 +74,8 @@ func TestInlineHandler(t *testing.T) {
 // write per answer, and no answer is left queued: the last of the burst goes to a worker
 // here, so the queued inline answers must leave before the reader waits again.
 func TestInlineAnswersOfABurstLeaveTogether(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &inlineEcho{}
-	s := NewServer(ServerConfig{}, h)
-	go s.Serve(ln)
-	defer s.Close()
-	nc, err := net.Dial("tcp", ln.Addr().String())
+	_, s, addr := startInline(t)
+	nc, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,14 +127,8 @@ func TestInlineAnswersOfABurstLeaveTogether(t *testing.T) {
 // Part of a frame behind a burst must not hold the burst's answers: its rest may be slow to
 // come (here it never comes until the answers are in).
 func TestInlineAnswersDoNotWaitForAPartialFrame(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := NewServer(ServerConfig{}, &inlineEcho{})
-	go s.Serve(ln)
-	defer s.Close()
-	nc, err := net.Dial("tcp", ln.Addr().String())
+	_, _, addr := startInline(t)
+	nc, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
