@@ -46,6 +46,16 @@ func startInline(t *testing.T) (*inlineEcho, *Server, string) {
 	return h, s, ln.Addr().String()
 }
 
+// requestFrame encodes the echo request N=id as a whole request frame for method m.
+func requestFrame(t *testing.T, id uint64, m Method) []byte {
+	t.Helper()
+	b := getBuf()
+	if err := encodeInto(b, echoReq{N: int(id)}); err != nil {
+		t.Fatal(err)
+	}
+	return finishFrame(*b, id, kindRequest, m)
+}
+
 // Calls an InlineHandler takes are answered without a worker; the rest still reach ServeCall
 // with their payload intact.
 func TestInlineHandler(t *testing.T) {
@@ -88,11 +98,7 @@ func TestInlineAnswersOfABurstLeaveTogether(t *testing.T) {
 		if i == n {
 			m = 2 // a worker's
 		}
-		b := getBuf()
-		if err := encodeInto(b, echoReq{N: i}); err != nil {
-			t.Fatal(err)
-		}
-		burst = append(burst, finishFrame(*b, uint64(i), kindRequest, m)...)
+		burst = append(burst, requestFrame(t, uint64(i), m)...)
 	}
 	if _, err := nc.Write(burst); err != nil {
 		t.Fatal(err)
@@ -133,18 +139,11 @@ func TestInlineAnswersDoNotWaitForAPartialFrame(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	frameOf := func(id uint64) []byte {
-		b := getBuf()
-		if err := encodeInto(b, echoReq{N: int(id)}); err != nil {
-			t.Fatal(err)
-		}
-		return finishFrame(*b, id, kindRequest, 1)
-	}
 	var burst []byte
 	for id := uint64(1); id <= 5; id++ {
-		burst = append(burst, frameOf(id)...)
+		burst = append(burst, requestFrame(t, id, 1)...)
 	}
-	last := frameOf(6)
+	last := requestFrame(t, 6, 1)
 	burst = append(burst, last[:len(last)/2]...)
 	if _, err := nc.Write(burst); err != nil {
 		t.Fatal(err)
@@ -169,9 +168,7 @@ func TestInlineAnswersDoNotWaitForAPartialFrame(t *testing.T) {
 }
 
 func TestWholeFrame(t *testing.T) {
-	b := getBuf()
-	encodeInto(b, echoReq{N: 1})
-	fr := finishFrame(*b, 1, kindRequest, 1)
+	fr := requestFrame(t, 1, 1)
 	for cut, want := range map[int]bool{0: false, 3: false, 4: false, len(fr) - 1: false, len(fr): true} {
 		r := bufio.NewReader(bytes.NewReader(fr[:cut]))
 		r.Peek(cut) // fill the buffer with what there is
