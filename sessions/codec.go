@@ -82,7 +82,7 @@ func (c *Command) EncodeMsgpack(enc *msgpack.Encoder) error {
 		w.bool("ev", c.Evict)
 	}
 	if len(c.Updates) > 0 {
-		putArray(&w, "u", c.Updates)
+		PutArray(&w, "u", c.Updates)
 	}
 	if c.Seconds != 0 {
 		w.int64("s", c.Seconds)
@@ -135,7 +135,7 @@ func (c *Command) DecodeMsgpack(dec *msgpack.Decoder) error {
 		case "ev":
 			c.Evict, err = dec.DecodeBool()
 		case "u":
-			c.Updates, err = readArray[Update](dec)
+			c.Updates, err = ReadArray[Update](dec)
 		case "s":
 			c.Seconds, err = dec.DecodeInt64()
 		case "l":
@@ -210,10 +210,10 @@ func (r *Result) EncodeMsgpack(enc *msgpack.Encoder) error {
 		w.Value("i", r.Info)
 	}
 	if len(r.Fields) > 0 {
-		putArray(&w, "f", r.Fields)
+		PutArray(&w, "f", r.Fields)
 	}
 	if len(r.Sessions) > 0 {
-		putArray(&w, "s", r.Sessions)
+		PutArray(&w, "s", r.Sessions)
 	}
 	return w.Err
 }
@@ -239,9 +239,9 @@ func (r *Result) DecodeMsgpack(dec *msgpack.Decoder) error {
 				err = r.Info.DecodeMsgpack(dec)
 			}
 		case "f":
-			r.Fields, err = readArray[Field](dec)
+			r.Fields, err = ReadArray[Field](dec)
 		case "s":
-			r.Sessions, err = readArray[Info](dec)
+			r.Sessions, err = ReadArray[Info](dec)
 		default:
 			err = SkipValue(dec)
 		}

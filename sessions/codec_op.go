@@ -51,7 +51,7 @@ func (o *Op) EncodeMsgpack(enc *msgpack.Encoder) error {
 		w.bytes("ua", o.UA)
 	}
 	if len(o.Fields) > 0 {
-		putArray(&w, "fs", o.Fields)
+		PutArray(&w, "fs", o.Fields)
 	}
 	return w.Err
 }
@@ -92,7 +92,7 @@ func (o *Op) DecodeMsgpack(dec *msgpack.Decoder) error {
 		case "ua":
 			o.UA, err = readBytes(dec)
 		case "fs":
-			o.Fields, err = readArray[FieldOp](dec)
+			o.Fields, err = ReadArray[FieldOp](dec)
 		default:
 			err = SkipValue(dec)
 		}

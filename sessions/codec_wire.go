@@ -77,7 +77,7 @@ func (w *MapWriter) String(k string, v string) {
 }
 
 // Ops writes a slice of ops; nil is nil on the wire, as with reflection.
-func (w *MapWriter) Ops(k string, ops []Op) { putArray(w, k, ops) }
+func (w *MapWriter) Ops(k string, ops []Op) { PutArray(w, k, ops) }
 
 func (w *MapWriter) int64(k string, v int64) {
 	if w.Key(k) {
@@ -320,8 +320,9 @@ type Codec[T any] interface {
 	msgpack.CustomDecoder
 }
 
-// putArray writes a slice of structs; nil is nil on the wire, as with reflection.
-func putArray[T any, P Codec[T]](w *MapWriter, k string, s []T) {
+// PutArray writes a slice of structs with hand-written codecs under key k; nil is nil on the
+// wire, as with reflection.
+func PutArray[T any, P Codec[T]](w *MapWriter, k string, s []T) {
 	if !w.Key(k) {
 		return
 	}
@@ -335,9 +336,9 @@ func putArray[T any, P Codec[T]](w *MapWriter, k string, s []T) {
 	}
 }
 
-// readArray reads a slice of structs: nil stays nil and an empty array is an empty slice, as
-// with reflection.
-func readArray[T any, P Codec[T]](dec *msgpack.Decoder) ([]T, error) {
+// ReadArray reads a slice of structs written by PutArray or by reflection, bounding its length
+// by the input: nil stays nil and an empty array is an empty slice, as with reflection.
+func ReadArray[T any, P Codec[T]](dec *msgpack.Decoder) ([]T, error) {
 	n, err := readArrayLen(dec)
 	if err != nil || n < 0 {
 		return nil, err
@@ -353,14 +354,8 @@ func readArray[T any, P Codec[T]](dec *msgpack.Decoder) ([]T, error) {
 	return s, nil
 }
 
-// PutArray writes a slice of values with hand-written codecs under key k (nil as nil).
-func PutArray[T any, P Codec[T]](w *MapWriter, k string, s []T) { putArray[T, P](w, k, s) }
-
-// ReadArray reads a slice written by PutArray or by reflection, bounding its length by the input.
-func ReadArray[T any, P Codec[T]](dec *msgpack.Decoder) ([]T, error) { return readArray[T, P](dec) }
-
 // ReadOps reads a slice of ops written by MapWriter.Ops or by reflection.
-func ReadOps(dec *msgpack.Decoder) ([]Op, error) { return readArray[Op](dec) }
+func ReadOps(dec *msgpack.Decoder) ([]Op, error) { return ReadArray[Op](dec) }
 
 func readUint16s(dec *msgpack.Decoder) ([]uint16, error) {
 	n, err := readArrayLen(dec)
