@@ -65,13 +65,30 @@ func (c *cluster) doBatch(ctx context.Context, cmds []*sessions.Command, out []O
 	v := c.view.Load()
 	var local []int
 	remote := map[string][]int{}
+	// Reads this node may answer from its copy stay here, unless a command on the same slot
+	// goes to the primary: the pipeline's order on a slot must hold.
+	copyReads := map[int]bool{}
+	remoteSlots := map[int]bool{}
+	for i, cmd := range cmds {
+		if cmd.Kind.IsScatter() {
+			continue
+		}
+		p := v.ring.PartitionOfSlot(slotOf(cmd))
+		if primary := v.ring.Primary(p); primary != c.cfg.Name {
+			if c.copyReadable(v, p, primary, cmd) {
+				copyReads[i] = true
+			} else {
+				remoteSlots[slotOf(cmd)] = true
+			}
+		}
+	}
 	for i, cmd := range cmds {
 		if cmd.Kind.IsScatter() {
 			local = append(local, i)
 			continue
 		}
 		primary := v.ring.Primary(v.ring.PartitionOfSlot(slotOf(cmd)))
-		if primary == c.cfg.Name {
+		if primary == c.cfg.Name || copyReads[i] && !remoteSlots[slotOf(cmd)] {
 			local = append(local, i)
 		} else {
 			remote[primary] = append(remote[primary], i)
@@ -214,10 +231,16 @@ func (c *cluster) runOrdered(cmds []*sessions.Command, idx []int, out []Outcome,
 	}
 }
 
-// allServeNow reports whether every command at idx is a read this node answers at once.
+// allServeNow reports whether every command at idx is a read this node answers at once,
+// as primary or from its copy.
 func (c *cluster) allServeNow(cmds []*sessions.Command, idx []int) bool {
+	v := c.view.Load()
 	for _, i := range idx {
-		if _, _, ok := c.servesNow(cmds[i]); !ok {
+		if _, _, ok := c.servesNow(cmds[i]); ok {
+			continue
+		}
+		p := v.ring.PartitionOfSlot(slotOf(cmds[i]))
+		if !c.copyReadable(v, p, v.ring.Primary(p), cmds[i]) {
 			return false
 		}
 	}

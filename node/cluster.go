@@ -61,9 +61,11 @@ type cluster struct {
 	lastSyncMs atomic.Int64 // duration of the last completed round of syncs after a view change
 	repairs    atomic.Uint64
 
+	leases *leases // read leases (lease.go)
+
 	stop chan struct{}
 	wg   sync.WaitGroup
-	pool workpool.Pool // sends copies to backups
+	pool workpool.Pool // runs forwarded batches' commands
 }
 
 // view is one membership view: the ring, where to reach each member, and per partition a
@@ -99,6 +101,7 @@ func newCluster(n *Node, cfg ClusterConfig) (*cluster, error) {
 		dirty:   make([]atomic.Bool, cfg.Partitions),
 		stop:    make(chan struct{}),
 	}
+	c.leases = newLeases(c, cfg.ReadLease)
 	ln, err := net.Listen("tcp", cfg.ReplAddr)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: replication listener: %w", err)
@@ -132,6 +135,10 @@ func newCluster(n *Node, cfg ClusterConfig) (*cluster, error) {
 	c.every(cfg.RejoinInterval, c.rejoin)
 	c.every(cfg.AntiEntropyInterval, func() { c.antiEntropyRound() })
 	c.every(max(cfg.DropAfter/4, 50*time.Millisecond), c.dropUnheld)
+	if c.leases.enabled() {
+		c.every(cfg.ReadLease/4, c.leases.ask)
+		c.every(touchEvery, c.leases.flushTouches)
+	}
 	return c, nil
 }
 
@@ -242,6 +249,7 @@ func (c *cluster) installView() {
 		c.view.Store(&nv)
 		return
 	}
+	c.leases.viewChanged()
 	nv := &view{ring: r, members: members, ready: make([]chan struct{}, r.Partitions()), since: time.Now()}
 	var moves []ring.Move
 	if old != nil {

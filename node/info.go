@@ -16,6 +16,7 @@ func (n *Node) InfoSections() []Section {
 		{"commands_executed", strconv.FormatUint(n.stats.Commands.Load(), 10)},
 		{"commands_forwarded", strconv.FormatUint(n.stats.Forwarded.Load(), 10)},
 		{"forward_batches", strconv.FormatUint(n.stats.Batches.Load(), 10)},
+		{"copy_reads", strconv.FormatUint(n.stats.CopyReads.Load(), 10)},
 	}}}
 	cl := Section{Name: "cluster", Fields: [][2]string{{"cluster_enabled", "0"}}}
 	if v := n.ClusterView(); v != nil {
@@ -48,6 +49,7 @@ func (n *Node) InfoSections() []Section {
 			{"replicated_ops", strconv.FormatUint(n.stats.Replicated.Load(), 10)},
 			{"replication_failures", strconv.FormatUint(n.stats.ReplFailed.Load(), 10)},
 			{"applied_ops", strconv.FormatUint(n.stats.Applied.Load(), 10)},
+			{"read_leases_held", strconv.Itoa(n.cluster.leases.heldCount())},
 		}
 	}
 	return append(out, cl)

@@ -95,6 +95,14 @@ type ClusterConfig struct {
 	// pushing the partition to the new primary, so that commands it started as primary have
 	// finished. Default 250ms.
 	HandoffDelay time.Duration
+	// ReadLease is how long a backup may answer reads from its own copy after its primary
+	// vouched for it (lease.go); a write waits up to this long for a backup holding a lease
+	// that stops answering. Default 1s; negative: every read goes to the primary.
+	ReadLease time.Duration
+	// ReplicaReadDelay is how long after a view change a backup waits before it asks for
+	// read leases, while copies from the previous holders may still be on their way.
+	// Default 2 minutes.
+	ReplicaReadDelay time.Duration
 	// Memberlist, if set, adjusts the memberlist configuration (timers, transport) before start.
 	Memberlist func(*memberlist.Config)
 	// Dial, if set, dials replication peers (tests inject faults here).
@@ -164,6 +172,12 @@ func (c *ClusterConfig) setDefaults() error {
 	}
 	if c.HandoffDelay <= 0 {
 		c.HandoffDelay = 250 * time.Millisecond
+	}
+	if c.ReadLease == 0 {
+		c.ReadLease = time.Second
+	}
+	if c.ReplicaReadDelay <= 0 {
+		c.ReplicaReadDelay = repairWindow
 	}
 	return nil
 }

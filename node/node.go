@@ -46,6 +46,7 @@ type Node struct {
 type Stats struct {
 	Commands   atomic.Uint64 // commands executed here as primary
 	Forwarded  atomic.Uint64 // commands sent to another node's primary
+	CopyReads  atomic.Uint64 // reads answered from this node's copy as a backup (lease.go)
 	Batches    atomic.Uint64 // messages that carried several forwarded commands at once
 	Expired    atomic.Uint64 // sessions freed by the expiry sweep
 	Replicated atomic.Uint64 // ops sent to backups

@@ -21,6 +21,9 @@ const (
 	methodFetch                                      // full copy of one session
 	methodDigest                                     // digests of some slots
 	methodForwardBatch                               // run several commands as primary
+	methodLeaseAsk                                   // a backup asks its primary for a read lease
+	methodLeaseGrant                                 // a primary grants one, behind its copies
+	methodTouch                                      // reads a backup answered from its copy
 )
 
 type commandMsg struct {
@@ -132,6 +135,13 @@ func (h handler) ServeCall(ctx context.Context, m replication.Method, dec *msgpa
 			resp.Ops = append(resp.Ops, op)
 		}
 		return &resp, nil
+	case methodLeaseAsk:
+		var req leaseMsg
+		if err := dec.Decode(&req); err != nil {
+			return nil, err
+		}
+		c.leases.grant(&req)
+		return nil, nil
 	case methodDigest:
 		var req digestMsg
 		if err := dec.Decode(&req); err != nil {
@@ -167,6 +177,26 @@ func (h handler) ServeInline(ctx context.Context, m replication.Method, dec *msg
 	case methodApply:
 		resp, err := h.ServeCall(ctx, m, dec)
 		return resp, true, err
+	case methodLeaseGrant:
+		// Inline, like copies, so that it takes effect after every copy sent before it.
+		var req leaseMsg
+		if err := dec.Decode(&req); err != nil {
+			return nil, true, err
+		}
+		c.leases.granted(&req)
+		return nil, true, nil
+	case methodTouch:
+		var req touchMsg
+		if err := dec.Decode(&req); err != nil {
+			return nil, true, err
+		}
+		if len(req.At) != len(req.IDs) {
+			return nil, true, fmt.Errorf("touch: %d ids, %d times", len(req.IDs), len(req.At))
+		}
+		for i, id := range req.IDs {
+			c.n.store.Touch(id, req.At[i], 1)
+		}
+		return nil, true, nil
 	case methodForward:
 		var req commandMsg
 		if err := dec.Decode(&req); err != nil {

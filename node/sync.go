@@ -340,15 +340,19 @@ func (c *cluster) dropUnheld() {
 // the slots that differ, so replicas converge whatever was lost on the way.
 func (c *cluster) antiEntropyRound() (repaired int) {
 	v := c.view.Load()
+	started := c.leases.now()
+	unclean := map[string]bool{} // backups this round could not bring in sync
+	complete := true
 	for p := 0; p < v.ring.Partitions(); p++ {
 		select {
 		case <-c.stop:
 			return repaired
 		default:
 		}
-		if c.view.Load() != v {
+		if c.view.Load().ring != v.ring {
 			// The ring moved: pushing by the old view would hand copies to nodes that no
 			// longer hold (and may just have dropped) the partition. The next round uses the new view.
+			complete = false
 			break
 		}
 		set := v.ring.Replicas(p)
@@ -358,6 +362,9 @@ func (c *cluster) antiEntropyRound() (repaired int) {
 		select {
 		case <-v.ready[p]:
 		default:
+			for _, b := range set[1:] {
+				unclean[b] = true
+			}
 			continue // still syncing
 		}
 		slots := slotsOf(v.ring.Partitions(), p)
@@ -366,6 +373,7 @@ func (c *cluster) antiEntropyRound() (repaired int) {
 			n, err := c.compareWith(v.members[b].Repl, slots)
 			if err != nil {
 				clean = false
+				unclean[b] = true
 				c.log.Debug("anti-entropy failed", "partition", p, "peer", b, "err", err)
 				continue
 			}
@@ -373,6 +381,15 @@ func (c *cluster) antiEntropyRound() (repaired int) {
 		}
 		if clean {
 			c.dirty[p].Store(false)
+		}
+	}
+	if complete {
+		// Every copy a backup missed before the round started is repaired now: it may hold
+		// read leases again (lease.go).
+		for name := range v.members {
+			if !unclean[name] && name != c.cfg.Name {
+				c.leases.grantee(name).syncedAt.Store(started)
+			}
 		}
 	}
 	if repaired > 0 {

@@ -47,6 +47,17 @@ type clientConn struct {
 	nextID  atomic.Uint64
 	mu      sync.Mutex
 	pending map[uint64]chan result
+	// async holds the calls made with Go, answered by callback instead of a waiting caller.
+	async map[uint64]asyncCall
+	// drained is closed once the connection is gone and every async call on it has been told:
+	// a peer's next connection is made only after that (see Go).
+	drained chan struct{}
+}
+
+type asyncCall struct {
+	done     func(error)
+	deadline time.Time
+	addr     string
 }
 
 // NewClient returns a client with no connections yet; they are made on first use.
@@ -130,7 +141,12 @@ func (c *Client) connFor(ctx context.Context, addr string) (*clientConn, error) 
 	defer p.mu.Unlock()
 	if p.cc != nil {
 		select {
+		case <-p.cc.drained:
+			p.cc = nil
 		case <-p.cc.done:
+			// Closed, but its async calls are still being failed: wait, so that no call on
+			// the next connection can overtake the news that one on this one failed.
+			<-p.cc.drained
 			p.cc = nil
 		default:
 			return p.cc, nil
@@ -150,15 +166,28 @@ func (c *Client) connFor(ctx context.Context, addr string) (*clientConn, error) 
 	if tc, ok := nc.(*net.TCPConn); ok {
 		tc.SetNoDelay(true)
 	}
-	cc := &clientConn{conn: newConn(nc, c.cfg.MaxFrame), pending: map[uint64]chan result{}}
-	go cc.readLoop(func(f frame, _ bool) {
-		cc.mu.Lock()
-		ch := cc.pending[f.id]
-		cc.mu.Unlock()
-		if ch != nil {
-			ch <- result{kind: f.kind, payload: f.payload}
-		}
-	}, nil)
+	cc := &clientConn{conn: newConn(nc, c.cfg.MaxFrame), pending: map[uint64]chan result{},
+		async: map[uint64]asyncCall{}, drained: make(chan struct{})}
+	go func() {
+		cc.readLoop(func(f frame, _ bool) {
+			cc.mu.Lock()
+			ch := cc.pending[f.id]
+			a, isAsync := cc.async[f.id]
+			delete(cc.async, f.id)
+			cc.mu.Unlock()
+			switch {
+			case ch != nil:
+				ch <- result{kind: f.kind, payload: f.payload}
+			case isAsync && f.kind == kindError:
+				a.done(&RemoteError{Msg: string(f.payload)})
+			case isAsync:
+				a.done(nil)
+			}
+		}, nil)
+		cc.failAsync(func(asyncCall) bool { return true })
+		close(cc.drained)
+	}()
+	go cc.expireAsync()
 	p.cc = cc
 	c.mu.Lock()
 	closed := c.closed
@@ -168,6 +197,88 @@ func (c *Client) connFor(ctx context.Context, addr string) (*clientConn, error) 
 		return nil, fmt.Errorf("%w: client closed", ErrUnavailable)
 	}
 	return cc, nil
+}
+
+// Go sends req to addr without waiting for the answer: done runs once, with nil, the
+// remote error, or a failure (ErrUnavailable, or a timeout after timeout). done runs on the
+// connection's reader goroutine, or on the caller's when sending fails, so it must be quick.
+// The request is queued for the wire before Go returns: calls and Go to one peer made one
+// after another from one goroutine reach it in that order.
+func (c *Client) Go(ctx context.Context, addr string, m Method, req any, timeout time.Duration, done func(error)) {
+	cc, err := c.connFor(ctx, addr)
+	if err != nil {
+		done(err)
+		return
+	}
+	b := getBuf()
+	if req != nil {
+		if err := encodeInto(b, req); err != nil {
+			putBuf(b)
+			done(fmt.Errorf("replication: encode request: %w", err))
+			return
+		}
+	}
+	id := cc.nextID.Add(1)
+	cc.mu.Lock()
+	select {
+	case <-cc.done:
+		// The reader may have failed the async calls already; this one would never hear.
+		cc.mu.Unlock()
+		putBuf(b)
+		done(fmt.Errorf("%w: %s: connection lost: %v", ErrUnavailable, addr, cc.err))
+		return
+	default:
+	}
+	cc.async[id] = asyncCall{done: done, deadline: time.Now().Add(timeout), addr: addr}
+	cc.mu.Unlock()
+	finishFrame(*b, id, kindRequest, m)
+	if err := cc.send(ctx, b); err != nil {
+		cc.mu.Lock()
+		_, mine := cc.async[id]
+		delete(cc.async, id)
+		cc.mu.Unlock()
+		if mine { // else the reader failed it already, on the connection's close
+			done(err)
+		}
+	}
+}
+
+// asyncTick is how often a connection looks for async calls past their deadline.
+const asyncTick = 100 * time.Millisecond
+
+// expireAsync fails the async calls whose deadline has passed, until the connection closes.
+func (cc *clientConn) expireAsync() {
+	t := time.NewTicker(asyncTick)
+	defer t.Stop()
+	for {
+		select {
+		case <-cc.done:
+			return
+		case now := <-t.C:
+			cc.failAsync(func(a asyncCall) bool { return now.After(a.deadline) })
+		}
+	}
+}
+
+// failAsync removes the async calls that match and tells each why it failed.
+func (cc *clientConn) failAsync(match func(asyncCall) bool) {
+	var failed []asyncCall
+	cc.mu.Lock()
+	for id, a := range cc.async {
+		if match(a) {
+			failed = append(failed, a)
+			delete(cc.async, id)
+		}
+	}
+	cc.mu.Unlock()
+	for _, a := range failed {
+		select {
+		case <-cc.done:
+			a.done(fmt.Errorf("%w: %s: connection lost: %v", ErrUnavailable, a.addr, cc.err))
+		default:
+			a.done(fmt.Errorf("%w: %s: no answer in time", ErrUnavailable, a.addr))
+		}
+	}
 }
 
 // Close closes every connection; pending and later calls fail with ErrUnavailable.

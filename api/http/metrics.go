@@ -59,6 +59,7 @@ func NewMetrics(n *node.Node) *Metrics {
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f))
 	}
 	counter("sessiongate_forwarded_total", "Commands forwarded to another node's primary.", st.Forwarded.Load)
+	counter("sessiongate_copy_reads_total", "Reads this node answered from its copy as a backup holding a read lease.", st.CopyReads.Load)
 	counter("sessiongate_forward_batches_total", "Messages that carried several forwarded commands of a pipeline at once.", st.Batches.Load)
 	counter("sessiongate_replicated_ops_total", "Ops sent to backups.", st.Replicated.Load)
 	counter("sessiongate_replication_failures_total", "Op copies a backup did not acknowledge.", st.ReplFailed.Load)

@@ -152,6 +152,7 @@ func TestMetricsAndHealth(t *testing.T) {
 		`sessiongate_sessions 1`,
 		`sessiongate_members{state="alive"} 1`,
 		`sessiongate_forwarded_total 0`,
+		`sessiongate_copy_reads_total 0`,
 		`sessiongate_partitions_under_replicated 0`,
 	} {
 		if !strings.Contains(string(raw), want) {

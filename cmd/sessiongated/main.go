@@ -35,6 +35,7 @@ type options struct {
 	httpAddr, httpApps, pprofAddr                    string
 	replicas, partitions                             int
 	rejoinInterval, antiEntropy                      time.Duration
+	readLease, replicaReadDelay                      time.Duration
 }
 
 func main() {
@@ -70,6 +71,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.gossipProf, "gossip-profile", "lan", "failure-detection timers: lan (memberlist's defaults, ~5-10s to declare a node dead) or fast (~1-2s, for tests and quiet networks)")
 	fs.DurationVar(&o.rejoinInterval, "rejoin-interval", 5*time.Second, "how often known peers that are not members are re-joined")
 	fs.DurationVar(&o.antiEntropy, "anti-entropy-interval", 10*time.Second, "how often replicas compare digests")
+	fs.DurationVar(&o.readLease, "read-lease", time.Second, "how long a backup may answer reads from its copy once its primary vouched for it; writes wait up to this long for a backup that stops answering (0: backups never answer reads)")
+	fs.DurationVar(&o.replicaReadDelay, "replica-read-delay", 2*time.Minute, "after a view change, how long backups wait before answering reads from their copies")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: sessiongated [flags]\n\nEvery flag can also be set with an environment variable:\n")
 		fs.VisitAll(func(f *flag.Flag) {
@@ -152,7 +155,10 @@ func run(args []string, stderr io.Writer) error {
 			ReplAddr: o.replAddr, ReplAdvertise: o.replAdvertise, RESPAddr: o.addr,
 			Join: seeds, Replicas: o.replicas, Partitions: o.partitions, WriteAcks: acks,
 			GossipKey: []byte(o.gossipKey), RejoinInterval: o.rejoinInterval,
-			AntiEntropyInterval: o.antiEntropy,
+			AntiEntropyInterval: o.antiEntropy, ReadLease: o.readLease, ReplicaReadDelay: o.replicaReadDelay,
+		}
+		if o.readLease <= 0 {
+			ncfg.Cluster.ReadLease = -1 // off: every read goes to the primary
 		}
 		switch o.gossipProf {
 		case "lan":

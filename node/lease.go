@@ -1,0 +1,266 @@
+package node
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sessiongate/sessiongate/sessions"
+)
+
+// Read leases let a backup answer reads from its own copy instead of forwarding them to the
+// primary, without reads going back in time while the cluster is steady.
+//
+// A backup asks each of its primaries for a lease every ReadLease/4. A primary that grants
+// one promises: until ReadLease from now, no write of a partition this backup holds is
+// acknowledged before the backup has applied it. It sends the grant over the same connection
+// as its copies, after every copy it sent before, so the backup has applied those when it
+// takes the lease; the backup counts the lease from the moment it asked, which is before the
+// promise began. A backup that fails to acknowledge a copy makes the write wait until its
+// lease runs out (a paused or cut-off node costs writes at most ReadLease once), and gets no
+// new lease until an anti-entropy round that started after the failure found it in sync.
+// A view change voids every lease (they name the ring version) and the primaries acknowledge
+// no write for ReadLease afterwards, so a backup still on the old view cannot miss one.
+//
+// What a backup answers from its copy: PGET, PGETALL and TTL hits on sessions without an idle
+// timeout; misses, errors and everything else go to the primary. The reads it answers are sent
+// to the primary in batches (touches), which keeps read counts and last-seen times there.
+type leases struct {
+	c     *cluster
+	dur   time.Duration
+	base  time.Time // times below are nanoseconds since base (monotonic)
+	fence atomic.Int64
+
+	mu       sync.RWMutex
+	grantees map[string]*grantee // by backup name: what this node promised as a primary
+	held     map[string]*held    // by primary name: what this node was granted as a backup
+	nonce    uint64
+
+	tmu     sync.Mutex
+	touches map[string]*touchMsg // reads to report, by primary name
+}
+
+// grantee is one backup as its primary sees it.
+type grantee struct {
+	// send orders copies and grants to this backup: a copy decides whether it needs the
+	// backup's ack and queues itself under it, so none decided before a grant goes after it.
+	send     sync.Mutex
+	until    atomic.Int64 // promise to this backup runs out
+	failedAt atomic.Int64 // its last missed copy
+	syncedAt atomic.Int64 // start of its last clean anti-entropy round
+}
+
+// held is one primary as its backup sees it.
+type held struct {
+	until   int64  // lease runs out (all fields guarded by leases.mu)
+	version uint64 // ring version it was granted for
+	asked   int64  // when the outstanding request was sent
+	nonce   uint64 // of the outstanding request
+	askedV  uint64
+}
+
+type leaseMsg struct {
+	From    string `msgpack:"f"`
+	Version uint64 `msgpack:"v"`
+	Nonce   uint64 `msgpack:"n"`
+}
+
+type touchMsg struct {
+	IDs []sessions.ID `msgpack:"i"`
+	At  []int64       `msgpack:"a"`
+}
+
+// touchEvery is how often reads answered from copies are reported to their primaries.
+const touchEvery = 100 * time.Millisecond
+
+// maxTouches bounds the reads waiting to be reported to one primary; beyond it they are
+// dropped (counters are advisory; a primary that does not hear them keeps serving).
+const maxTouches = 1 << 16
+
+func newLeases(c *cluster, dur time.Duration) *leases {
+	l := &leases{c: c, dur: dur, base: time.Now(), grantees: map[string]*grantee{},
+		held: map[string]*held{}, touches: map[string]*touchMsg{}}
+	// A restarted node may have granted leases in its previous life.
+	l.fence.Store(l.now() + int64(dur))
+	return l
+}
+
+func (l *leases) enabled() bool { return l.dur > 0 }
+
+func (l *leases) now() int64 { return int64(time.Since(l.base)) }
+
+func (l *leases) grantee(name string) *grantee {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	g := l.grantees[name]
+	if g == nil {
+		g = &grantee{}
+		l.grantees[name] = g
+	}
+	return g
+}
+
+// viewChanged voids the leases of the old view: this node acknowledges no write until
+// every lease it or another primary could have granted under it has run out.
+func (l *leases) viewChanged() {
+	if l.enabled() {
+		l.fence.Store(l.now() + int64(l.dur))
+	}
+}
+
+// fenceWait is how long a write must still wait before it may be acknowledged.
+func (l *leases) fenceWait() time.Duration {
+	return time.Duration(l.fence.Load() - l.now())
+}
+
+// ask requests leases from this node's primaries (holder side, every dur/4).
+func (l *leases) ask() {
+	c := l.c
+	v := c.view.Load()
+	if time.Since(v.since) < c.cfg.ReplicaReadDelay || c.syncs.Load() > 0 {
+		return // this copy may still lack writes from before the view change
+	}
+	primaries := map[string]bool{}
+	for p := 0; p < v.ring.Partitions(); p++ {
+		set := v.ring.Replicas(p)
+		for _, m := range set[1:] {
+			if m == c.cfg.Name {
+				primaries[set[0]] = true
+			}
+		}
+	}
+	for name := range primaries {
+		m, ok := v.members[name]
+		if !ok {
+			continue
+		}
+		l.mu.Lock()
+		h := l.held[name]
+		if h == nil {
+			h = &held{}
+			l.held[name] = h
+		}
+		l.nonce++
+		h.nonce, h.asked, h.askedV = l.nonce, l.now(), v.ring.Version()
+		msg := leaseMsg{From: c.cfg.Name, Version: h.askedV, Nonce: h.nonce}
+		l.mu.Unlock()
+		c.client.Go(context.Background(), m.Repl, methodLeaseAsk, &msg, c.cfg.RPCTimeout, func(error) {})
+	}
+}
+
+// grant answers a backup's request (primary side): when the backup is a member of the same
+// view and has missed no copy since its last clean anti-entropy round, promise and send the
+// grant after every copy queued for it so far.
+func (l *leases) grant(req *leaseMsg) {
+	c := l.c
+	v := c.view.Load()
+	m, ok := v.members[req.From]
+	if !ok || req.From == c.cfg.Name || req.Version != v.ring.Version() {
+		return
+	}
+	g := l.grantee(req.From)
+	if g.failedAt.Load() != 0 && g.failedAt.Load() >= g.syncedAt.Load() {
+		return
+	}
+	g.send.Lock()
+	defer g.send.Unlock()
+	g.until.Store(max(g.until.Load(), l.now()+int64(l.dur)))
+	reply := leaseMsg{From: c.cfg.Name, Version: req.Version, Nonce: req.Nonce}
+	c.client.Go(context.Background(), m.Repl, methodLeaseGrant, &reply, c.cfg.RPCTimeout, func(error) {})
+}
+
+// granted takes a lease from a primary (holder side) if it answers the outstanding request.
+// It counts from when the request left, and keeps a tenth back for clock rate differences.
+func (l *leases) granted(msg *leaseMsg) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	h := l.held[msg.From]
+	if h == nil || h.nonce != msg.Nonce || h.askedV != msg.Version {
+		return
+	}
+	h.until, h.version = h.asked+int64(l.dur)*9/10, msg.Version
+}
+
+// holds reports whether this node holds a lease from primary for ring version.
+func (l *leases) holds(primary string, version uint64) bool {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	h := l.held[primary]
+	return h != nil && h.version == version && l.now() < h.until
+}
+
+// heldCount is the number of primaries whose leases this node holds now, for INFO.
+func (l *leases) heldCount() int {
+	v := l.c.view.Load()
+	n := 0
+	for name := range v.members {
+		if l.holds(name, v.ring.Version()) {
+			n++
+		}
+	}
+	return n
+}
+
+// copyRead answers cmd from this node's copy when it holds a lease from the partition's
+// primary and the copy has the answer.
+func (c *cluster) copyRead(v *view, p int, primary string, cmd *sessions.Command) (sessions.Result, bool) {
+	if !c.copyReadable(v, p, primary, cmd) {
+		return sessions.Result{}, false
+	}
+	res, ok := c.n.store.ReadCopy(cmd)
+	if !ok {
+		return res, false
+	}
+	c.n.stats.CopyReads.Add(1)
+	if sessions.Touches(cmd.Kind) {
+		c.leases.touch(primary, cmd.ID)
+	}
+	return res, true
+}
+
+// copyReadable reports whether cmd may be tried on this node's copy of partition p.
+func (c *cluster) copyReadable(v *view, p int, primary string, cmd *sessions.Command) bool {
+	switch cmd.Kind {
+	case sessions.KindPGet, sessions.KindPGetAll, sessions.KindTTL:
+	default:
+		return false
+	}
+	if !c.leases.enabled() || primary == c.cfg.Name || time.Since(v.since) < c.cfg.ReplicaReadDelay {
+		return false
+	}
+	holder := false
+	for _, m := range v.ring.Replicas(p)[1:] {
+		holder = holder || m == c.cfg.Name
+	}
+	return holder && c.leases.holds(primary, v.ring.Version())
+}
+
+// touch notes a read answered from a copy, for the primary's counters.
+func (l *leases) touch(primary string, id sessions.ID) {
+	at := time.Now().UnixMilli()
+	l.tmu.Lock()
+	defer l.tmu.Unlock()
+	t := l.touches[primary]
+	if t == nil {
+		t = &touchMsg{}
+		l.touches[primary] = t
+	}
+	if len(t.IDs) < maxTouches {
+		t.IDs, t.At = append(t.IDs, id), append(t.At, at)
+	}
+}
+
+// flushTouches reports the reads noted since the last flush to their primaries.
+func (l *leases) flushTouches() {
+	l.tmu.Lock()
+	out := l.touches
+	l.touches = map[string]*touchMsg{}
+	l.tmu.Unlock()
+	v := l.c.view.Load()
+	for name, t := range out {
+		if m, ok := v.members[name]; ok {
+			l.c.client.Go(context.Background(), m.Repl, methodTouch, t, l.c.cfg.RPCTimeout, func(error) {})
+		}
+	}
+}

@@ -1,0 +1,193 @@
+package node
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/sessiongate/sessiongate/sessions"
+)
+
+func withReplicaReads(delay time.Duration) nodeOpt {
+	return func(c *ClusterConfig) { c.ReplicaReadDelay = delay }
+}
+
+// waitLeases waits until every node holds a lease from each of its primaries.
+func waitLeases(t *testing.T, nodes []*testNode) {
+	t.Helper()
+	eventually(t, 30*time.Second, "read leases", func() bool {
+		for _, tn := range nodes {
+			if tn.n.cluster.leases.heldCount() != len(nodes)-1 {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+func TestBackupsAnswerReadsFromTheirCopies(t *testing.T) {
+	nodes := startCluster(t, 3, withReplicaReads(100*time.Millisecond))
+	ids := writeSessions(t, nodes, 30)
+	waitLeases(t, nodes)
+	for _, tn := range nodes {
+		fwd, copies := tn.n.stats.Forwarded.Load(), tn.n.stats.CopyReads.Load()
+		checkSessions(t, []*testNode{tn}, ids)
+		if got := tn.n.stats.CopyReads.Load() - copies; got == 0 {
+			t.Errorf("%s answered no read from its copy", tn.name)
+		}
+		if got := tn.n.stats.Forwarded.Load() - fwd; got != 0 {
+			t.Errorf("%s forwarded %d reads while holding leases from every primary", tn.name, got)
+		}
+	}
+
+}
+
+// roles returns, for a session id, its partition's primary and backups among nodes.
+func roles(t *testing.T, nodes []*testNode, id sessions.ID) (primary *testNode, backups []*testNode) {
+	t.Helper()
+	v := nodes[0].n.cluster.view.Load()
+	set := v.ring.Replicas(v.ring.PartitionOfSlot(id.Slot()))
+	for _, name := range set {
+		for _, tn := range nodes {
+			if tn.name == name {
+				if primary == nil {
+					primary = tn
+				} else {
+					backups = append(backups, tn)
+				}
+			}
+		}
+	}
+	return primary, backups
+}
+
+func pget(t *testing.T, tn *testNode, id sessions.ID) string {
+	t.Helper()
+	res, err := doRetry(t, tn.n, sessions.Command{Kind: sessions.KindPGet, Tenant: testTenant, ID: id, Name: []byte("v")})
+	if err != nil {
+		t.Fatalf("PGET via %s: %v", tn.name, err)
+	}
+	return string(res.Data)
+}
+
+func pset(t *testing.T, tn *testNode, id sessions.ID, val string) {
+	t.Helper()
+	if _, err := doRetry(t, tn.n, sessions.Command{Kind: sessions.KindPSet, Tenant: testTenant, ID: id, Name: []byte("v"), Data: []byte(val)}); err != nil {
+		t.Fatalf("PSET via %s: %v", tn.name, err)
+	}
+}
+
+// A write acknowledged through one node is what every other node reads next, though they
+// answer from their own copies.
+func TestReadsFromCopiesSeeAcknowledgedWrites(t *testing.T) {
+	nodes := startCluster(t, 3, withReplicaReads(100*time.Millisecond))
+	ids := writeSessions(t, nodes, 10)
+	waitLeases(t, nodes)
+	copies := uint64(0)
+	for _, tn := range nodes {
+		copies -= tn.n.stats.CopyReads.Load()
+	}
+	for i := 0; i < 300; i++ {
+		id := ids[i%len(ids)]
+		val := fmt.Sprintf("write %d", i)
+		pset(t, nodes[i%3], id, val)
+		for _, tn := range nodes {
+			if got := pget(t, tn, id); got != val {
+				t.Fatalf("write %d through %s, read through %s: %q", i, nodes[i%3].name, tn.name, got)
+			}
+		}
+	}
+	for _, tn := range nodes {
+		copies += tn.n.stats.CopyReads.Load()
+	}
+	if copies == 0 {
+		t.Fatal("no read was answered from a copy: the test proves nothing")
+	}
+}
+
+// A backup that stops acknowledging copies holds up writes only until its lease runs out,
+// loses the lease (its reads go to the primary and see the write), and gets one again once
+// anti-entropy has repaired it.
+func TestASilentBackupLosesItsLease(t *testing.T) {
+	nodes := startCluster(t, 3, withReplicaReads(100*time.Millisecond))
+	ids := writeSessions(t, nodes, 1)
+	id := ids[0]
+	waitLeases(t, nodes)
+	primary, backups := roles(t, nodes, id)
+	silent := backups[0]
+	if pget(t, silent, id) != id.String() {
+		t.Fatal("first read")
+	}
+	primary.faults.Blackhole(silent.repl) // copies and grants to it vanish; gossip goes on
+	pset(t, primary, id, "after")
+	if got := pget(t, silent, id); got != "after" {
+		t.Fatalf("the silent backup answered %q after the write was acknowledged", got)
+	}
+	if silent.n.cluster.leases.holds(primary.name, silent.n.cluster.view.Load().ring.Version()) {
+		t.Fatal("the silent backup still holds a lease")
+	}
+	primary.faults.Heal()
+	eventually(t, 30*time.Second, "the backup's lease again", func() bool {
+		return silent.n.cluster.leases.holds(primary.name, silent.n.cluster.view.Load().ring.Version())
+	})
+	before := silent.n.stats.CopyReads.Load()
+	if got := pget(t, silent, id); got != "after" {
+		t.Fatalf("repaired backup answered %q", got)
+	}
+	if silent.n.stats.CopyReads.Load() == before {
+		t.Fatal("the repaired backup did not answer from its copy")
+	}
+}
+
+// Reads answered from a copy are counted on the primary.
+func TestCopyReadsReachThePrimarysCounters(t *testing.T) {
+	nodes := startCluster(t, 3, withReplicaReads(100*time.Millisecond))
+	id := writeSessions(t, nodes, 1)[0]
+	waitLeases(t, nodes)
+	primary, backups := roles(t, nodes, id)
+	info := func() *sessions.Info {
+		res, err := doRetry(t, primary.n, sessions.Command{Kind: sessions.KindInfo, Tenant: testTenant, ID: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Info
+	}
+	start := info().Reads
+	before := backups[0].n.stats.CopyReads.Load()
+	for range 20 {
+		pget(t, backups[0], id)
+	}
+	if got := backups[0].n.stats.CopyReads.Load() - before; got != 20 {
+		t.Fatalf("%d of 20 reads answered from the copy", got)
+	}
+	// +1 for each INFO itself.
+	eventually(t, 10*time.Second, "reads counted on the primary", func() bool { return info().Reads >= start+20 })
+}
+
+// In a pipeline, a read after a write of the same session sees the write, though the read
+// alone would have been answered from a copy.
+func TestPipelinedReadAfterWriteOfOneSession(t *testing.T) {
+	nodes := startCluster(t, 3, withReplicaReads(100*time.Millisecond))
+	ids := writeSessions(t, nodes, 20)
+	waitLeases(t, nodes)
+	for round := range 20 {
+		for _, id := range ids {
+			_, backups := roles(t, nodes, id)
+			via := backups[round%len(backups)]
+			val := []byte(fmt.Sprintf("round %d", round))
+			outs := via.n.DoBatch(ctxT(t), []*sessions.Command{
+				{Kind: sessions.KindPGet, Tenant: testTenant, ID: id, Name: []byte("v")},
+				{Kind: sessions.KindPSet, Tenant: testTenant, ID: id, Name: []byte("v"), Data: val},
+				{Kind: sessions.KindPGet, Tenant: testTenant, ID: id, Name: []byte("v")},
+			})
+			for _, o := range outs {
+				if o.Err != nil {
+					t.Fatal(o.Err)
+				}
+			}
+			if string(outs[2].Result.Data) != string(val) {
+				t.Fatalf("read after write in one pipeline through %s: %q, want %q", via.name, outs[2].Result.Data, val)
+			}
+		}
+	}
+}
