@@ -40,3 +40,16 @@ func TestParseFlagsRefuses(t *testing.T) {
 		}
 	}
 }
+
+func TestInfoCounter(t *testing.T) {
+	info := "# sessions\r\nsessions:3\r\ncommands_forwarded:12\r\ncopy_reads:7\r\n"
+	if got := infoCounter(info, "copy_reads"); got != 7 {
+		t.Fatalf("copy_reads %d", got)
+	}
+	if got := infoCounter(info, "commands_forwarded"); got != 12 {
+		t.Fatalf("commands_forwarded %d", got)
+	}
+	if got := infoCounter(info, "missing"); got != 0 {
+		t.Fatalf("missing %d", got)
+	}
+}

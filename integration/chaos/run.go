@@ -7,6 +7,7 @@ import (
 	"io"
 	"log"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -85,6 +86,7 @@ func runChaos(ctx context.Context, cfg Config, lg *log.Logger, stdout io.Writer)
 		sleep(ctx, cfg.Settle)
 		final = h.check(ctx, quiet, true)
 	}
+	h.served(ctx)
 	total := h.report(stdout, start, runEnd, final)
 	switch {
 	case ctx.Err() != nil:
@@ -96,6 +98,33 @@ func runChaos(ctx context.Context, cfg Config, lg *log.Logger, stdout io.Writer)
 	}
 	fmt.Fprintln(stdout, "\nchaos: no acknowledged write lost, nothing resurrected")
 	return exitOK, nil
+}
+
+// served logs how the nodes answered, from their INFO counters (which start again at zero
+// when a node restarts, so these are lower bounds): commands forwarded to a primary, and
+// reads a backup answered from its own copy under a read lease.
+func (h *harness) served(ctx context.Context) {
+	var forwarded, copies uint64
+	for _, c := range h.admin {
+		info, err := c.Info(ctx).Result()
+		if err != nil {
+			continue
+		}
+		forwarded += infoCounter(info, "commands_forwarded")
+		copies += infoCounter(info, "copy_reads")
+	}
+	h.lg.Printf("chaos: the nodes forwarded %d commands and answered %d reads from backups' copies (since each node's last start)", forwarded, copies)
+}
+
+// infoCounter reads one "name:value" line of an INFO reply; 0 when it is missing.
+func infoCounter(info, name string) uint64 {
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), name+":"); ok {
+			n, _ := strconv.ParseUint(v, 10, 64)
+			return n
+		}
+	}
+	return 0
 }
 
 // connect opens the clients, two sets per node.
