@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"testing"
+	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
 
@@ -50,9 +51,17 @@ func remoteIDs(b *testing.B, via *testNode, n int) []sessions.ID {
 }
 
 // benchCluster runs PGET or PSET through a node that is primary for none of the sessions
-// used, so every command is forwarded (and, for PSET, replicated to two backups).
-func benchCluster(b *testing.B, kind sessions.Kind) {
-	nodes := startBenchCluster(b)
+// used, so every command is forwarded (and, for PSET, replicated to two backups). With
+// leases, the node holds read leases from the primaries: PGETs are answered from its copy
+// and PSETs wait for both backups.
+func benchCluster(b *testing.B, kind sessions.Kind, leases bool) {
+	var nodes []*testNode
+	if leases {
+		nodes = startCluster(b, 3, withReplicaReads(50*time.Millisecond))
+		waitLeases(b, nodes)
+	} else {
+		nodes = startBenchCluster(b)
+	}
 	ids := remoteIDs(b, nodes[0], 100)
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -68,8 +77,10 @@ func benchCluster(b *testing.B, kind sessions.Kind) {
 	})
 }
 
-func BenchmarkForwardPGET(b *testing.B) { benchCluster(b, sessions.KindPGet) }
-func BenchmarkForwardPSET(b *testing.B) { benchCluster(b, sessions.KindPSet) }
+func BenchmarkForwardPGET(b *testing.B)  { benchCluster(b, sessions.KindPGet, false) }
+func BenchmarkForwardPSET(b *testing.B)  { benchCluster(b, sessions.KindPSet, false) }
+func BenchmarkCopyReadPGET(b *testing.B) { benchCluster(b, sessions.KindPGet, true) }
+func BenchmarkLeasedPSET(b *testing.B)   { benchCluster(b, sessions.KindPSet, true) }
 
 // BenchmarkForwardBatch16 is a pipeline of 16 PGETs through a node that is primary for none
 // of them (DoBatch: one message per primary); ns/op is per command.

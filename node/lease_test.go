@@ -13,7 +13,7 @@ func withReplicaReads(delay time.Duration) nodeOpt {
 }
 
 // waitLeases waits until every node holds a lease from each of its primaries.
-func waitLeases(t *testing.T, nodes []*testNode) {
+func waitLeases(t testing.TB, nodes []*testNode) {
 	t.Helper()
 	eventually(t, 30*time.Second, "read leases", func() bool {
 		for _, tn := range nodes {
