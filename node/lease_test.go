@@ -1,9 +1,13 @@
 package node
 
 import (
+	"bytes"
+	"context"
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/sessiongate/sessiongate/sessions"
 )
@@ -189,5 +193,30 @@ func TestPipelinedReadAfterWriteOfOneSession(t *testing.T) {
 				t.Fatalf("read after write in one pipeline through %s: %q, want %q", via.name, outs[2].Result.Data, val)
 			}
 		}
+	}
+}
+
+// A touch message whose ids and times do not pair up is refused, and touches nothing.
+func TestMalformedTouchIsRefused(t *testing.T) {
+	nodes := startCluster(t, 1)
+	id := writeSessions(t, nodes, 1)[0]
+	h := handler{nodes[0].n.cluster}
+	for name, msg := range map[string]touchMsg{
+		"short ids":  {IDs: id[:8], At: []int64{1}},
+		"extra time": {IDs: id[:], At: []int64{1, 2}},
+	} {
+		raw, err := msgpack.Marshal(&msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, ok, err := h.ServeInline(context.Background(), methodTouch, msgpack.NewDecoder(bytes.NewReader(raw)))
+		if !ok || err == nil {
+			t.Errorf("%s: ok %v err %v, want an error", name, ok, err)
+		}
+	}
+	good := touchMsg{IDs: id[:], At: []int64{time.Now().UnixMilli()}}
+	raw, _ := msgpack.Marshal(&good)
+	if _, _, err := h.ServeInline(context.Background(), methodTouch, msgpack.NewDecoder(bytes.NewReader(raw))); err != nil {
+		t.Fatalf("good touch: %v", err)
 	}
 }

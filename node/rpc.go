@@ -190,11 +190,11 @@ func (h handler) ServeInline(ctx context.Context, m replication.Method, dec *msg
 		if err := dec.Decode(&req); err != nil {
 			return nil, true, err
 		}
-		if len(req.At) != len(req.IDs) {
-			return nil, true, fmt.Errorf("touch: %d ids, %d times", len(req.IDs), len(req.At))
+		if len(req.IDs) != len(req.At)*sessions.IDLen {
+			return nil, true, fmt.Errorf("touch: %d bytes of ids for %d times", len(req.IDs), len(req.At))
 		}
-		for i, id := range req.IDs {
-			c.n.store.Touch(id, req.At[i], 1)
+		for i, at := range req.At {
+			c.n.store.Touch(sessions.ID(req.IDs[i*sessions.IDLen:]), at, 1)
 		}
 		return nil, true, nil
 	case methodForward:
