@@ -65,7 +65,7 @@ type cluster struct {
 
 	stop chan struct{}
 	wg   sync.WaitGroup
-	pool workpool.Pool // runs forwarded batches' commands
+	pool workpool.Pool // runs forwarded batches' commands, and copies waiting for a dial
 }
 
 // view is one membership view: the ring, where to reach each member, and per partition a

@@ -49,6 +49,9 @@ type grantee struct {
 	until    atomic.Int64 // promise to this backup runs out
 	failedAt atomic.Int64 // its last missed copy
 	syncedAt atomic.Int64 // start of its last clean anti-entropy round
+	// connecting counts copies queued while no connection to the backup existed: they
+	// wait for a dial off the writer's path, and no lease is granted until they are queued.
+	connecting atomic.Int32
 }
 
 // held is one primary as its backup sees it.
@@ -167,6 +170,12 @@ func (l *leases) grant(req *leaseMsg) {
 	}
 	g.send.Lock()
 	defer g.send.Unlock()
+	if g.connecting.Load() > 0 || !c.client.Connected(m.Repl) {
+		// A copy decided before this grant may still be waiting for a connection, and would
+		// reach the backup after it; refuse, and connect for the next request.
+		go c.client.Connect(context.Background(), m.Repl)
+		return
+	}
 	g.until.Store(max(g.until.Load(), l.now()+int64(l.dur)))
 	reply := leaseMsg{From: c.cfg.Name, Version: req.Version, Nonce: req.Nonce}
 	c.client.Go(context.Background(), m.Repl, methodLeaseGrant, &reply, c.cfg.RPCTimeout, func(error) {})

@@ -220,3 +220,30 @@ func TestMalformedTouchIsRefused(t *testing.T) {
 		t.Fatalf("good touch: %v", err)
 	}
 }
+
+// A copy to a backup that must be dialled first does not hold up the copies to the others:
+// the write is acknowledged by a majority while the dial is still under way.
+func TestAWriteDoesNotWaitForADial(t *testing.T) {
+	nodes := startCluster(t, 3)
+	id := writeSessions(t, nodes, 1)[0]
+	primary, backups := roles(t, nodes, id)
+	slow := backups[0]
+	primary.faults.Block(slow.repl) // cuts the open connection
+	eventually(t, 10*time.Second, "the connection to be seen closed", func() bool {
+		return !primary.n.cluster.client.Connected(slow.repl)
+	})
+	primary.faults.Heal()
+	primary.faults.Delay(slow.repl, 5*time.Second) // the next dial takes 5 s
+	t.Cleanup(primary.faults.Heal)
+	// Within a deadline shorter than the dial: the copy to the slow backup must not be in
+	// the way of the other's.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	cmd := sessions.Command{Kind: sessions.KindPSet, Tenant: testTenant, ID: id, Name: []byte("v"), Data: []byte("while dialling")}
+	if _, err := primary.n.Do(ctx, &cmd); err != nil {
+		t.Fatalf("the write waited for the dial: %v", err)
+	}
+	if primary.n.cluster.client.Connected(slow.repl) {
+		t.Fatal("the slow dial finished first: the test proves nothing")
+	}
+}

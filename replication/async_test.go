@@ -120,3 +120,35 @@ func TestGoToADeadPeerFailsAtOnce(t *testing.T) {
 		t.Fatalf("err %v, want unavailable", err)
 	}
 }
+
+// Connected answers at once while a dial to the peer is under way, and true once connected.
+func TestConnectedDoesNotWaitForADial(t *testing.T) {
+	_, addr := serve(t, "127.0.0.1:0")
+	release, entered := make(chan struct{}), make(chan struct{})
+	c := NewClient(ClientConfig{Dial: func(ctx context.Context, a string) (net.Conn, error) {
+		close(entered)
+		<-release
+		return (&net.Dialer{}).DialContext(ctx, "tcp", a)
+	}, DialTimeout: time.Minute})
+	defer c.Close()
+	dialled := make(chan error, 1)
+	go func() { dialled <- <-goResult(c, addr, echoReq{N: 1}, time.Minute) }() // Go dials first
+	<-entered
+	answered := make(chan bool, 1)
+	go func() { answered <- c.Connected(addr) }()
+	select {
+	case got := <-answered:
+		if got {
+			t.Fatal("connected before the dial finished")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Connected waited for the dial")
+	}
+	close(release)
+	if err := wait(t, dialled); err != nil {
+		t.Fatal(err)
+	}
+	if !c.Connected(addr) {
+		t.Fatal("not connected after a successful call")
+	}
+}

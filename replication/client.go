@@ -31,7 +31,8 @@ type Client struct {
 }
 
 type peer struct {
-	mu       sync.Mutex
+	mu       sync.Mutex                 // held while dialling
+	live     atomic.Pointer[clientConn] // cc, readable without waiting for a dial
 	cc       *clientConn
 	failedAt time.Time
 	failErr  error
@@ -189,6 +190,7 @@ func (c *Client) connFor(ctx context.Context, addr string) (*clientConn, error) 
 	}()
 	go cc.expireAsync()
 	p.cc = cc
+	p.live.Store(cc)
 	c.mu.Lock()
 	closed := c.closed
 	c.mu.Unlock()
@@ -197,6 +199,33 @@ func (c *Client) connFor(ctx context.Context, addr string) (*clientConn, error) 
 		return nil, fmt.Errorf("%w: client closed", ErrUnavailable)
 	}
 	return cc, nil
+}
+
+// Connected reports whether a live connection to addr exists now (Go to such a peer queues
+// without dialling, unless the connection breaks meanwhile).
+func (c *Client) Connected(addr string) bool {
+	c.mu.Lock()
+	p := c.peers[addr]
+	c.mu.Unlock()
+	if p == nil {
+		return false
+	}
+	cc := p.live.Load()
+	if cc == nil {
+		return false
+	}
+	select {
+	case <-cc.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// Connect makes sure a connection to addr exists, dialling if needed.
+func (c *Client) Connect(ctx context.Context, addr string) error {
+	_, err := c.connFor(ctx, addr)
+	return err
 }
 
 // Go sends req to addr without waiting for the answer: done runs once, with nil, the
