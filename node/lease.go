@@ -266,7 +266,9 @@ func (l *leases) touch(primary string, id sessions.ID) {
 func (l *leases) flushTouches() {
 	l.tmu.Lock()
 	out := l.touches
-	l.touches = map[string]*touchMsg{}
+	if len(out) > 0 {
+		l.touches = map[string]*touchMsg{}
+	}
 	l.tmu.Unlock()
 	v := l.c.view.Load()
 	for name, t := range out {
