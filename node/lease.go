@@ -19,7 +19,9 @@ import (
 // takes the lease; the backup counts the lease from the moment it asked, which is before the
 // promise began. A backup that fails to acknowledge a copy makes the write wait until its
 // lease runs out (a paused or cut-off node costs writes at most ReadLease once), and gets no
-// new lease until an anti-entropy round that started after the failure found it in sync.
+// new lease until an anti-entropy round that started after the failure found it in sync. A
+// copy to a backup with no connection waits for the dial on a worker, and no lease is granted
+// to that backup until it is queued.
 // A view change voids every lease (they name the ring version) and the primaries acknowledge
 // no write for ReadLease afterwards, so a backup still on the old view cannot miss one.
 //
