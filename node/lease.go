@@ -98,9 +98,15 @@ func (l *leases) enabled() bool { return l.dur > 0 }
 func (l *leases) now() int64 { return int64(time.Since(l.base)) }
 
 func (l *leases) grantee(name string) *grantee {
+	l.mu.RLock()
+	g := l.grantees[name]
+	l.mu.RUnlock()
+	if g != nil {
+		return g
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	g := l.grantees[name]
+	g = l.grantees[name]
 	if g == nil {
 		g = &grantee{}
 		l.grantees[name] = g
@@ -167,15 +173,17 @@ func (l *leases) grant(req *leaseMsg) {
 		return
 	}
 	g := l.grantee(req.From)
-	if g.failedAt.Load() != 0 && g.failedAt.Load() >= g.syncedAt.Load() {
-		return
-	}
 	g.send.Lock()
 	defer g.send.Unlock()
 	if g.connecting.Load() > 0 || !c.client.Connected(m.Repl) {
 		// A copy decided before this grant may still be waiting for a connection, and would
 		// reach the backup after it; refuse, and connect for the next request.
 		go c.client.Connect(context.Background(), m.Repl)
+		return
+	}
+	// Checked after Connected: the copies lost with an earlier connection were failed (and
+	// failedAt set) before this one was made.
+	if f := g.failedAt.Load(); f != 0 && f >= g.syncedAt.Load() {
 		return
 	}
 	g.until.Store(max(g.until.Load(), l.now()+int64(l.dur)))
@@ -201,6 +209,15 @@ func (l *leases) holds(primary string, version uint64) bool {
 	defer l.mu.RUnlock()
 	h := l.held[primary]
 	return h != nil && h.version == version && l.now() < h.until
+}
+
+// dropAll gives up every lease held: this node failed to apply a copy it was sent.
+func (l *leases) dropAll() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, h := range l.held {
+		h.until = 0
+	}
 }
 
 // heldCount is the number of primaries whose leases this node holds now, for INFO.
@@ -268,9 +285,11 @@ func (l *leases) touch(primary string, id sessions.ID) {
 func (l *leases) flushTouches() {
 	l.tmu.Lock()
 	out := l.touches
-	if len(out) > 0 {
-		l.touches = map[string]*touchMsg{}
+	if len(out) == 0 {
+		l.tmu.Unlock()
+		return
 	}
+	l.touches = map[string]*touchMsg{}
 	l.tmu.Unlock()
 	v := l.c.view.Load()
 	for name, t := range out {

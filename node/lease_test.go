@@ -247,3 +247,19 @@ func TestAWriteDoesNotWaitForADial(t *testing.T) {
 		t.Fatal("the slow dial finished first: the test proves nothing")
 	}
 }
+
+// A backup that cannot apply a copy it was sent gives up its leases at once.
+func TestAnUnreadableCopyDropsTheLeases(t *testing.T) {
+	nodes := startCluster(t, 3, withReplicaReads(100*time.Millisecond))
+	writeSessions(t, nodes, 1)
+	waitLeases(t, nodes)
+	b := nodes[1]
+	h := handler{b.n.cluster}
+	garbage := []byte{0xc1} // never used in msgpack
+	if _, err := h.ServeCall(context.Background(), methodApply, msgpack.NewDecoder(bytes.NewReader(garbage))); err == nil {
+		t.Fatal("a malformed copy was accepted")
+	}
+	if n := b.n.cluster.leases.heldCount(); n != 0 {
+		t.Fatalf("still holding %d leases after failing to apply a copy", n)
+	}
+}

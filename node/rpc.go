@@ -107,6 +107,7 @@ func (h handler) ServeCall(ctx context.Context, m replication.Method, dec *msgpa
 	case methodApply:
 		var req opsMsg
 		if err := dec.Decode(&req); err != nil {
+			c.leases.dropAll() // a copy this node cannot apply: it may not answer from its copies
 			return nil, err
 		}
 		for i := range req.Ops {
