@@ -69,6 +69,9 @@ type leaseMsg struct {
 	From    string `msgpack:"f"`
 	Version uint64 `msgpack:"v"`
 	Nonce   uint64 `msgpack:"n"`
+	// Dur is the promise a grant makes, in nanoseconds: the primary's ReadLease, which the
+	// backup's own setting does not override.
+	Dur int64 `msgpack:"d,omitempty"`
 }
 
 // touchMsg reports reads answered from a copy: the ids end to end (16 bytes each, one
@@ -169,8 +172,8 @@ func (l *leases) grant(req *leaseMsg) {
 	c := l.c
 	v := c.view.Load()
 	m, ok := v.members[req.From]
-	if !ok || req.From == c.cfg.Name || req.Version != v.ring.Version() {
-		return
+	if !l.enabled() || !ok || req.From == c.cfg.Name || req.Version != v.ring.Version() {
+		return // a node with leases off promises nothing
 	}
 	g := l.grantee(req.From)
 	g.send.Lock()
@@ -187,20 +190,21 @@ func (l *leases) grant(req *leaseMsg) {
 		return
 	}
 	g.until.Store(max(g.until.Load(), l.now()+int64(l.dur)))
-	reply := leaseMsg{From: c.cfg.Name, Version: req.Version, Nonce: req.Nonce}
+	reply := leaseMsg{From: c.cfg.Name, Version: req.Version, Nonce: req.Nonce, Dur: int64(l.dur)}
 	c.client.Go(context.Background(), m.Repl, methodLeaseGrant, &reply, c.cfg.RPCTimeout, func(error) {})
 }
 
 // granted takes a lease from a primary (holder side) if it answers the outstanding request.
-// It counts from when the request left, and keeps a tenth back for clock rate differences.
+// It counts from when the request left, for the shorter of the two nodes' lease settings, and
+// keeps a tenth back for clock rate differences.
 func (l *leases) granted(msg *leaseMsg) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	h := l.held[msg.From]
-	if h == nil || h.nonce != msg.Nonce || h.askedV != msg.Version {
+	if h == nil || h.nonce != msg.Nonce || h.askedV != msg.Version || msg.Dur <= 0 {
 		return
 	}
-	h.until, h.version = h.asked+int64(l.dur)*9/10, msg.Version
+	h.until, h.version = h.asked+min(msg.Dur, int64(l.dur))*9/10, msg.Version
 }
 
 // holds reports whether this node holds a lease from primary for ring version.

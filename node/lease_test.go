@@ -263,3 +263,30 @@ func TestAnUnreadableCopyDropsTheLeases(t *testing.T) {
 		t.Fatalf("still holding %d leases after failing to apply a copy", n)
 	}
 }
+
+// A primary promises its own lease length, whatever its backups are set to, and a primary
+// with leases off promises nothing.
+func TestLeasesFollowThePrimarysSetting(t *testing.T) {
+	lease := func(d time.Duration) nodeOpt { return func(c *ClusterConfig) { c.ReadLease = d } }
+	delay := withReplicaReads(100 * time.Millisecond)
+	short := startNode(t, "short", nil, delay, lease(300*time.Millisecond))
+	long := startNode(t, "long", []string{short.gossip}, delay)
+	off := startNode(t, "off", []string{short.gossip}, delay, lease(-1))
+	nodes := []*testNode{short, long, off}
+	waitMembers(t, nodes, 3)
+	waitSettled(t, nodes)
+	writeSessions(t, nodes, 3)
+	l := long.n.cluster.leases
+	version := func() uint64 { return long.n.cluster.view.Load().ring.Version() }
+	eventually(t, 30*time.Second, "a lease from the short-lease primary", func() bool { return l.holds(short.name, version()) })
+	l.mu.RLock()
+	h := *l.held[short.name]
+	l.mu.RUnlock()
+	if got := time.Duration(h.until - h.asked); got > 270*time.Millisecond {
+		t.Fatalf("lease of %v from a primary promising 300ms", got)
+	}
+	// It has asked the primary with leases off as often, in vain.
+	if l.holds(off.name, version()) {
+		t.Fatal("holds a lease from a primary with leases off")
+	}
+}
