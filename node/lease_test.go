@@ -82,16 +82,21 @@ func pset(t *testing.T, tn *testNode, id sessions.ID, val string) {
 }
 
 // A write acknowledged through one node is what every other node reads next, though they
-// answer from their own copies.
+// answer from their own copies: even when one backup's copies are slow, so that the other
+// backup alone would make the majority.
 func TestReadsFromCopiesSeeAcknowledgedWrites(t *testing.T) {
 	nodes := startCluster(t, 3, withReplicaReads(100*time.Millisecond))
 	ids := writeSessions(t, nodes, 10)
+	for i, tn := range nodes {
+		tn.faults.Delay(nodes[(i+1)%3].repl, 20*time.Millisecond) // every write to that peer
+		t.Cleanup(tn.faults.Heal)
+	}
 	waitLeases(t, nodes)
 	copies := uint64(0)
 	for _, tn := range nodes {
 		copies -= tn.n.stats.CopyReads.Load()
 	}
-	for i := 0; i < 300; i++ {
+	for i := 0; i < 100; i++ {
 		id := ids[i%len(ids)]
 		val := fmt.Sprintf("write %d", i)
 		pset(t, nodes[i%3], id, val)
