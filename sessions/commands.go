@@ -118,14 +118,7 @@ func (s *Store) sessionCommand(cmd *Command) (Result, error) {
 	case KindPGetAll:
 		r.reads++
 		r.lastSeen = now
-		var fields []Field
-		it := fieldIter{m.fields}
-		for n, _, d, ok := it.next(); ok; n, _, d, ok = it.next() {
-			if len(d) > 0 {
-				fields = append(fields, Field{Name: n, Data: d})
-			}
-		}
-		return Result{Fields: fields}, nil
+		return Result{Fields: m.payloads()}, nil
 
 	case KindInfo:
 		r.reads++

@@ -32,14 +32,7 @@ func (s *Store) ReadCopy(cmd *Command) (res Result, ok bool) {
 		}
 		return Result{Data: data}, true
 	case KindPGetAll:
-		var fields []Field
-		it := fieldIter{splitBlob(r.bytes()).fields}
-		for n, _, d, ok := it.next(); ok; n, _, d, ok = it.next() {
-			if len(d) > 0 {
-				fields = append(fields, Field{Name: n, Data: d})
-			}
-		}
-		return Result{Fields: fields}, true
+		return Result{Fields: splitBlob(r.bytes()).payloads()}, true
 	default: // KindTTL
 		return Result{Int: (r.deadline - now + 999) / 1000}, true
 	}

@@ -117,6 +117,19 @@ func (m blobMeta) fieldAt(name []byte) (ver uint64, found bool, blobName, data [
 	}
 }
 
+// payloads lists the fields that are not deleted, as PGETALL answers them; the slices are
+// the blob's own.
+func (m blobMeta) payloads() []Field {
+	var fields []Field
+	it := fieldIter{m.fields}
+	for n, _, d, ok := it.next(); ok; n, _, d, ok = it.next() {
+		if len(d) > 0 {
+			fields = append(fields, Field{Name: n, Data: d})
+		}
+	}
+	return fields
+}
+
 // liveFields counts fields that are not deleted.
 func (m blobMeta) liveFields() int {
 	it := fieldIter{m.fields}
