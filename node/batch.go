@@ -63,35 +63,33 @@ func (c *cluster) doBatch(ctx context.Context, cmds []*sessions.Command, out []O
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.CommandTimeout)
 	defer cancel()
 	v := c.view.Load()
-	var local []int
-	remote := map[string][]int{}
-	// Reads this node may answer from its copy stay here, unless a command on the same slot
-	// goes to the primary: the pipeline's order on a slot must hold.
-	copyReads := map[int]bool{}
+	// Where each command runs: its primary, or here for tenant-wide commands and for reads
+	// this node may answer from its copy. Those copy reads go to the primary after all when a
+	// command on the same slot does: the pipeline's order on a slot must hold.
+	where := make([]string, len(cmds))
+	copyRead := make([]bool, len(cmds))
 	remoteSlots := map[int]bool{}
 	for i, cmd := range cmds {
 		if cmd.Kind.IsScatter() {
+			where[i] = c.cfg.Name
 			continue
 		}
 		p := v.ring.PartitionOfSlot(slotOf(cmd))
-		if primary := v.ring.Primary(p); primary != c.cfg.Name {
-			if c.copyReadable(v, p, primary, cmd) {
-				copyReads[i] = true
-			} else {
-				remoteSlots[slotOf(cmd)] = true
-			}
-		}
-	}
-	for i, cmd := range cmds {
-		if cmd.Kind.IsScatter() {
-			local = append(local, i)
+		where[i] = v.ring.Primary(p)
+		if where[i] == c.cfg.Name {
 			continue
 		}
-		primary := v.ring.Primary(v.ring.PartitionOfSlot(slotOf(cmd)))
-		if primary == c.cfg.Name || copyReads[i] && !remoteSlots[slotOf(cmd)] {
+		if copyRead[i] = c.copyReadable(v, p, where[i], cmd); !copyRead[i] {
+			remoteSlots[slotOf(cmd)] = true
+		}
+	}
+	var local []int
+	remote := map[string][]int{}
+	for i, cmd := range cmds {
+		if where[i] == c.cfg.Name || copyRead[i] && !remoteSlots[slotOf(cmd)] {
 			local = append(local, i)
 		} else {
-			remote[primary] = append(remote[primary], i)
+			remote[where[i]] = append(remote[where[i]], i)
 		}
 	}
 	done := make(chan struct{}, len(remote)+1)

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -139,11 +140,8 @@ func (l *leases) ask() {
 	}
 	primaries := map[string]bool{}
 	for p := 0; p < v.ring.Partitions(); p++ {
-		set := v.ring.Replicas(p)
-		for _, m := range set[1:] {
-			if m == c.cfg.Name {
-				primaries[set[0]] = true
-			}
+		if set := v.ring.Replicas(p); slices.Contains(set[1:], c.cfg.Name) {
+			primaries[set[0]] = true
 		}
 	}
 	for name := range primaries {
@@ -263,11 +261,7 @@ func (c *cluster) copyReadable(v *view, p int, primary string, cmd *sessions.Com
 	if !c.leases.enabled() || primary == c.cfg.Name || time.Since(v.since) < c.cfg.ReplicaReadDelay {
 		return false
 	}
-	holder := false
-	for _, m := range v.ring.Replicas(p)[1:] {
-		holder = holder || m == c.cfg.Name
-	}
-	return holder && c.leases.holds(primary, v.ring.Version())
+	return slices.Contains(v.ring.Replicas(p)[1:], c.cfg.Name) && c.leases.holds(primary, v.ring.Version())
 }
 
 // touch notes a read answered from a copy, for the primary's counters.
