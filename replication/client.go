@@ -142,11 +142,9 @@ func (c *Client) connFor(ctx context.Context, addr string) (*clientConn, error) 
 	defer p.mu.Unlock()
 	if p.cc != nil {
 		select {
-		case <-p.cc.drained:
-			p.cc = nil
 		case <-p.cc.done:
-			// Closed, but its async calls are still being failed: wait, so that no call on
-			// the next connection can overtake the news that one on this one failed.
+			// Closed: wait until its async calls have been failed, so that no call on the
+			// next connection can overtake the news that one on this one failed.
 			<-p.cc.drained
 			p.cc = nil
 		default:
