@@ -78,19 +78,7 @@ func TestOldPrimaryHandsOffLateWrites(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	byName := map[string]*testNode{}
-	for _, tn := range all {
-		byName[tn.name] = tn
-	}
-	eventually(t, 15*time.Second, "the new primaries to receive n0's late writes", func() bool {
-		for _, id := range late {
-			p := id.Slot() % len(after.Partitions)
-			if _, ok := byName[after.Partitions[p].Replicas[0]].n.Store().Export(id); !ok {
-				return false
-			}
-		}
-		return true
-	})
+	waitPrimariesHold(t, all, after, late, 15*time.Second, "the new primaries to receive n0's late writes")
 }
 
 // Regression (chaos, kill+pause: a partition unavailable for 48 s): a new primary waited for
@@ -188,14 +176,20 @@ func TestHandoffSurvivesASecondViewChange(t *testing.T) {
 	if took := time.Since(changed); took > delay-time.Second {
 		t.Fatalf("the late writes came %v after the first view change: too late to test the push (the machine is too slow for this test)", took)
 	}
+	waitPrimariesHold(t, all, third, late, 25*time.Second, "the latest primaries to receive n0's late writes")
+}
+
+// waitPrimariesHold waits until each session's primary in view v holds it.
+func waitPrimariesHold(t *testing.T, nodes []*testNode, v *ClusterView, ids []sessions.ID, timeout time.Duration, what string) {
+	t.Helper()
 	byName := map[string]*testNode{}
-	for _, tn := range all {
+	for _, tn := range nodes {
 		byName[tn.name] = tn
 	}
-	eventually(t, 25*time.Second, "the latest primaries to receive n0's late writes", func() bool {
-		for _, id := range late {
-			p := id.Slot() % len(third.Partitions)
-			if _, ok := byName[third.Partitions[p].Replicas[0]].n.Store().Export(id); !ok {
+	eventually(t, timeout, what, func() bool {
+		for _, id := range ids {
+			p := id.Slot() % len(v.Partitions)
+			if _, ok := byName[v.Partitions[p].Replicas[0]].n.Store().Export(id); !ok {
 				return false
 			}
 		}
