@@ -26,6 +26,7 @@ const (
 type batchMsg struct {
 	Cmds []sessions.Command `msgpack:"c"`
 	Hops int                `msgpack:"h"`
+	Via  string             `msgpack:"v,omitempty"` // as in commandMsg
 }
 
 type batchResultMsg struct {
@@ -94,9 +95,8 @@ func (c *cluster) doBatch(ctx context.Context, cmds []*sessions.Command, out []O
 	}
 	done := make(chan struct{}, len(remote)+1)
 	for primary, idx := range remote {
-		addr := v.members[primary].Repl
 		c.pool.Go(func() {
-			c.forwardBatch(ctx, addr, cmds, idx, out)
+			c.forwardBatch(ctx, primary, v.members[primary].Repl, cmds, idx, out)
 			done <- struct{}{}
 		})
 	}
@@ -104,7 +104,7 @@ func (c *cluster) doBatch(ctx context.Context, cmds []*sessions.Command, out []O
 		if cmd.Kind.IsScatter() {
 			return c.scatter(ctx, cmd)
 		}
-		return c.route(ctx, cmd, 0)
+		return c.route(ctx, cmd, 0, "")
 	})
 	for range remote {
 		<-done
@@ -112,10 +112,10 @@ func (c *cluster) doBatch(ctx context.Context, cmds []*sessions.Command, out []O
 }
 
 // forwardBatch sends the commands at idx to one primary, in messages of bounded size.
-func (c *cluster) forwardBatch(ctx context.Context, addr string, cmds []*sessions.Command, idx []int, out []Outcome) {
+func (c *cluster) forwardBatch(ctx context.Context, primary, addr string, cmds []*sessions.Command, idx []int, out []Outcome) {
 	if len(idx) == 1 {
 		i := idx[0]
-		out[i].Result, out[i].Err = c.route(ctx, cmds[i], 0)
+		out[i].Result, out[i].Err = c.route(ctx, cmds[i], 0, "")
 		return
 	}
 	for len(idx) > 0 {
@@ -124,13 +124,13 @@ func (c *cluster) forwardBatch(ctx context.Context, addr string, cmds []*session
 			size += cmdSize(cmds[idx[n]])
 			n++
 		}
-		c.sendBatch(ctx, addr, cmds, idx[:n], out)
+		c.sendBatch(ctx, primary, addr, cmds, idx[:n], out)
 		idx = idx[n:]
 	}
 }
 
-func (c *cluster) sendBatch(ctx context.Context, addr string, cmds []*sessions.Command, idx []int, out []Outcome) {
-	req := batchMsg{Cmds: make([]sessions.Command, len(idx)), Hops: 1}
+func (c *cluster) sendBatch(ctx context.Context, primary, addr string, cmds []*sessions.Command, idx []int, out []Outcome) {
+	req := batchMsg{Cmds: make([]sessions.Command, len(idx)), Hops: 1, Via: c.cfg.Name}
 	for j, i := range idx {
 		req.Cmds[j] = *cmds[i]
 	}
@@ -143,10 +143,12 @@ func (c *cluster) sendBatch(ctx context.Context, addr string, cmds []*sessions.C
 	}
 	if err == nil {
 		for j, i := range idx {
+			c.applyCarried(resp.Results[j].Ops)
 			out[i].Result, out[i].Err = resp.Results[j].Result, resp.Results[j].err()
 		}
 		return
 	}
+	c.leases.missed(primary)
 	var re *replication.RemoteError
 	unknown := errors.As(err, &re) && strings.HasPrefix(re.Msg, "unknown method")
 	if !unknown && !errors.Is(err, replication.ErrUnavailable) {
@@ -167,7 +169,7 @@ func (c *cluster) sendBatch(ctx context.Context, addr string, cmds []*sessions.C
 		}
 	}
 	c.runOrdered(cmds, retry, out, func(cmd *sessions.Command) (sessions.Result, error) {
-		return c.route(ctx, cmd, 0)
+		return c.route(ctx, cmd, 0, "")
 	})
 }
 
@@ -256,7 +258,7 @@ func (c *cluster) serveBatch(ctx context.Context, req *batchMsg) *batchResultMsg
 	}
 	out := make([]Outcome, len(cmds))
 	c.runOrdered(cmds, idx, out, func(cmd *sessions.Command) (sessions.Result, error) {
-		return c.route(ctx, cmd, req.Hops)
+		return c.route(ctx, cmd, req.Hops, req.Via)
 	})
 	resp := &batchResultMsg{Results: make([]resultMsg, len(out))}
 	for i, o := range out {

@@ -162,7 +162,7 @@ func TestDoBatchFallsBackForOlderPeers(t *testing.T) {
 	c := nodes[0].n.cluster
 	ctx, cancel := context.WithTimeout(ctxT(t), c.cfg.CommandTimeout)
 	defer cancel()
-	c.forwardBatch(ctx, ln.Addr().String(), cmds, idx, out)
+	c.forwardBatch(ctx, nodes[1].name, ln.Addr().String(), cmds, idx, out)
 	for i, o := range out {
 		if o.Err != nil || string(o.Result.Data) != ids[i].String() {
 			t.Fatalf("PGET %d through the fallback: %q %v", i, o.Result.Data, o.Err)

@@ -30,9 +30,12 @@ func (m *commandMsg) EncodeMsgpack(enc *msgpack.Encoder) error {
 		return enc.EncodeNil()
 	}
 	w := sessions.MapWriter{Enc: enc}
-	w.Len(2)
+	w.Len(2 + count(m.Via != ""))
 	w.Value("c", &m.Cmd)
 	w.Int("h", m.Hops)
+	if m.Via != "" {
+		w.String("v", m.Via)
+	}
 	return w.Err
 }
 
@@ -46,6 +49,8 @@ func (m *commandMsg) DecodeMsgpack(dec *msgpack.Decoder) error {
 			err = m.Cmd.DecodeMsgpack(dec)
 		case "h":
 			m.Hops, err = dec.DecodeInt()
+		case "v":
+			m.Via, err = sessions.ReadString(dec)
 		default:
 			err = sessions.SkipValue(dec)
 		}
@@ -61,7 +66,7 @@ func (m *resultMsg) EncodeMsgpack(enc *msgpack.Encoder) error {
 		return enc.EncodeNil()
 	}
 	w := sessions.MapWriter{Enc: enc}
-	w.Len(1 + count(m.Code != 0) + count(m.Max != 0) + count(m.Msg != ""))
+	w.Len(1 + count(m.Code != 0) + count(m.Max != 0) + count(m.Msg != "") + count(len(m.Ops) > 0))
 	w.Value("r", &m.Result)
 	if m.Code != 0 {
 		w.Uint8("c", uint8(m.Code))
@@ -71,6 +76,9 @@ func (m *resultMsg) EncodeMsgpack(enc *msgpack.Encoder) error {
 	}
 	if m.Msg != "" {
 		w.String("e", m.Msg)
+	}
+	if len(m.Ops) > 0 {
+		w.Ops("o", m.Ops)
 	}
 	return w.Err
 }
@@ -91,6 +99,8 @@ func (m *resultMsg) DecodeMsgpack(dec *msgpack.Decoder) error {
 			m.Max, err = dec.DecodeInt()
 		case "e":
 			m.Msg, err = sessions.ReadString(dec)
+		case "o":
+			m.Ops, err = sessions.ReadOps(dec)
 		default:
 			err = sessions.SkipValue(dec)
 		}
@@ -134,9 +144,12 @@ func (m *batchMsg) EncodeMsgpack(enc *msgpack.Encoder) error {
 		return enc.EncodeNil()
 	}
 	w := sessions.MapWriter{Enc: enc}
-	w.Len(2)
+	w.Len(2 + count(m.Via != ""))
 	sessions.PutArray(&w, "c", m.Cmds)
 	w.Int("h", m.Hops)
+	if m.Via != "" {
+		w.String("v", m.Via)
+	}
 	return w.Err
 }
 
@@ -150,6 +163,8 @@ func (m *batchMsg) DecodeMsgpack(dec *msgpack.Decoder) error {
 			m.Cmds, err = sessions.ReadArray[sessions.Command](dec)
 		case "h":
 			m.Hops, err = dec.DecodeInt()
+		case "v":
+			m.Via, err = sessions.ReadString(dec)
 		default:
 			err = sessions.SkipValue(dec)
 		}

@@ -19,6 +19,7 @@ import (
 type shadowCommandMsg struct {
 	Cmd  wiretest.Command `msgpack:"c"`
 	Hops int              `msgpack:"h"`
+	Via  string           `msgpack:"v,omitempty"`
 }
 
 type shadowResultMsg struct {
@@ -26,6 +27,7 @@ type shadowResultMsg struct {
 	Code   sessions.Code   `msgpack:"c,omitempty"`
 	Max    int             `msgpack:"m,omitempty"`
 	Msg    string          `msgpack:"e,omitempty"`
+	Ops    []wiretest.Op   `msgpack:"o,omitempty"`
 }
 
 type shadowOpsMsg struct {
@@ -35,6 +37,7 @@ type shadowOpsMsg struct {
 type shadowBatchMsg struct {
 	Cmds []wiretest.Command `msgpack:"c"`
 	Hops int                `msgpack:"h"`
+	Via  string             `msgpack:"v,omitempty"`
 }
 
 type shadowBatchResultMsg struct {
@@ -42,17 +45,20 @@ type shadowBatchResultMsg struct {
 }
 
 func fullBatchMsg() batchMsg {
-	return batchMsg{Cmds: []sessions.Command{wiretest.FullCommand(), wiretest.FullCommand()}, Hops: 1}
+	return batchMsg{Cmds: []sessions.Command{wiretest.FullCommand(), wiretest.FullCommand()}, Hops: 1, Via: "n1"}
 }
 
 func fullBatchResultMsg() batchResultMsg {
 	return batchResultMsg{Results: []resultMsg{fullResultMsg(), fullResultMsg()}}
 }
 
-func fullCommandMsg() commandMsg { return commandMsg{Cmd: wiretest.FullCommand(), Hops: 2} }
+func fullCommandMsg() commandMsg {
+	return commandMsg{Cmd: wiretest.FullCommand(), Hops: 2, Via: "node-2"}
+}
 
 func fullResultMsg() resultMsg {
-	return resultMsg{Result: wiretest.FullResult(), Code: sessions.CodeOwnerLimit, Max: 1 << 40, Msg: "TRYAGAIN x"}
+	return resultMsg{Result: wiretest.FullResult(), Code: sessions.CodeOwnerLimit, Max: 1 << 40, Msg: "TRYAGAIN x",
+		Ops: []sessions.Op{wiretest.FullOp()}}
 }
 
 func fullOpsMsg() opsMsg { return opsMsg{Ops: []sessions.Op{wiretest.FullOp(), wiretest.FullOp()}} }

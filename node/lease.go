@@ -55,6 +55,7 @@ type grantee struct {
 	// connecting counts copies queued while no connection to the backup existed: they
 	// wait for a dial off the writer's path, and no lease is granted until they are queued.
 	connecting atomic.Int32
+	missed     uint64 // the backup's count of failed forwards last heard (via.go); under send
 }
 
 // held is one primary as its backup sees it.
@@ -64,6 +65,7 @@ type held struct {
 	asked   int64  // when the outstanding request was sent
 	nonce   uint64 // of the outstanding request
 	askedV  uint64
+	missed  uint64 // forwarded calls to it that failed (via.go)
 }
 
 type leaseMsg struct {
@@ -73,6 +75,8 @@ type leaseMsg struct {
 	// Dur is the promise a grant makes, in nanoseconds: the primary's ReadLease, which the
 	// backup's own setting does not override.
 	Dur int64 `msgpack:"d,omitempty"`
+	// Missed is the backup's count of forwarded calls that failed (via.go), in a request.
+	Missed uint64 `msgpack:"m,omitempty"`
 }
 
 // touchMsg reports reads answered from a copy: the ids end to end (16 bytes each, one
@@ -157,7 +161,7 @@ func (l *leases) ask() {
 		}
 		l.nonce++
 		h.nonce, h.asked, h.askedV = l.nonce, l.now(), v.ring.Version()
-		msg := leaseMsg{From: c.cfg.Name, Version: h.askedV, Nonce: h.nonce}
+		msg := leaseMsg{From: c.cfg.Name, Version: h.askedV, Nonce: h.nonce, Missed: h.missed}
 		l.mu.Unlock()
 		c.client.Go(context.Background(), m.Repl, methodLeaseAsk, &msg, c.cfg.RPCTimeout, func(error) {})
 	}
@@ -176,6 +180,12 @@ func (l *leases) grant(req *leaseMsg) {
 	g := l.grantee(req.From)
 	g.send.Lock()
 	defer g.send.Unlock()
+	if req.Missed != g.missed {
+		// The backup may lack a write whose ops it should have applied from an answer.
+		g.missed = req.Missed
+		g.failedAt.Store(l.now())
+		return
+	}
 	if g.connecting.Load() > 0 || !c.client.Connected(m.Repl) {
 		// A copy decided before this grant may still be waiting for a connection, and would
 		// reach the backup after it; refuse, and connect for the next request.

@@ -52,6 +52,7 @@ type Stats struct {
 	Replicated atomic.Uint64 // ops sent to backups
 	ReplFailed atomic.Uint64 // op copies that a backup did not acknowledge
 	Applied    atomic.Uint64 // ops received from other nodes and applied
+	Carried    atomic.Uint64 // ops applied from the answers to writes this node forwarded (via.go)
 }
 
 // ErrClosed is returned by Do after Shutdown.

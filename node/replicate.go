@@ -11,13 +11,16 @@ import (
 // met and every backup holding a read lease has applied them (or its lease ran out), or a
 // retryable error once that cannot be. Copies are queued on the caller's goroutine and
 // answered by callback; those still in flight when it returns go on in the background.
-func (c *cluster) replicate(ctx context.Context, v *view, p int, ops []sessions.Op) error {
+// carrier, when not empty, is a backup that gets the ops in the answer to the command it
+// forwarded instead of a copy (via.go): it counts as acknowledged and is not waited for.
+func (c *cluster) replicate(ctx context.Context, v *view, p int, ops []sessions.Op, carrier string) error {
 	set := v.ring.Replicas(p)
 	backups := set[1:]
 	if len(backups) == 0 {
 		return nil
 	}
 	need := c.cfg.WriteAcks.needed(len(set)) - 1
+	acked := 0
 	type ack struct {
 		i   int
 		err error
@@ -26,6 +29,11 @@ func (c *cluster) replicate(ctx context.Context, v *view, p int, ops []sessions.
 	lease := make([]int64, len(backups)) // when a backup's lease runs out; 0: holds none
 	msg := opsMsg{Ops: ops}
 	for i, b := range backups {
+		if b == carrier {
+			acked++
+			c.n.stats.Replicated.Add(uint64(len(ops)))
+			continue
+		}
 		g, addr := c.leases.grantee(b), v.members[b].Repl
 		done := func(err error) {
 			c.n.stats.Replicated.Add(uint64(len(ops)))
@@ -54,7 +62,7 @@ func (c *cluster) replicate(ctx context.Context, v *view, p int, ops []sessions.
 		}
 		g.send.Unlock()
 	}
-	acked, failed, leased := 0, 0, 0
+	failed, leased := 0, 0
 	for _, u := range lease {
 		if u != 0 {
 			leased++
@@ -131,6 +139,6 @@ func (c *cluster) replicateBackground(ops []sessions.Op) {
 		byPart[p] = append(byPart[p], op)
 	}
 	for p, ops := range byPart {
-		go c.replicate(context.Background(), v, p, ops)
+		go c.replicate(context.Background(), v, p, ops, "")
 	}
 }

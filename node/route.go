@@ -26,7 +26,7 @@ func (c *cluster) do(ctx context.Context, cmd *sessions.Command) (sessions.Resul
 	if cmd.Kind.IsScatter() {
 		return c.scatter(ctx, cmd)
 	}
-	return c.route(ctx, cmd, 0)
+	return c.route(ctx, cmd, 0, "")
 }
 
 func slotOf(cmd *sessions.Command) int {
@@ -40,15 +40,17 @@ func slotOf(cmd *sessions.Command) int {
 // unknown. A second START or ROTATE would issue a second token.
 func retrySafe(k sessions.Kind) bool { return k != sessions.KindStart && k != sessions.KindRotate }
 
-// route runs cmd on its partition's primary: here, or by forwarding.
-func (c *cluster) route(ctx context.Context, cmd *sessions.Command, hops int) (sessions.Result, error) {
+// route runs cmd on its partition's primary: here, or by forwarding. hops and via say how it
+// came here: hops forwards so far, via the node that took it from the client, when that node
+// forwarded it straight here (via.go).
+func (c *cluster) route(ctx context.Context, cmd *sessions.Command, hops int, via string) (sessions.Result, error) {
 	slot := slotOf(cmd)
 	for {
 		v := c.view.Load()
 		p := v.ring.PartitionOfSlot(slot)
 		primary := v.ring.Primary(p)
 		if primary == c.cfg.Name {
-			return c.execute(ctx, v, p, cmd)
+			return c.execute(ctx, v, p, cmd, via)
 		}
 		if res, ok := c.copyRead(v, p, primary, cmd); ok {
 			return res, nil
@@ -57,7 +59,7 @@ func (c *cluster) route(ctx context.Context, cmd *sessions.Command, hops int) (s
 			return sessions.Result{}, tryAgain("partition %d is changing owner", p)
 		}
 		c.n.stats.Forwarded.Add(1)
-		res, err := c.forward(ctx, v.members[primary].Repl, cmd, hops+1)
+		res, err := c.forward(ctx, primary, v.members[primary].Repl, cmd, hops+1)
 		if !errors.Is(err, replication.ErrUnavailable) {
 			return res, err
 		}
@@ -89,8 +91,9 @@ func (c *cluster) waitNewView(ctx context.Context, v *view) bool {
 	}
 }
 
-// execute runs cmd here as primary of partition p and replicates what it changed.
-func (c *cluster) execute(ctx context.Context, v *view, p int, cmd *sessions.Command) (sessions.Result, error) {
+// execute runs cmd here as primary of partition p and replicates what it changed. When via
+// is a backup of p, the result keeps its ops for via to apply (via.go); otherwise it has none.
+func (c *cluster) execute(ctx context.Context, v *view, p int, cmd *sessions.Command, via string) (sessions.Result, error) {
 	if c.checkStall() {
 		// Frozen until a moment ago: others may have served this partition meanwhile.
 		return sessions.Result{}, tryAgain("partition %d: this node was stalled and is re-syncing", p)
@@ -122,12 +125,19 @@ func (c *cluster) execute(ctx context.Context, v *view, p int, cmd *sessions.Com
 		}
 	}
 	c.n.stats.Commands.Add(1)
-	if len(res.Ops) > 0 {
-		if rerr := c.replicate(ctx, v, p, res.Ops); rerr != nil {
-			return sessions.Result{}, rerr
-		}
+	if len(res.Ops) == 0 {
+		return res, err
 	}
-	res.Ops = nil
+	carrier := c.carrier(v, p, via)
+	rerr := c.replicate(ctx, v, p, res.Ops, carrier)
+	if carrier == "" {
+		res.Ops = nil
+	}
+	if rerr != nil {
+		// The carrier applies the ops even so: the write stands here, and a retry that
+		// finds nothing left to change (a second END) would carry none.
+		return sessions.Result{Ops: res.Ops}, rerr
+	}
 	return res, err
 }
 
@@ -175,14 +185,24 @@ func (c *cluster) isPrimaryForSlot(slot int) bool {
 	return v.ring.Primary(v.ring.PartitionOfSlot(slot)) == c.cfg.Name
 }
 
-func (c *cluster) forward(ctx context.Context, addr string, cmd *sessions.Command, hops int) (sessions.Result, error) {
+// forward runs cmd on primary, at addr. From the node that took it from the client (hops 1)
+// it goes with this node's name, so that a write comes back with its ops (via.go).
+func (c *cluster) forward(ctx context.Context, primary, addr string, cmd *sessions.Command, hops int) (sessions.Result, error) {
+	req := commandMsg{Cmd: *cmd, Hops: hops}
+	if hops == 1 {
+		req.Via = c.cfg.Name
+	}
 	var resp resultMsg
-	if err := c.client.Call(ctx, addr, methodForward, &commandMsg{Cmd: *cmd, Hops: hops}, &resp); err != nil {
+	if err := c.client.Call(ctx, addr, methodForward, &req, &resp); err != nil {
+		if req.Via != "" {
+			c.leases.missed(primary)
+		}
 		if errors.Is(err, replication.ErrUnavailable) {
 			return sessions.Result{}, err
 		}
 		return sessions.Result{}, tryAgain("forwarding to %s: %v", addr, err)
 	}
+	c.applyCarried(resp.Ops)
 	return resp.Result, resp.err()
 }
 
@@ -265,7 +285,7 @@ func (c *cluster) executeScatter(ctx context.Context, v *view, cmd *sessions.Com
 		byPart[p] = append(byPart[p], op)
 	}
 	for p, ops := range byPart {
-		if rerr := c.replicate(ctx, v, p, ops); rerr != nil {
+		if rerr := c.replicate(ctx, v, p, ops, ""); rerr != nil {
 			return sessions.Result{}, rerr
 		}
 	}

@@ -29,6 +29,10 @@ const (
 type commandMsg struct {
 	Cmd  sessions.Command `msgpack:"c"`
 	Hops int              `msgpack:"h"`
+	// Via names the node the client sent the command to, when it forwards it itself: a
+	// primary that finds it among the partition's backups answers with the write's ops
+	// instead of sending it a copy (see viaWrite).
+	Via string `msgpack:"v,omitempty"`
 }
 
 // resultMsg carries a command's result, or its error as a code: store errors keep their
@@ -38,6 +42,9 @@ type resultMsg struct {
 	Code   sessions.Code   `msgpack:"c,omitempty"`
 	Max    int             `msgpack:"m,omitempty"`
 	Msg    string          `msgpack:"e,omitempty"`
+	// Ops is what the command changed, for a Via node that is a backup: it applies them
+	// before answering its client, and that is its copy.
+	Ops []sessions.Op `msgpack:"o,omitempty"`
 }
 
 func (m *resultMsg) err() error {
@@ -51,7 +58,8 @@ func (m *resultMsg) err() error {
 }
 
 func resultOf(res sessions.Result, err error) *resultMsg {
-	m := &resultMsg{Result: res}
+	m := &resultMsg{Result: res, Ops: res.Ops}
+	m.Result.Ops = nil
 	var se *sessions.Error
 	var ce *clusterError
 	switch {
@@ -97,7 +105,7 @@ func (h handler) ServeCall(ctx context.Context, m replication.Method, dec *msgpa
 		if m == methodScatter {
 			return resultOf(c.executeScatter(ctx, c.view.Load(), &req.Cmd)), nil
 		}
-		return resultOf(c.route(ctx, &req.Cmd, req.Hops)), nil
+		return resultOf(c.route(ctx, &req.Cmd, req.Hops, req.Via)), nil
 	case methodForwardBatch:
 		var req batchMsg
 		if err := dec.Decode(&req); err != nil {
@@ -207,7 +215,7 @@ func (h handler) ServeInline(ctx context.Context, m replication.Method, dec *msg
 		if !ok {
 			return nil, false, nil
 		}
-		return resultOf(c.execute(ctx, v, p, &req.Cmd)), true, nil
+		return resultOf(c.execute(ctx, v, p, &req.Cmd, req.Via)), true, nil
 	case methodForwardBatch:
 		var req batchMsg
 		if err := dec.Decode(&req); err != nil {
@@ -222,7 +230,7 @@ func (h handler) ServeInline(ctx context.Context, m replication.Method, dec *msg
 		}
 		resp := &batchResultMsg{Results: make([]resultMsg, len(req.Cmds))}
 		for i := range req.Cmds {
-			resp.Results[i] = *resultOf(c.execute(ctx, views[i], parts[i], &req.Cmds[i]))
+			resp.Results[i] = *resultOf(c.execute(ctx, views[i], parts[i], &req.Cmds[i], req.Via))
 		}
 		return resp, true, nil
 	}

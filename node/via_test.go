@@ -1,0 +1,121 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/sessiongate/sessiongate/sessions"
+)
+
+// A write forwarded by a backup of its partition comes back with its ops: the backup has the
+// write when it answers, and the primary sends it no copy. Alone or in a pipeline.
+func TestAForwardedWriteCarriesItsOpsBack(t *testing.T) {
+	nodes := startCluster(t, 3, withReplicaReads(100*time.Millisecond))
+	ids := writeSessions(t, nodes, 6)
+	waitLeases(t, nodes)
+	for round := range 3 {
+		for _, id := range ids {
+			_, backups := roles(t, nodes, id)
+			via := backups[round%len(backups)]
+			applied, carried := via.n.stats.Applied.Load(), via.n.stats.Carried.Load()
+			val := fmt.Sprintf("round %d", round)
+			if round == 2 {
+				outs := via.n.DoBatch(ctxT(t), []*sessions.Command{
+					{Kind: sessions.KindPSet, Tenant: testTenant, ID: id, Name: []byte("v"), Data: []byte("first")},
+					{Kind: sessions.KindPSet, Tenant: testTenant, ID: id, Name: []byte("v"), Data: []byte(val)},
+				})
+				for _, o := range outs {
+					if o.Err != nil {
+						t.Fatal(o.Err)
+					}
+				}
+			} else {
+				pset(t, via, id, val)
+			}
+			// Straight from the backup's store, with no wait: the answer was its copy.
+			res, ok := via.n.store.ReadCopy(&sessions.Command{Kind: sessions.KindPGet, Tenant: testTenant, ID: id, Name: []byte("v")})
+			if !ok || string(res.Data) != val {
+				t.Fatalf("round %d: %s's copy holds %q (%v) when its write was acknowledged", round, via.name, res.Data, ok)
+			}
+			if got := via.n.stats.Carried.Load() - carried; got == 0 {
+				t.Fatalf("round %d: %s applied no ops from the answer", round, via.name)
+			}
+			if got := via.n.stats.Applied.Load() - applied; got != 0 {
+				t.Fatalf("round %d: the primary also sent %s %d ops as copies", round, via.name, got)
+			}
+		}
+	}
+}
+
+// A backup whose forwarded write failed after the primary may have run it drops its lease
+// from that primary, and gets none until anti-entropy has repaired its copy: otherwise an END
+// that ran on the primary, whose answer was lost, would leave the session readable there.
+func TestAFailedForwardDropsTheLease(t *testing.T) {
+	nodes := startCluster(t, 3, withReplicaReads(100*time.Millisecond), withAntiEntropy(time.Hour))
+	id := writeSessions(t, nodes, 1)[0]
+	waitLeases(t, nodes)
+	primary, backups := roles(t, nodes, id)
+	via, other := backups[0], backups[1]
+	version := func() uint64 { return via.n.cluster.view.Load().ring.Version() }
+	if pget(t, via, id) != id.String() {
+		t.Fatal("first read")
+	}
+	// The primary's END waits for the other backup (it holds a lease), long after the
+	// forwarding node has given up on the answer.
+	primary.faults.Delay(other.repl, 300*time.Millisecond)
+	t.Cleanup(primary.faults.Heal)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := via.n.Do(ctx, &sessions.Command{Kind: sessions.KindEnd, Tenant: testTenant, ID: id}); err == nil {
+		t.Fatal("the END was answered within 50 ms: the test proves nothing")
+	}
+	eventually(t, 10*time.Second, "the END on the primary", func() bool { return primary.n.store.Ended(id) })
+	primary.faults.Heal()
+	if via.n.store.Ended(id) {
+		t.Fatal("the forwarding node has the END: the test proves nothing")
+	}
+	_, err := doRetry(t, via.n, sessions.Command{Kind: sessions.KindPGet, Tenant: testTenant, ID: id, Name: []byte("v")})
+	if !errors.Is(err, sessions.ErrNoSession) {
+		t.Fatalf("read through the forwarding node after the END ran: %v, want no session", err)
+	}
+	// Several lease requests later: still none, since the primary knows of the miss.
+	time.Sleep(time.Second)
+	if via.n.cluster.leases.holds(primary.name, version()) {
+		t.Fatal("the forwarding node holds a lease again before anti-entropy repaired it")
+	}
+	if !via.n.cluster.leases.holds(other.name, version()) {
+		t.Fatal("the lease from the other primary was dropped too")
+	}
+	primary.n.cluster.antiEntropyRound()
+	if !via.n.store.Ended(id) {
+		t.Fatal("anti-entropy did not bring the END")
+	}
+	eventually(t, 10*time.Second, "the lease again after anti-entropy", func() bool {
+		return via.n.cluster.leases.holds(primary.name, version())
+	})
+}
+
+// A write that ran on the primary but failed its acks policy still comes back with its ops,
+// and the forwarding node applies them: a retry that finds nothing left to change (a second
+// END) would carry none, and the node's copy would keep what the primary no longer has.
+func TestAFailedWriteStillCarriesItsOps(t *testing.T) {
+	nodes := startCluster(t, 3, withAcks(AcksAll))
+	id := writeSessions(t, nodes, 1)[0]
+	primary, backups := roles(t, nodes, id)
+	via, other := backups[0], backups[1]
+	primary.faults.Block(other.repl)
+	t.Cleanup(primary.faults.Heal)
+	_, err := via.n.Do(ctxT(t), &sessions.Command{Kind: sessions.KindEnd, Tenant: testTenant, ID: id})
+	if err == nil {
+		t.Fatal("END acknowledged by two of three replicas under acks=all")
+	}
+	if !primary.n.store.Ended(id) {
+		t.Fatal("the END did not run on the primary: the test proves nothing")
+	}
+	if !via.n.store.Ended(id) {
+		t.Fatalf("the forwarding node's copy still has the session after the END failed with %v", err)
+	}
+}
