@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"testing"
 	"time"
 
@@ -48,6 +49,21 @@ func TestAForwardedWriteCarriesItsOpsBack(t *testing.T) {
 			}
 		}
 	}
+	want := strconv.FormatUint(nodes[0].n.stats.Carried.Load(), 10)
+	if got := infoField(nodes[0].n, "carried_ops"); got != want {
+		t.Fatalf("INFO carried_ops %q, want %s", got, want)
+	}
+}
+
+func infoField(n *Node, name string) string {
+	for _, sec := range n.InfoSections() {
+		for _, f := range sec.Fields {
+			if f[0] == name {
+				return f[1]
+			}
+		}
+	}
+	return ""
 }
 
 // A backup whose forwarded write failed after the primary may have run it drops its lease
