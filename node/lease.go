@@ -154,11 +154,7 @@ func (l *leases) ask() {
 			continue
 		}
 		l.mu.Lock()
-		h := l.held[name]
-		if h == nil {
-			h = &held{}
-			l.held[name] = h
-		}
+		h := l.heldLocked(name)
 		l.nonce++
 		h.nonce, h.asked, h.askedV = l.nonce, l.now(), v.ring.Version()
 		msg := leaseMsg{From: c.cfg.Name, Version: h.askedV, Nonce: h.nonce, Missed: h.missed}
@@ -200,6 +196,16 @@ func (l *leases) grant(req *leaseMsg) {
 	g.until.Store(max(g.until.Load(), l.now()+int64(l.dur)))
 	reply := leaseMsg{From: c.cfg.Name, Version: req.Version, Nonce: req.Nonce, Dur: int64(l.dur)}
 	c.client.Go(context.Background(), m.Repl, methodLeaseGrant, &reply, c.cfg.RPCTimeout, func(error) {})
+}
+
+// heldLocked returns what this node holds from primary, made empty on first use; under mu.
+func (l *leases) heldLocked(primary string) *held {
+	h := l.held[primary]
+	if h == nil {
+		h = &held{}
+		l.held[primary] = h
+	}
+	return h
 }
 
 // granted takes a lease from a primary (holder side) if it answers the outstanding request.

@@ -41,11 +41,7 @@ func (c *cluster) applyCarried(ops []sessions.Op) {
 func (l *leases) missed(primary string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	h := l.held[primary]
-	if h == nil {
-		h = &held{}
-		l.held[primary] = h
-	}
+	h := l.heldLocked(primary)
 	h.until, h.nonce = 0, 0
 	h.missed++
 }
