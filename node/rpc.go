@@ -31,7 +31,7 @@ type commandMsg struct {
 	Hops int              `msgpack:"h"`
 	// Via names the node the client sent the command to, when it forwards it itself: a
 	// primary that finds it among the partition's backups answers with the write's ops
-	// instead of sending it a copy (see viaWrite).
+	// instead of sending it a copy (via.go).
 	Via string `msgpack:"v,omitempty"`
 }
 

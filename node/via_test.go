@@ -70,11 +70,28 @@ func infoField(n *Node, name string) string {
 // from that primary, and gets none until anti-entropy has repaired its copy: otherwise an END
 // that ran on the primary, whose answer was lost, would leave the session readable there.
 func TestAFailedForwardDropsTheLease(t *testing.T) {
+	t.Run("alone", func(t *testing.T) { failedForward(t, false) })
+	t.Run("in a pipeline", func(t *testing.T) { failedForward(t, true) })
+}
+
+// failedForward ends a session through a backup that gives up on the answer; in a pipeline,
+// with a write of another session of the same primary, so that both travel in one message.
+func failedForward(t *testing.T, pipeline bool) {
 	nodes := startCluster(t, 3, withReplicaReads(100*time.Millisecond), withAntiEntropy(time.Hour))
-	id := writeSessions(t, nodes, 1)[0]
+	ids := writeSessions(t, nodes, 12)
 	waitLeases(t, nodes)
+	id := ids[0]
 	primary, backups := roles(t, nodes, id)
 	via, other := backups[0], backups[1]
+	var second sessions.ID
+	for _, o := range ids[1:] {
+		if p, _ := roles(t, nodes, o); p == primary {
+			second = o
+		}
+	}
+	if pipeline && second == (sessions.ID{}) {
+		t.Fatal("no second session with the same primary among 12")
+	}
 	version := func() uint64 { return via.n.cluster.view.Load().ring.Version() }
 	if pget(t, via, id) != id.String() {
 		t.Fatal("first read")
@@ -85,7 +102,18 @@ func TestAFailedForwardDropsTheLease(t *testing.T) {
 	t.Cleanup(primary.faults.Heal)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	if _, err := via.n.Do(ctx, &sessions.Command{Kind: sessions.KindEnd, Tenant: testTenant, ID: id}); err == nil {
+	end := &sessions.Command{Kind: sessions.KindEnd, Tenant: testTenant, ID: id}
+	if pipeline {
+		batches := via.n.stats.Batches.Load()
+		outs := via.n.DoBatch(ctx, []*sessions.Command{end,
+			{Kind: sessions.KindPSet, Tenant: testTenant, ID: second, Name: []byte("v"), Data: []byte("x")}})
+		if outs[0].Err == nil {
+			t.Fatal("the END was answered within 50 ms: the test proves nothing")
+		}
+		if via.n.stats.Batches.Load() == batches {
+			t.Fatal("the two commands did not travel in one message: the test proves nothing")
+		}
+	} else if _, err := via.n.Do(ctx, end); err == nil {
 		t.Fatal("the END was answered within 50 ms: the test proves nothing")
 	}
 	eventually(t, 10*time.Second, "the END on the primary", func() bool { return primary.n.store.Ended(id) })
