@@ -27,6 +27,8 @@ type batchMsg struct {
 	Cmds []sessions.Command `msgpack:"c"`
 	Hops int                `msgpack:"h"`
 	Via  string             `msgpack:"v,omitempty"` // as in commandMsg
+	// Deadline as in commandMsg.
+	Deadline int64 `msgpack:"dl,omitempty"`
 }
 
 type batchResultMsg struct {
@@ -130,7 +132,7 @@ func (c *cluster) forwardBatch(ctx context.Context, primary, addr string, cmds [
 }
 
 func (c *cluster) sendBatch(ctx context.Context, primary, addr string, cmds []*sessions.Command, idx []int, out []Outcome) {
-	req := batchMsg{Cmds: make([]sessions.Command, len(idx)), Hops: 1, Via: c.cfg.Name}
+	req := batchMsg{Cmds: make([]sessions.Command, len(idx)), Hops: 1, Via: c.cfg.Name, Deadline: deadlineOf(ctx)}
 	for j, i := range idx {
 		req.Cmds[j] = *cmds[i]
 	}
@@ -249,7 +251,10 @@ func (c *cluster) allServeNow(cmds []*sessions.Command, idx []int) bool {
 
 // serveBatch runs a forwarded batch here (or further on, where views disagree).
 func (c *cluster) serveBatch(ctx context.Context, req *batchMsg) *batchResultMsg {
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.CommandTimeout)
+	if err := c.overdue(req.Deadline); err != nil {
+		return overdueBatch(len(req.Cmds), err)
+	}
+	ctx, cancel := c.forwardedCtx(ctx, req.Deadline)
 	defer cancel()
 	cmds := make([]*sessions.Command, len(req.Cmds))
 	idx := make([]int, len(req.Cmds))

@@ -30,12 +30,13 @@ func (m *commandMsg) EncodeMsgpack(enc *msgpack.Encoder) error {
 		return enc.EncodeNil()
 	}
 	w := sessions.MapWriter{Enc: enc}
-	w.Len(2 + count(m.Via != ""))
+	w.Len(2 + count(m.Via != "") + count(m.Deadline != 0))
 	w.Value("c", &m.Cmd)
 	w.Int("h", m.Hops)
 	if m.Via != "" {
 		w.String("v", m.Via)
 	}
+	putDeadline(&w, m.Deadline)
 	return w.Err
 }
 
@@ -51,6 +52,8 @@ func (m *commandMsg) DecodeMsgpack(dec *msgpack.Decoder) error {
 			m.Hops, err = dec.DecodeInt()
 		case "v":
 			m.Via, err = sessions.ReadString(dec)
+		case "dl":
+			m.Deadline, err = dec.DecodeInt64()
 		default:
 			err = sessions.SkipValue(dec)
 		}
@@ -144,12 +147,13 @@ func (m *batchMsg) EncodeMsgpack(enc *msgpack.Encoder) error {
 		return enc.EncodeNil()
 	}
 	w := sessions.MapWriter{Enc: enc}
-	w.Len(2 + count(m.Via != ""))
+	w.Len(2 + count(m.Via != "") + count(m.Deadline != 0))
 	sessions.PutArray(&w, "c", m.Cmds)
 	w.Int("h", m.Hops)
 	if m.Via != "" {
 		w.String("v", m.Via)
 	}
+	putDeadline(&w, m.Deadline)
 	return w.Err
 }
 
@@ -165,6 +169,8 @@ func (m *batchMsg) DecodeMsgpack(dec *msgpack.Decoder) error {
 			m.Hops, err = dec.DecodeInt()
 		case "v":
 			m.Via, err = sessions.ReadString(dec)
+		case "dl":
+			m.Deadline, err = dec.DecodeInt64()
 		default:
 			err = sessions.SkipValue(dec)
 		}
@@ -201,6 +207,13 @@ func (m *batchResultMsg) DecodeMsgpack(dec *msgpack.Decoder) error {
 		}
 	}
 	return r.Err()
+}
+
+// putDeadline writes a deadline as reflection writes an int64 (always nine bytes), if set.
+func putDeadline(w *sessions.MapWriter, d int64) {
+	if d != 0 && w.Key("dl") {
+		w.Err = w.Enc.EncodeInt64(d)
+	}
 }
 
 func count(b bool) int {

@@ -17,9 +17,10 @@ import (
 // The messages as reflection saw them before the codecs (see internal/wiretest).
 
 type shadowCommandMsg struct {
-	Cmd  wiretest.Command `msgpack:"c"`
-	Hops int              `msgpack:"h"`
-	Via  string           `msgpack:"v,omitempty"`
+	Cmd      wiretest.Command `msgpack:"c"`
+	Hops     int              `msgpack:"h"`
+	Via      string           `msgpack:"v,omitempty"`
+	Deadline int64            `msgpack:"dl,omitempty"`
 }
 
 type shadowResultMsg struct {
@@ -35,9 +36,10 @@ type shadowOpsMsg struct {
 }
 
 type shadowBatchMsg struct {
-	Cmds []wiretest.Command `msgpack:"c"`
-	Hops int                `msgpack:"h"`
-	Via  string             `msgpack:"v,omitempty"`
+	Cmds     []wiretest.Command `msgpack:"c"`
+	Hops     int                `msgpack:"h"`
+	Via      string             `msgpack:"v,omitempty"`
+	Deadline int64              `msgpack:"dl,omitempty"`
 }
 
 type shadowBatchResultMsg struct {
@@ -45,7 +47,7 @@ type shadowBatchResultMsg struct {
 }
 
 func fullBatchMsg() batchMsg {
-	return batchMsg{Cmds: []sessions.Command{wiretest.FullCommand(), wiretest.FullCommand()}, Hops: 1, Via: "n1"}
+	return batchMsg{Cmds: []sessions.Command{wiretest.FullCommand(), wiretest.FullCommand()}, Hops: 1, Via: "n1", Deadline: 1_800_000_000_123}
 }
 
 func fullBatchResultMsg() batchResultMsg {
@@ -53,7 +55,7 @@ func fullBatchResultMsg() batchResultMsg {
 }
 
 func fullCommandMsg() commandMsg {
-	return commandMsg{Cmd: wiretest.FullCommand(), Hops: 2, Via: "node-2"}
+	return commandMsg{Cmd: wiretest.FullCommand(), Hops: 2, Via: "node-2", Deadline: 1_800_000_000_456}
 }
 
 func fullResultMsg() resultMsg {

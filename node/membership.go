@@ -103,6 +103,10 @@ type ClusterConfig struct {
 	// read leases, while copies from the previous holders may still be on their way.
 	// Default 2 minutes.
 	ReplicaReadDelay time.Duration
+	// ClockSkew is how far apart the nodes' wall clocks may be. A forwarded command that
+	// reaches its primary more than this after its sender stopped waiting is refused rather
+	// than run late (deadline.go). Default 500ms; negative: never refused.
+	ClockSkew time.Duration
 	// Memberlist, if set, adjusts the memberlist configuration (timers, transport) before start.
 	Memberlist func(*memberlist.Config)
 	// Dial, if set, dials replication peers (tests inject faults here).
@@ -172,6 +176,9 @@ func (c *ClusterConfig) setDefaults() error {
 	}
 	if c.HandoffDelay <= 0 {
 		c.HandoffDelay = 250 * time.Millisecond
+	}
+	if c.ClockSkew == 0 {
+		c.ClockSkew = 500 * time.Millisecond
 	}
 	if c.ReadLease == 0 {
 		c.ReadLease = time.Second

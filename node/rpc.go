@@ -33,6 +33,8 @@ type commandMsg struct {
 	// primary that finds it among the partition's backups answers with the write's ops
 	// instead of sending it a copy (via.go).
 	Via string `msgpack:"v,omitempty"`
+	// Deadline is when the sender stops waiting, in unix milliseconds (deadline.go).
+	Deadline int64 `msgpack:"dl,omitempty"`
 }
 
 // resultMsg carries a command's result, or its error as a code: store errors keep their
@@ -105,6 +107,11 @@ func (h handler) ServeCall(ctx context.Context, m replication.Method, dec *msgpa
 		if m == methodScatter {
 			return resultOf(c.executeScatter(ctx, c.view.Load(), &req.Cmd)), nil
 		}
+		if err := c.overdue(req.Deadline); err != nil {
+			return resultOf(sessions.Result{}, err), nil
+		}
+		ctx, cancel := c.forwardedCtx(ctx, req.Deadline)
+		defer cancel()
 		return resultOf(c.route(ctx, &req.Cmd, req.Hops, req.Via)), nil
 	case methodForwardBatch:
 		var req batchMsg
@@ -211,6 +218,9 @@ func (h handler) ServeInline(ctx context.Context, m replication.Method, dec *msg
 		if err := dec.Decode(&req); err != nil {
 			return nil, true, err
 		}
+		if err := c.overdue(req.Deadline); err != nil {
+			return resultOf(sessions.Result{}, err), true, nil
+		}
 		v, p, ok := c.servesNow(&req.Cmd)
 		if !ok {
 			return nil, false, nil
@@ -220,6 +230,9 @@ func (h handler) ServeInline(ctx context.Context, m replication.Method, dec *msg
 		var req batchMsg
 		if err := dec.Decode(&req); err != nil {
 			return nil, true, err
+		}
+		if err := c.overdue(req.Deadline); err != nil {
+			return overdueBatch(len(req.Cmds), err), true, nil
 		}
 		views, parts := make([]*view, len(req.Cmds)), make([]int, len(req.Cmds))
 		for i := range req.Cmds {

@@ -35,7 +35,7 @@ type options struct {
 	httpAddr, httpApps, pprofAddr                    string
 	replicas, partitions                             int
 	rejoinInterval, antiEntropy                      time.Duration
-	readLease, replicaReadDelay                      time.Duration
+	readLease, replicaReadDelay, clockSkew           time.Duration
 }
 
 func main() {
@@ -73,6 +73,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.antiEntropy, "anti-entropy-interval", 10*time.Second, "how often replicas compare digests")
 	fs.DurationVar(&o.readLease, "read-lease", time.Second, "how long a backup may answer reads from its copy once its primary vouched for it; writes wait up to this long for a backup that stops answering (0: backups never answer reads)")
 	fs.DurationVar(&o.replicaReadDelay, "replica-read-delay", 2*time.Minute, "after a view change, how long backups wait before answering reads from their copies (0: the default)")
+	fs.DurationVar(&o.clockSkew, "clock-skew", 500*time.Millisecond, "how far apart the nodes' clocks may be: a forwarded command reaching its primary more than this after its sender gave up is refused, not run (0: the default; negative: never refused)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: sessiongated [flags]\n\nEvery flag can also be set with an environment variable:\n")
 		fs.VisitAll(func(f *flag.Flag) {
@@ -156,6 +157,7 @@ func run(args []string, stderr io.Writer) error {
 			Join: seeds, Replicas: o.replicas, Partitions: o.partitions, WriteAcks: acks,
 			GossipKey: []byte(o.gossipKey), RejoinInterval: o.rejoinInterval,
 			AntiEntropyInterval: o.antiEntropy, ReadLease: o.readLease, ReplicaReadDelay: o.replicaReadDelay,
+			ClockSkew: o.clockSkew,
 		}
 		if o.readLease <= 0 {
 			ncfg.Cluster.ReadLease = -1 // off: every read goes to the primary

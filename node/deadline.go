@@ -1,0 +1,55 @@
+package node
+
+import (
+	"context"
+	"time"
+
+	"github.com/sessiongate/sessiongate/sessions"
+)
+
+// A forwarded command carries the wall-clock time at which its sender stops waiting for it.
+// A primary that receives it later than that (by more than ClockSkew, for clocks that do not
+// quite agree) refuses it instead of running it. The sender has already told its client that
+// the outcome is unknown; a write run now would be stamped now and could overwrite writes
+// acknowledged since (a request held up by a cut-off or paused node, or behind a hand-over,
+// is what the chaos report counts as a "late" write). The primary's own waits end at the
+// same time.
+
+// deadlineOf is ctx's deadline in unix milliseconds, or 0 when it has none.
+func deadlineOf(ctx context.Context) int64 {
+	if d, ok := ctx.Deadline(); ok {
+		return d.UnixMilli()
+	}
+	return 0
+}
+
+// overdue returns an error when a forwarded command with this deadline arrived too late to run.
+func (c *cluster) overdue(deadline int64) error {
+	if deadline == 0 || c.cfg.ClockSkew < 0 {
+		return nil
+	}
+	if late := time.Now().UnixMilli() - deadline; late > c.cfg.ClockSkew.Milliseconds() {
+		return tryAgain("forwarded command arrived %dms after its sender stopped waiting; not run", late)
+	}
+	return nil
+}
+
+// forwardedCtx bounds the handling of a forwarded command by the command timeout and by
+// its sender's deadline (plus ClockSkew).
+func (c *cluster) forwardedCtx(ctx context.Context, deadline int64) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.CommandTimeout)
+	if deadline == 0 || c.cfg.ClockSkew < 0 {
+		return ctx, cancel
+	}
+	ctx, cancel2 := context.WithDeadline(ctx, time.UnixMilli(deadline).Add(c.cfg.ClockSkew))
+	return ctx, func() { cancel2(); cancel() }
+}
+
+// overdueBatch answers every command of a batch that arrived too late with the same error.
+func overdueBatch(n int, err error) *batchResultMsg {
+	resp := &batchResultMsg{Results: make([]resultMsg, n)}
+	for i := range resp.Results {
+		resp.Results[i] = *resultOf(sessions.Result{}, err)
+	}
+	return resp
+}
