@@ -13,7 +13,7 @@ import (
 // the outcome is unknown; a write run now would be stamped now and could overwrite writes
 // acknowledged since (a request held up by a cut-off or paused node, or behind a hand-over,
 // is what the chaos report counts as a "late" write). The primary's own waits end at the
-// same time.
+// same time (plus ClockSkew), and execute runs nothing whose context has ended.
 
 // deadlineOf is ctx's deadline in unix milliseconds, or 0 when it has none.
 func deadlineOf(ctx context.Context) int64 {

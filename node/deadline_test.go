@@ -57,3 +57,23 @@ func TestOverdue(t *testing.T) {
 		}
 	}
 }
+
+// A command whose context has ended is not run, even when nothing made it wait: its sender
+// has stopped waiting, and it would land after whatever the client did next.
+func TestExecuteRunsNothingPastItsContext(t *testing.T) {
+	nodes := startCluster(t, 1)
+	id := writeSessions(t, nodes, 1)[0]
+	c := nodes[0].n.cluster
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	v := c.view.Load()
+	for i := range 20 { // the partition is ready too: a select between the two may pick either
+		cmd := sessions.Command{Kind: sessions.KindPSet, Tenant: testTenant, ID: id, Name: []byte("v"), Data: []byte{byte('a' + i)}}
+		if _, err := c.execute(ctx, v, v.ring.PartitionOfSlot(id.Slot()), &cmd, ""); err == nil {
+			t.Fatalf("attempt %d: a PSET ran with its context ended", i)
+		}
+	}
+	if got := pget(t, nodes[0], id); got != id.String() {
+		t.Fatalf("the payload is %q after PSETs that should not have run", got)
+	}
+}

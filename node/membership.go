@@ -105,7 +105,7 @@ type ClusterConfig struct {
 	ReplicaReadDelay time.Duration
 	// ClockSkew is how far apart the nodes' wall clocks may be. A forwarded command that
 	// reaches its primary more than this after its sender stopped waiting is refused rather
-	// than run late (deadline.go). Default 500ms; negative: never refused.
+	// than run late (deadline.go). Default 100ms; negative: never refused.
 	ClockSkew time.Duration
 	// Memberlist, if set, adjusts the memberlist configuration (timers, transport) before start.
 	Memberlist func(*memberlist.Config)
@@ -178,7 +178,7 @@ func (c *ClusterConfig) setDefaults() error {
 		c.HandoffDelay = 250 * time.Millisecond
 	}
 	if c.ClockSkew == 0 {
-		c.ClockSkew = 500 * time.Millisecond
+		c.ClockSkew = 100 * time.Millisecond
 	}
 	if c.ReadLease == 0 {
 		c.ReadLease = time.Second

@@ -110,6 +110,11 @@ func (c *cluster) execute(ctx context.Context, v *view, p int, cmd *sessions.Com
 		// rolling restart, a payload acknowledged 0.1 s before the ROTATE was lost).
 		c.readRepair(ctx, v, slices.Collect(maps.Keys(v.members)), cmd.ID)
 	}
+	if ctx.Err() != nil {
+		// Whoever sent it has stopped waiting (deadline.go): run now, it could land after
+		// writes acknowledged since.
+		return sessions.Result{}, tryAgain("partition %d: command timed out before it ran", p)
+	}
 	res, err := c.n.store.Do(cmd)
 	if (errors.Is(err, sessions.ErrNoSession) || errors.Is(err, sessions.ErrNoPayload)) &&
 		cmd.Kind != sessions.KindStart && !cmd.Kind.IsOwnerScoped() &&

@@ -73,7 +73,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.antiEntropy, "anti-entropy-interval", 10*time.Second, "how often replicas compare digests")
 	fs.DurationVar(&o.readLease, "read-lease", time.Second, "how long a backup may answer reads from its copy once its primary vouched for it; writes wait up to this long for a backup that stops answering (0: backups never answer reads)")
 	fs.DurationVar(&o.replicaReadDelay, "replica-read-delay", 2*time.Minute, "after a view change, how long backups wait before answering reads from their copies (0: the default)")
-	fs.DurationVar(&o.clockSkew, "clock-skew", 500*time.Millisecond, "how far apart the nodes' clocks may be: a forwarded command reaching its primary more than this after its sender gave up is refused, not run (0: the default; negative: never refused)")
+	fs.DurationVar(&o.clockSkew, "clock-skew", 100*time.Millisecond, "how far apart the nodes' clocks may be: a forwarded command reaching its primary more than this after its sender gave up is refused, not run (0: the default; negative: never refused)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: sessiongated [flags]\n\nEvery flag can also be set with an environment variable:\n")
 		fs.VisitAll(func(f *flag.Flag) {
