@@ -101,7 +101,11 @@ func (c *cluster) execute(ctx context.Context, v *view, p int, cmd *sessions.Com
 	select {
 	case <-v.ready[p]:
 	case <-ctx.Done():
-		return sessions.Result{}, tryAgain("partition %d is still being handed over", p)
+		select {
+		case <-v.ready[p]: // ready too: the command is what ran out of time (below)
+		default:
+			return sessions.Result{}, tryAgain("partition %d is still being handed over", p)
+		}
 	}
 	if cmd.Kind == sessions.KindRotate && time.Since(v.since) < repairWindow {
 		// ROTATE copies what it finds and ends the old id. Right after a view change a former
