@@ -37,12 +37,13 @@ func (c *cluster) overdue(deadline int64) error {
 // forwardedCtx bounds the handling of a forwarded command by the command timeout and by
 // its sender's deadline (plus ClockSkew).
 func (c *cluster) forwardedCtx(ctx context.Context, deadline int64) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.CommandTimeout)
-	if deadline == 0 || c.cfg.ClockSkew < 0 {
-		return ctx, cancel
+	end := time.Now().Add(c.cfg.CommandTimeout)
+	if deadline != 0 && c.cfg.ClockSkew >= 0 {
+		if sender := time.UnixMilli(deadline).Add(c.cfg.ClockSkew); sender.Before(end) {
+			end = sender
+		}
 	}
-	ctx, cancel2 := context.WithDeadline(ctx, time.UnixMilli(deadline).Add(c.cfg.ClockSkew))
-	return ctx, func() { cancel2(); cancel() }
+	return context.WithDeadline(ctx, end)
 }
 
 // overdueBatch answers every command of a batch that arrived too late with the same error.
