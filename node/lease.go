@@ -229,13 +229,22 @@ func (l *leases) holds(primary string, version uint64) bool {
 	return h != nil && h.version == version && l.now() < h.until
 }
 
-// dropAll gives up every lease held: this node failed to apply a copy it was sent.
+// dropAll gives up every lease held, as missed does for one primary: this node failed to
+// apply a copy it was sent and cannot tell from whom.
 func (l *leases) dropAll() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, h := range l.held {
-		h.until = 0
+		h.miss()
 	}
+}
+
+// miss gives up the lease and every grant still on its way, and counts the miss for the next
+// request, so that the primary grants none until anti-entropy has repaired this copy. A
+// grant already sent (behind the very copy that failed) would otherwise restore the lease.
+func (h *held) miss() {
+	h.until, h.nonce = 0, 0
+	h.missed++
 }
 
 // heldCount is the number of primaries whose leases this node holds now, for INFO.

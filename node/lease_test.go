@@ -259,6 +259,15 @@ func TestAnUnreadableCopyDropsTheLeases(t *testing.T) {
 	writeSessions(t, nodes, 1)
 	waitLeases(t, nodes)
 	b := nodes[1]
+	asked := map[string]held{} // the requests outstanding before the failed copy
+	b.n.cluster.leases.mu.RLock()
+	for name, h := range b.n.cluster.leases.held {
+		asked[name] = *h
+	}
+	b.n.cluster.leases.mu.RUnlock()
+	if len(asked) == 0 {
+		t.Fatal("no lease requests made: the test proves nothing")
+	}
 	h := handler{b.n.cluster}
 	garbage := []byte{0xc1} // never used in msgpack
 	if _, err := h.ServeCall(context.Background(), methodApply, msgpack.NewDecoder(bytes.NewReader(garbage))); err == nil {
@@ -266,6 +275,14 @@ func TestAnUnreadableCopyDropsTheLeases(t *testing.T) {
 	}
 	if n := b.n.cluster.leases.heldCount(); n != 0 {
 		t.Fatalf("still holding %d leases after failing to apply a copy", n)
+	}
+	// A grant already on its way (queued behind the copy that failed) does not restore one.
+	l := b.n.cluster.leases
+	for name, h := range asked {
+		l.granted(&leaseMsg{From: name, Version: h.askedV, Nonce: h.nonce, Dur: int64(time.Second)})
+		if l.holds(name, h.askedV) {
+			t.Fatalf("a grant to a request made before the failed copy restored the lease from %s", name)
+		}
 	}
 }
 

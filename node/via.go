@@ -41,7 +41,5 @@ func (c *cluster) applyCarried(ops []sessions.Op) {
 func (l *leases) missed(primary string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	h := l.heldLocked(primary)
-	h.until, h.nonce = 0, 0
-	h.missed++
+	l.heldLocked(primary).miss()
 }
