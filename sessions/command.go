@@ -81,6 +81,10 @@ type Command struct {
 	Limit   int   `msgpack:"l,omitempty"`
 	// Slots restricts a scatter command to these slots (nil: all). Set by the cluster router.
 	Slots []uint16 `msgpack:"sl,omitempty"`
+	// At is the wall clock in unix ms as the front end read it for this command, so that a
+	// pipeline's commands share a reading (Redis too reads its clock once per command, not per
+	// expiry check); zero makes the store read its own clock. It never travels between nodes.
+	At int64 `msgpack:"-"`
 }
 
 // Update is one step of an atomic PUPDATE: set Name to Data, or delete it when Delete is set.

@@ -31,7 +31,7 @@ func (s *Store) start(cmd *Command) (Result, error) {
 		// The original hands out a token for a session that is already over.
 		return Result{}, nil
 	}
-	now := s.nowMs()
+	now := s.nowFor(cmd)
 	sh := s.shard(cmd.ID.Slot())
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
@@ -71,7 +71,7 @@ func (s *Store) start(cmd *Command) (Result, error) {
 
 // sessionCommand runs the commands addressed by one token.
 func (s *Store) sessionCommand(cmd *Command) (Result, error) {
-	now := s.nowMs()
+	now := s.nowFor(cmd)
 	ti, known := s.tenants.lookup(cmd.Tenant)
 	sh := s.shard(cmd.ID.Slot())
 	sh.mu.Lock()

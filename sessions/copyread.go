@@ -15,7 +15,7 @@ func (s *Store) ReadCopy(cmd *Command) (res Result, ok bool) {
 	if cmd.Kind == KindPGet && CheckName(cmd.Name) != nil {
 		return Result{}, false
 	}
-	now := s.nowMs()
+	now := s.nowFor(cmd)
 	ti, known := s.tenants.lookup(cmd.Tenant)
 	sh := s.shard(cmd.ID.Slot())
 	sh.mu.Lock()

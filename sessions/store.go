@@ -57,6 +57,14 @@ func New(cfg Config) *Store {
 
 func (s *Store) nowMs() int64 { return s.now().UnixMilli() }
 
+// nowFor is the time a command runs at: the reading it carries, or the store's clock.
+func (s *Store) nowFor(cmd *Command) int64 {
+	if cmd.At != 0 {
+		return cmd.At
+	}
+	return s.nowMs()
+}
+
 func (s *Store) shard(slot int) *shard { return &s.shards[slot%numShards] }
 
 // lookupLocked finds a live session for cmd, checking in the original module's order:

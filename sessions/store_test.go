@@ -339,3 +339,25 @@ func TestOpsDoNotAliasCommand(t *testing.T) {
 		t.Fatalf("op changed with the request buffer: %q=%q", f.Name, f.Data)
 	}
 }
+
+// A command's clock reading (At) is the time it runs at: it decides expiry and a new
+// session's deadline, and without one the store reads its own clock.
+func TestCommandAtIsItsTime(t *testing.T) {
+	s, clk := newTestStore()
+	id := start(t, s, tenantA, 10)
+	now := clk.Now().UnixMilli()
+	ttl := do(t, s, Command{Kind: KindTTL, Tenant: tenantA, ID: id, At: now + 4000})
+	if ttl.Int != 6 {
+		t.Fatalf("TTL read at +4 s = %d, want 6", ttl.Int)
+	}
+	wantErr(t, s, Command{Kind: KindPGet, Tenant: tenantA, ID: id, Name: []byte("n"), At: now + 10_000}, ErrNoSession)
+	if got := do(t, s, Command{Kind: KindTTL, Tenant: tenantA, ID: id}); got.Int != 10 {
+		t.Fatalf("TTL by the store's clock = %d, want 10", got.Int)
+	}
+	late := mustID(t, -1)
+	do(t, s, Command{Kind: KindStart, Tenant: tenantA, ID: late, TTL: 10, At: now + 5000})
+	clk.Advance(14 * time.Second)
+	if got := do(t, s, Command{Kind: KindTTL, Tenant: tenantA, ID: late}); got.Int != 1 {
+		t.Fatalf("a session started at +5 s for 10 s has %d s left at +14 s, want 1", got.Int)
+	}
+}

@@ -229,6 +229,23 @@ func (rd *reader) parseInline(data []byte) ([][]byte, bool, error) {
 
 // readNumber reads "<digits>\r\n" at the start of b; used is 0 when the line is incomplete.
 func readNumber(b []byte, kind byte) (n int64, used int, err error) {
+	// What clients send, up to 18 plain digits, is read in one pass; anything else (a sign,
+	// more digits, a line still arriving, an error) takes the general path below.
+	for i, ch := range b {
+		if ch >= '0' && ch <= '9' && i < 18 {
+			n = n*10 + int64(ch-'0')
+			continue
+		}
+		if ch == '\r' && i > 0 && i+1 < len(b) && b[i+1] == '\n' {
+			return n, i + 2, nil
+		}
+		break
+	}
+	return readNumberSlow(b, kind)
+}
+
+// readNumberSlow is readNumber's general path: strconv's syntax, Redis's errors.
+func readNumberSlow(b []byte, kind byte) (n int64, used int, err error) {
 	i := bytes.IndexByte(b, '\n')
 	if i < 0 {
 		return 0, 0, nil

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -82,5 +83,37 @@ func TestReaderDropsHugeArena(t *testing.T) {
 	rd.next(batch) // EOF; the arena was dropped before reading
 	if cap(rd.arena) > maxArena {
 		t.Fatalf("arena of %d slots kept", cap(rd.arena))
+	}
+}
+
+// readNumber's one-pass path must answer exactly as the general one, for every input.
+func TestReadNumberFastPathAgrees(t *testing.T) {
+	inputs := []string{
+		"", "\r", "\r\n", "5", "5\r", "5\r\n", "16\r\n$3", "0\r\n", "007\r\n", "-1\r\n", "+5\r\n",
+		"12a\r\n", "1 \r\n", "1\n", "1\r\r\n", "999999999999999999\r\n", "9999999999999999999\r\n",
+		"123456789012345678901\r\n", "1048576\r\n", "2147483648\r\n", "\r\n5",
+	}
+	for _, in := range inputs {
+		checkReadNumber(t, []byte(in))
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	const alphabet = "0123456789\r\n-+ x"
+	for i := 0; i < 200_000; i++ {
+		b := make([]byte, rng.IntN(24))
+		for j := range b {
+			b[j] = alphabet[rng.IntN(len(alphabet))]
+		}
+		checkReadNumber(t, b)
+	}
+}
+
+func checkReadNumber(t *testing.T, b []byte) {
+	t.Helper()
+	for _, kind := range []byte{'*', '$'} {
+		n, used, err := readNumber(b, kind)
+		wn, wused, werr := readNumberSlow(b, kind)
+		if n != wn || used != wused || err != werr {
+			t.Fatalf("readNumber(%q, %c) = %d, %d, %v; the general path says %d, %d, %v", b, kind, n, used, err, wn, wused, werr)
+		}
 	}
 }

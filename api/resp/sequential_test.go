@@ -3,6 +3,7 @@ package resp
 import (
 	"context"
 	"net"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -81,6 +82,75 @@ func TestSequentialPipelines(t *testing.T) {
 		}
 		if !seq && most < 2 {
 			t.Errorf("concurrent: at most %d command ran at once", most)
+		}
+		c.Close()
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		s.Shutdown(sctx)
+		cancel()
+		n.Shutdown()
+	}
+}
+
+// clockSpy records the clock reading each command carries to the backend.
+type clockSpy struct {
+	inner Backend
+	mu    sync.Mutex
+	at    []int64
+}
+
+func (s *clockSpy) Do(ctx context.Context, cmd *sessions.Command) (sessions.Result, error) {
+	s.mu.Lock()
+	s.at = append(s.at, cmd.At)
+	s.mu.Unlock()
+	return s.inner.Do(ctx, cmd)
+}
+
+// A Sequential server reads the clock once per clockEvery commands of a pipeline and hands
+// the reading down; any other server leaves the clock to the backend (its commands may wait
+// on the network, and a reading would go stale).
+func TestSequentialSharesClockReadings(t *testing.T) {
+	for _, seq := range []bool{false, true} {
+		n, err := node.Create(node.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		spy := &clockSpy{inner: n}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := NewServer(Config{Sequential: seq}, spy)
+		go s.Serve(ln)
+		c := newGoRedis(t, ln.Addr().String(), 1)
+		ctx := context.Background()
+		tok, err := c.Do(ctx, "SESSIONGATE.START", "k", 60).Text()
+		if err != nil {
+			t.Fatal(err)
+		}
+		spy.mu.Lock()
+		spy.at = nil
+		spy.mu.Unlock()
+		before := time.Now().UnixMilli()
+		pipe := c.Pipeline()
+		const n64 = 2*clockEvery + 1
+		for i := 0; i < n64; i++ {
+			pipe.Do(ctx, "SESSIONGATE.PGET", "k", tok, "n")
+		}
+		pipe.Exec(ctx) // every reply is "no such payload": what is checked is the clock
+		after := time.Now().UnixMilli()
+		spy.mu.Lock()
+		at := spy.at
+		spy.mu.Unlock()
+		if len(at) != n64 {
+			t.Fatalf("sequential=%v: the backend ran %d commands, want %d", seq, len(at), n64)
+		}
+		for i, a := range at {
+			if !seq && a != 0 {
+				t.Fatalf("concurrent: command %d carries a clock reading %d", i, a)
+			}
+			if seq && (a < before || a > after) {
+				t.Fatalf("sequential: command %d carries %d, outside [%d, %d]", i, a, before, after)
+			}
 		}
 		c.Close()
 		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)

@@ -275,3 +275,39 @@ func TestBusyConnectionOutlivesIdleTimeout(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// total_commands_processed counts every request of a pipeline (it is added once per pipeline).
+func TestInfoCountsPipelinedCommands(t *testing.T) {
+	_, addr := startServer(t, Config{})
+	c := newGoRedis(t, addr, 2).Conn() // one connection: a new one would add its handshake
+	defer c.Close()
+	ctx := context.Background()
+	count := func() int {
+		info, err := c.Info(ctx, "stats").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(info, "\r\n") {
+			if v, ok := strings.CutPrefix(line, "total_commands_processed:"); ok {
+				n, err := strconv.Atoi(v)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+		}
+		t.Fatal("INFO has no total_commands_processed")
+		return 0
+	}
+	before := count()
+	pipe := c.Pipeline()
+	for i := 0; i < 7; i++ {
+		pipe.Ping(ctx)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := count(); got != before+8 {
+		t.Fatalf("total_commands_processed went from %d to %d after 7 pipelined PINGs and an INFO, want +8", before, got)
+	}
+}

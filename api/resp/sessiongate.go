@@ -106,6 +106,7 @@ func (c *client) newID(slot int) (sessions.ID, error) {
 // command timeout only when a command leaves the process), so the local path allocates no
 // timer here.
 func (c *client) do(cmd *sessions.Command) (sessions.Result, error) {
+	cmd.At = c.at
 	return c.s.backend.Do(c.s.ctx, cmd)
 }
 

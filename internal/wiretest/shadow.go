@@ -27,6 +27,7 @@ type Command struct {
 	Seconds     int64           `msgpack:"s,omitempty"`
 	Limit       int             `msgpack:"l,omitempty"`
 	Slots       []uint16        `msgpack:"sl,omitempty"`
+	At          int64           `msgpack:"-"`
 }
 
 // Update shadows sessions.Update.
