@@ -136,13 +136,7 @@ const (
 // their order; any other command waits for everything before it, and replies go out in order.
 func (c *client) runBatch(batch [][][]byte) {
 	if c.s.cfg.Sequential {
-		for i, args := range batch {
-			if i%clockEvery == 0 {
-				c.at = time.Now().UnixMilli()
-			}
-			c.write(c.exec(args, c.signer))
-		}
-		c.at = 0
+		c.runSequential(batch)
 		return
 	}
 	if len(batch) == 1 {
@@ -181,6 +175,30 @@ func (c *client) runBatch(batch [][][]byte) {
 	for _, r := range replies {
 		c.write(r)
 	}
+}
+
+// runSequential runs a pipeline in order on the connection's goroutine. Session commands
+// share a clock reading, taken again every clockEvery commands and after any other command
+// (which reads the store's clock itself, and may be a scan that takes a while).
+func (c *client) runSequential(batch [][][]byte) {
+	since := 0
+	for _, args := range batch {
+		h, r, ok := c.resolve(args)
+		switch {
+		case !ok:
+		case h.prep == nil:
+			c.at = 0
+			r = h.fn(c, c.signer, args)
+		default:
+			if c.at == 0 || since == clockEvery {
+				c.at, since = time.Now().UnixMilli(), 0
+			}
+			since++
+			r = h.fn(c, c.signer, args)
+		}
+		c.write(r)
+	}
+	c.at = 0
 }
 
 // runTogether hands a pipeline's session commands to the backend in one call (a node sends

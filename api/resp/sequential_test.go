@@ -96,18 +96,21 @@ type clockSpy struct {
 	inner Backend
 	mu    sync.Mutex
 	at    []int64
+	kinds []sessions.Kind
 }
 
 func (s *clockSpy) Do(ctx context.Context, cmd *sessions.Command) (sessions.Result, error) {
 	s.mu.Lock()
 	s.at = append(s.at, cmd.At)
+	s.kinds = append(s.kinds, cmd.Kind)
 	s.mu.Unlock()
 	return s.inner.Do(ctx, cmd)
 }
 
-// A Sequential server reads the clock once per clockEvery commands of a pipeline and hands
-// the reading down; any other server leaves the clock to the backend (its commands may wait
-// on the network, and a reading would go stale).
+// A Sequential server reads the clock once per clockEvery session commands of a pipeline and
+// hands the reading down, except to other commands (START here), which read their own; any
+// other server leaves the clock to the backend (its commands may wait on the network, and a
+// reading would go stale).
 func TestSequentialSharesClockReadings(t *testing.T) {
 	for _, seq := range []bool{false, true} {
 		n, err := node.Create(node.Config{})
@@ -128,18 +131,22 @@ func TestSequentialSharesClockReadings(t *testing.T) {
 			t.Fatal(err)
 		}
 		spy.mu.Lock()
-		spy.at = nil
+		spy.at, spy.kinds = nil, nil
 		spy.mu.Unlock()
 		before := time.Now().UnixMilli()
 		pipe := c.Pipeline()
 		const n64 = 2*clockEvery + 1
 		for i := 0; i < n64; i++ {
+			if i == 5 {
+				pipe.Do(ctx, "SESSIONGATE.START", "k", 60)
+				continue
+			}
 			pipe.Do(ctx, "SESSIONGATE.PGET", "k", tok, "n")
 		}
 		pipe.Exec(ctx) // every reply is "no such payload": what is checked is the clock
 		after := time.Now().UnixMilli()
 		spy.mu.Lock()
-		at := spy.at
+		at, kinds := spy.at, spy.kinds
 		spy.mu.Unlock()
 		if len(at) != n64 {
 			t.Fatalf("sequential=%v: the backend ran %d commands, want %d", seq, len(at), n64)
@@ -147,6 +154,12 @@ func TestSequentialSharesClockReadings(t *testing.T) {
 		for i, a := range at {
 			if !seq && a != 0 {
 				t.Fatalf("concurrent: command %d carries a clock reading %d", i, a)
+			}
+			if kinds[i] == sessions.KindStart {
+				if a != 0 {
+					t.Fatalf("sequential=%v: START carries the reading %d", seq, a)
+				}
+				continue
 			}
 			if seq && (a < before || a > after) {
 				t.Fatalf("sequential: command %d carries %d, outside [%d, %d]", i, a, before, after)
