@@ -2,71 +2,126 @@ package node
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/sessiongate/sessiongate/sessions"
 )
 
+// partOps is one partition's share of the ops to replicate: one write's, or those of every
+// write a pipeline made there.
+type partOps struct {
+	p   int
+	ops []sessions.Op
+	// carrier, when not empty, is a backup that gets the ops in the answer to the commands it
+	// forwarded instead of a copy (via.go): it counts as acknowledged and is not waited for.
+	carrier string
+}
+
 // replicate sends ops to the partition's backups and returns once the write-acks policy is
 // met and every backup holding a read lease has applied them (or its lease ran out), or a
 // retryable error once that cannot be. Copies are queued on the caller's goroutine and
 // answered by callback; those still in flight when it returns go on in the background.
-// carrier, when not empty, is a backup that gets the ops in the answer to the command it
-// forwarded instead of a copy (via.go): it counts as acknowledged and is not waited for.
 func (c *cluster) replicate(ctx context.Context, v *view, p int, ops []sessions.Op, carrier string) error {
-	set := v.ring.Replicas(p)
-	backups := set[1:]
-	if len(backups) == 0 {
-		return nil
+	return c.replicateAll(ctx, v, []partOps{{p: p, ops: ops, carrier: carrier}})[0]
+}
+
+// copyTarget is one backup a replicateAll call sends to.
+type copyTarget struct {
+	name  string
+	ops   []sessions.Op
+	parts []int // indexes of the partOps it holds
+	lease int64 // when its read lease runs out; 0: holds none, or it applied the copy
+	state int8  // 0 waiting, 1 acknowledged, -1 failed
+}
+
+// partWait is what one partition of a replicateAll call still waits for.
+type partWait struct {
+	targets []int // indexes into the targets, the carrier left out
+	backups int   // the partition's backups, carrier included
+	need    int   // acknowledgements needed beyond the primary's own
+	carried int   // 1 when the carrier is one of the backups
+	done    bool
+}
+
+// replicateAll is replicate for several partitions at once (group commit): each backup gets
+// one message holding every op it must apply, instead of one per write, and each
+// partition's error says what replicate would have said for it alone. A pipeline of writes
+// through one primary so costs each backup one copy and one acknowledgement.
+func (c *cluster) replicateAll(ctx context.Context, v *view, parts []partOps) []error {
+	errs := make([]error, len(parts))
+	var targets []*copyTarget
+	waits := make([]partWait, len(parts))
+	for k, part := range parts {
+		set := v.ring.Replicas(part.p)
+		w := &waits[k]
+		w.backups = len(set) - 1
+		w.need = c.cfg.WriteAcks.needed(len(set)) - 1
+		for _, b := range set[1:] {
+			if b == part.carrier {
+				w.carried = 1
+				c.n.stats.Replicated.Add(uint64(len(part.ops)))
+				continue
+			}
+			ti := slices.IndexFunc(targets, func(t *copyTarget) bool { return t.name == b })
+			if ti < 0 {
+				ti = len(targets)
+				targets = append(targets, &copyTarget{name: b})
+			}
+			t := targets[ti]
+			t.ops = append(t.ops, part.ops...)
+			t.parts = append(t.parts, k)
+			w.targets = append(w.targets, ti)
+		}
 	}
-	need := c.cfg.WriteAcks.needed(len(set)) - 1
-	acked := 0
+	if !slices.ContainsFunc(waits, func(w partWait) bool { return w.backups > 0 }) {
+		return errs // one replica: nobody to copy to, nor any lease to wait out
+	}
 	type ack struct {
 		i   int
 		err error
 	}
-	results := make(chan ack, len(backups))
-	lease := make([]int64, len(backups)) // when a backup's lease runs out; 0: holds none
-	msg := opsMsg{Ops: ops}
-	for i, b := range backups {
-		if b == carrier {
-			acked++
-			c.n.stats.Replicated.Add(uint64(len(ops)))
-			continue
-		}
-		g, addr := c.leases.grantee(b), v.members[b].Repl
-		done := func(err error) {
-			c.n.stats.Replicated.Add(uint64(len(ops)))
-			if err != nil {
-				c.n.stats.ReplFailed.Add(uint64(len(ops)))
-				c.dirty[p].Store(true)
-				g.failedAt.Store(c.leases.now())
-			}
-			results <- ack{i, err}
-		}
-		// Under g.send, so that a lease granted after this point finds the copy queued ahead.
-		g.send.Lock()
-		if until := g.until.Load(); until > c.leases.now() {
-			lease[i] = until
-		}
-		if c.client.Connected(addr) {
-			c.client.Go(context.Background(), addr, methodApply, &msg, c.cfg.RPCTimeout, done)
-		} else {
-			// A dial may take the RPC timeout (a cut-off peer): not on this path, where it
-			// would hold up the copies to the other backups. No lease is granted meanwhile.
-			g.connecting.Add(1)
-			c.pool.Go(func() {
-				c.client.Go(context.Background(), addr, methodApply, &msg, c.cfg.RPCTimeout, done)
-				g.connecting.Add(-1)
-			})
-		}
-		g.send.Unlock()
+	results := make(chan ack, len(targets))
+	for i, t := range targets {
+		c.sendCopy(v, i, t, parts, func(i int, err error) { results <- ack{i, err} })
 	}
-	failed, leased := 0, 0
-	for _, u := range lease {
-		if u != 0 {
-			leased++
+	count := func(w *partWait) (acked, failed, leased int) {
+		acked = w.carried
+		for _, ti := range w.targets {
+			t := targets[ti]
+			switch t.state {
+			case 1:
+				acked++
+			case -1:
+				failed++ // a leased backup that failed still counts until its lease runs out
+			}
+			if t.lease != 0 {
+				leased++
+			}
 		}
+		return acked, failed, leased
+	}
+	// settle decides every partition it can; it reports whether all are decided.
+	settle := func() bool {
+		all := true
+		for k := range waits {
+			w := &waits[k]
+			if w.done {
+				continue
+			}
+			acked, failed, leased := count(w)
+			switch {
+			case w.backups-failed < w.need:
+				errs[k] = tryAgain("write reached %d of %d replicas of partition %d; %s needs %d",
+					acked+1, w.backups+1, parts[k].p, c.cfg.WriteAcks, w.need+1)
+				w.done = true
+			case acked >= w.need && leased == 0:
+				w.done = true
+			default:
+				all = false
+			}
+		}
+		return all
 	}
 	var timer *time.Timer
 	defer func() {
@@ -74,16 +129,16 @@ func (c *cluster) replicate(ctx context.Context, v *view, p int, ops []sessions.
 			timer.Stop()
 		}
 	}()
-	for acked < need || leased > 0 {
+	for !settle() {
 		// Wake when the first outstanding lease runs out: its holder no longer counts.
 		var expiry <-chan time.Time
-		if leased > 0 {
-			first := int64(0)
-			for _, u := range lease {
-				if u != 0 && (first == 0 || u < first) {
-					first = u
-				}
+		first := int64(0)
+		for _, t := range targets {
+			if t.lease != 0 && (first == 0 || t.lease < first) {
+				first = t.lease
 			}
+		}
+		if first != 0 {
 			wait := time.Duration(first-c.leases.now()) + time.Millisecond
 			if timer == nil {
 				timer = time.NewTimer(wait)
@@ -94,29 +149,29 @@ func (c *cluster) replicate(ctx context.Context, v *view, p int, ops []sessions.
 		}
 		select {
 		case a := <-results:
+			t := targets[a.i]
 			if a.err == nil {
-				acked++
-				if lease[a.i] != 0 {
-					lease[a.i], leased = 0, leased-1
-				}
-				continue
-			}
-			failed++ // a leased backup that failed still counts until its lease runs out
-			if len(backups)-failed < need {
-				return tryAgain("write reached %d of %d replicas of partition %d; %s needs %d",
-					acked+1, len(set), p, c.cfg.WriteAcks, need+1)
+				t.state, t.lease = 1, 0
+			} else {
+				t.state = -1
 			}
 		case <-expiry:
 			now := c.leases.now()
-			for i, u := range lease {
-				if u != 0 && u <= now {
-					lease[i], leased = 0, leased-1
-					c.leases.grantee(backups[i]).failedAt.Store(now) // no new lease until in sync
+			for _, t := range targets {
+				if t.lease != 0 && t.lease <= now {
+					t.lease = 0
+					c.leases.grantee(t.name).failedAt.Store(now) // no new lease until in sync
 				}
 			}
 		case <-ctx.Done():
-			return tryAgain("write reached %d of %d replicas of partition %d before the deadline; %s needs %d",
-				acked+1, len(set), p, c.cfg.WriteAcks, need+1)
+			for k := range waits {
+				if w := &waits[k]; !w.done {
+					acked, _, _ := count(w)
+					errs[k] = tryAgain("write reached %d of %d replicas of partition %d before the deadline; %s needs %d",
+						acked+1, w.backups+1, parts[k].p, c.cfg.WriteAcks, w.need+1)
+				}
+			}
+			return errs
 		}
 	}
 	if wait := c.leases.fenceWait(); wait > 0 {
@@ -124,10 +179,50 @@ func (c *cluster) replicate(ctx context.Context, v *view, p int, ops []sessions.
 		select {
 		case <-time.After(wait):
 		case <-ctx.Done():
-			return tryAgain("partition %d: waiting out the read leases of the previous view", p)
+			for k := range parts {
+				if errs[k] == nil {
+					errs[k] = tryAgain("partition %d: waiting out the read leases of the previous view", parts[k].p)
+				}
+			}
 		}
 	}
-	return nil
+	return errs
+}
+
+// sendCopy queues one backup's copy and notes the lease it held when the copy was queued.
+// done is called once with the copy's outcome, on whatever goroutine learns it.
+func (c *cluster) sendCopy(v *view, i int, t *copyTarget, parts []partOps, done func(int, error)) {
+	g, addr := c.leases.grantee(t.name), v.members[t.name].Repl
+	n := uint64(len(t.ops))
+	answered := func(err error) {
+		c.n.stats.Replicated.Add(n)
+		if err != nil {
+			c.n.stats.ReplFailed.Add(n)
+			for _, k := range t.parts {
+				c.dirty[parts[k].p].Store(true)
+			}
+			g.failedAt.Store(c.leases.now())
+		}
+		done(i, err)
+	}
+	msg := &opsMsg{Ops: t.ops}
+	// Under g.send, so that a lease granted after this point finds the copy queued ahead.
+	g.send.Lock()
+	defer g.send.Unlock()
+	if until := g.until.Load(); until > c.leases.now() {
+		t.lease = until
+	}
+	if c.client.Connected(addr) {
+		c.client.Go(context.Background(), addr, methodApply, msg, c.cfg.RPCTimeout, answered)
+		return
+	}
+	// A dial may take the RPC timeout (a cut-off peer): not on this path, where it would hold
+	// up the copies to the other backups. No lease is granted meanwhile.
+	g.connecting.Add(1)
+	c.pool.Go(func() {
+		c.client.Go(context.Background(), addr, methodApply, msg, c.cfg.RPCTimeout, answered)
+		g.connecting.Add(-1)
+	})
 }
 
 // replicateBackground ships ops (idle expiries) without waiting.
