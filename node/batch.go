@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 
 	"github.com/sessiongate/sessiongate/replication"
@@ -102,12 +103,30 @@ func (c *cluster) doBatch(ctx context.Context, cmds []*sessions.Command, out []O
 			done <- struct{}{}
 		})
 	}
-	c.runOrdered(cmds, local, out, func(cmd *sessions.Command) (sessions.Result, error) {
+	run := func(cmd *sessions.Command) (sessions.Result, error) {
 		if cmd.Kind.IsScatter() {
 			return c.scatter(ctx, cmd)
 		}
 		return c.route(ctx, cmd, 0, "")
-	})
+	}
+	// The commands this node is primary of as one group (group.go), after the copy reads,
+	// which are quick; their slots differ, so their order does not matter.
+	var mine, reads []int
+	for _, i := range local {
+		if where[i] == c.cfg.Name && !cmds[i].Kind.IsScatter() {
+			mine = append(mine, i)
+		} else {
+			reads = append(reads, i)
+		}
+	}
+	if len(mine) > 1 && !slices.ContainsFunc(reads, func(i int) bool { return cmds[i].Kind.IsScatter() }) {
+		c.runOrdered(cmds, reads, out, run)
+		if !c.runGrouped(ctx, cmds, mine, out, "") {
+			c.runOrdered(cmds, mine, out, run)
+		}
+	} else {
+		c.runOrdered(cmds, local, out, run)
+	}
 	for range remote {
 		<-done
 	}
@@ -262,9 +281,11 @@ func (c *cluster) serveBatch(ctx context.Context, req *batchMsg) *batchResultMsg
 		cmds[i], idx[i] = &req.Cmds[i], i
 	}
 	out := make([]Outcome, len(cmds))
-	c.runOrdered(cmds, idx, out, func(cmd *sessions.Command) (sessions.Result, error) {
-		return c.route(ctx, cmd, req.Hops, req.Via)
-	})
+	if !c.runGrouped(ctx, cmds, idx, out, req.Via) {
+		c.runOrdered(cmds, idx, out, func(cmd *sessions.Command) (sessions.Result, error) {
+			return c.route(ctx, cmd, req.Hops, req.Via)
+		})
+	}
 	resp := &batchResultMsg{Results: make([]resultMsg, len(out))}
 	for i, o := range out {
 		resp.Results[i] = *resultOf(o.Result, o.Err)

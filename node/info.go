@@ -50,6 +50,7 @@ func (n *Node) InfoSections() []Section {
 			{"replication_failures", strconv.FormatUint(n.stats.ReplFailed.Load(), 10)},
 			{"applied_ops", strconv.FormatUint(n.stats.Applied.Load(), 10)},
 			{"carried_ops", strconv.FormatUint(n.stats.Carried.Load(), 10)},
+			{"grouped_writes", strconv.FormatUint(n.stats.Grouped.Load(), 10)},
 			{"read_leases_held", strconv.Itoa(n.cluster.leases.heldCount())},
 		}
 	}

@@ -53,6 +53,7 @@ type Stats struct {
 	ReplFailed atomic.Uint64 // op copies that a backup did not acknowledge
 	Applied    atomic.Uint64 // ops received from other nodes and applied
 	Carried    atomic.Uint64 // ops applied from the answers to writes this node forwarded (via.go)
+	Grouped    atomic.Uint64 // writes replicated in a group with others of their pipeline (group.go)
 }
 
 // ErrClosed is returned by Do after Shutdown.

@@ -119,6 +119,17 @@ func (c *cluster) execute(ctx context.Context, v *view, p int, cmd *sessions.Com
 		// writes acknowledged since.
 		return sessions.Result{}, tryAgain("partition %d: command timed out before it ran", p)
 	}
+	res, err := c.runStore(ctx, v, p, cmd)
+	if len(res.Ops) == 0 {
+		return res, err
+	}
+	carrier := c.carrier(v, p, via)
+	return replicated(res, err, c.replicate(ctx, v, p, res.Ops, carrier), carrier)
+}
+
+// runStore runs cmd on the store as primary of p; a miss just after a view change first asks
+// the other replicas, whose writes may still be on their way here.
+func (c *cluster) runStore(ctx context.Context, v *view, p int, cmd *sessions.Command) (sessions.Result, error) {
 	res, err := c.n.store.Do(cmd)
 	if (errors.Is(err, sessions.ErrNoSession) || errors.Is(err, sessions.ErrNoPayload)) &&
 		cmd.Kind != sessions.KindStart && !cmd.Kind.IsOwnerScoped() &&
@@ -134,11 +145,12 @@ func (c *cluster) execute(ctx context.Context, v *view, p int, cmd *sessions.Com
 		}
 	}
 	c.n.stats.Commands.Add(1)
-	if len(res.Ops) == 0 {
-		return res, err
-	}
-	carrier := c.carrier(v, p, via)
-	rerr := c.replicate(ctx, v, p, res.Ops, carrier)
+	return res, err
+}
+
+// replicated is a write's outcome once its ops were replicated with the error rerr. Only a
+// carrier gets the ops back (via.go).
+func replicated(res sessions.Result, err, rerr error, carrier string) (sessions.Result, error) {
 	if carrier == "" {
 		res.Ops = nil
 	}

@@ -1,0 +1,94 @@
+package node
+
+import (
+	"context"
+
+	"github.com/sessiongate/sessiongate/sessions"
+)
+
+// Group commit. The commands of a pipeline (or of a forwarded batch) whose partitions this
+// node is primary of run on the store one after another, and their writes are replicated
+// together: each backup gets one message with every op it must apply and answers it once
+// (replicateAll). Run one by one, each write waited for its own copies, and a pipeline of
+// sixteen writes cost every backup sixteen messages and acknowledgements, and this node
+// sixteen socket writes per backup.
+//
+// Nothing is answered before the whole group is replicated, as before: the replies of a
+// batch go out together. A command after a write on the same session sees that write, as it
+// did when it ran after the write's replication; if the replication then fails, the write
+// stands here (replicate's rule) and only the write itself reports the failure.
+//
+// Only the plain case is grouped: every command addressed to a partition this node is
+// primary of and that is ready, no ROTATE (it may first ask every member for the session),
+// no tenant-wide command. Anything else runs command by command (runOrdered).
+
+// runGrouped runs the commands at idx as one group if it can, and reports whether it did;
+// when it did not, it changed nothing. via is the node that forwarded them, if any (via.go).
+func (c *cluster) runGrouped(ctx context.Context, cmds []*sessions.Command, idx []int, out []Outcome, via string) bool {
+	if len(idx) < 2 {
+		return false
+	}
+	v := c.view.Load()
+	ps := make([]int, len(idx))
+	for j, i := range idx {
+		cmd := cmds[i]
+		if cmd.Kind.IsScatter() || cmd.Kind == sessions.KindRotate {
+			return false
+		}
+		p := v.ring.PartitionOfSlot(slotOf(cmd))
+		if v.ring.Primary(p) != c.cfg.Name {
+			return false
+		}
+		select {
+		case <-v.ready[p]:
+		default:
+			return false // being handed over: execute waits for it, command by command
+		}
+		ps[j] = p
+	}
+	if c.checkStall() {
+		for j, i := range idx {
+			out[i].Err = tryAgain("partition %d: this node was stalled and is re-syncing", ps[j])
+		}
+		return true
+	}
+	type write struct {
+		i, part int
+		res     sessions.Result
+		err     error
+	}
+	var (
+		parts  []partOps
+		partOf = map[int]int{} // partition -> index in parts
+		writes []write
+	)
+	for j, i := range idx {
+		p := ps[j]
+		if ctx.Err() != nil {
+			out[i].Err = tryAgain("partition %d: command timed out before it ran", p)
+			continue
+		}
+		res, err := c.runStore(ctx, v, p, cmds[i])
+		if len(res.Ops) == 0 {
+			out[i].Result, out[i].Err = res, err
+			continue
+		}
+		k, ok := partOf[p]
+		if !ok {
+			k = len(parts)
+			partOf[p] = k
+			parts = append(parts, partOps{p: p, carrier: c.carrier(v, p, via)})
+		}
+		parts[k].ops = append(parts[k].ops, res.Ops...)
+		writes = append(writes, write{i: i, part: k, res: res, err: err})
+	}
+	if len(parts) == 0 {
+		return true
+	}
+	c.n.stats.Grouped.Add(uint64(len(writes)))
+	errs := c.replicateAll(ctx, v, parts)
+	for _, w := range writes {
+		out[w.i].Result, out[w.i].Err = replicated(w.res, w.err, errs[w.part], parts[w.part].carrier)
+	}
+	return true
+}
