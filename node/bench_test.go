@@ -108,3 +108,44 @@ func BenchmarkForwardBatch16(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkBatch16PSET is a pipeline of 16 PSETs whose primary is one node, run through
+// that node (primary) or through another (forwarded, the primary gets them as one batch);
+// ns/op is per command. Each pipeline's writes are replicated together (group.go).
+func BenchmarkBatch16PSET(b *testing.B) {
+	nodes := startBenchCluster(b)
+	var mine []sessions.ID
+	for len(mine) < 160 {
+		for _, id := range remoteIDs(b, nodes[1], 160) {
+			if primaryOf(nodes[0], id) == nodes[0].name && len(mine) < 160 {
+				mine = append(mine, id)
+			}
+		}
+	}
+	for _, via := range []*testNode{nodes[0], nodes[1]} {
+		name := "primary"
+		if via != nodes[0] {
+			name = "forwarded"
+		}
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				cmds := make([]*sessions.Command, 16)
+				i := 0
+				for pb.Next() {
+					if i%16 == 15 {
+						for j := range cmds {
+							cmds[j] = &sessions.Command{Kind: sessions.KindPSet, Tenant: testTenant, ID: mine[(i+j)%len(mine)], Name: []byte("v"), Data: make([]byte, 64)}
+						}
+						for _, o := range via.n.DoBatch(context.Background(), cmds) {
+							if o.Err != nil {
+								b.Fatal(o.Err)
+							}
+						}
+					}
+					i++
+				}
+			})
+		})
+	}
+}

@@ -220,8 +220,10 @@ func (w *worker) step() {
 		return
 	}
 	switch r := w.rng.Float64(); {
-	case r < 0.40:
+	case r < 0.34:
 		w.pset(s)
+	case r < 0.40:
+		w.psetPipeline(s)
 	case r < 0.75:
 		w.pget(s)
 	case r < 0.83:
@@ -310,6 +312,67 @@ func (w *worker) pset(s *session) {
 	if isMsg(err, msgNoSession) {
 		w.gone(s, rec, "PSET")
 	}
+}
+
+// psetPipeline writes two or three payloads of s in one pipeline through one node, as a
+// backend that saves a request's changes together would. They share a slot, so its primary
+// runs them as one group and replicates them together (node/group.go); each reply is judged
+// as a PSET's own. A pipeline is not retried on another node: a failed connection fails it.
+func (w *worker) psetPipeline(s *session) {
+	i := w.order()[0]
+	if i == w.avoid && len(w.nodes) > 1 {
+		i = w.order()[1]
+	}
+	names := payloadNames[:2+w.rng.IntN(len(payloadNames)-1)]
+	order := w.rng.Perm(len(names))
+	values := make([]string, len(names))
+	cmds := make([]*redis.Cmd, len(names))
+	pipe := w.nodes[i].Pipeline()
+	for j, k := range order {
+		w.seq++
+		values[j] = fmt.Sprintf("w%d.%d", w.id, w.seq)
+		cmds[j] = pipe.Do(context.Background(), "SESSIONGATE.PSET", w.key, s.token, names[k], values[j])
+	}
+	inv := time.Now()
+	pipe.Exec(context.Background()) // each command's own error is judged below
+	done := time.Now()
+	var focus, goneRec *opRecord
+	for j, k := range order {
+		err := cmds[j].Err()
+		out, avail := classify(err)
+		if err != nil && !isRedisError(err) {
+			w.suspect[i] = time.Now().Add(suspectFor)
+		}
+		w.ops = append(w.ops, opRecord{inv: inv, done: done, kind: opPSet, out: out, avail: avail,
+			node: int8(i), part: int16(s.part), msg: w.errs.intern(err, out)})
+		rec := &w.ops[len(w.ops)-1]
+		r := s.regs[names[k]]
+		if r == nil {
+			r = &register{}
+			s.regs[names[k]] = r
+		}
+		r.writes = append(r.writes, write{value: values[j], inv: inv, done: done, out: out})
+		if avail && out != acked && focus == nil {
+			focus = rec
+		}
+		if isMsg(err, msgNoSession) && goneRec == nil {
+			goneRec = rec
+		}
+	}
+	switch {
+	case goneRec != nil:
+		w.gone(s, goneRec, "PSET (pipelined)")
+	case focus != nil:
+		w.focus, w.avoid = s, i
+		if w.probe != nil {
+			w.probe.open(int16(s.part), s.token)
+		}
+	}
+}
+
+func isRedisError(err error) bool {
+	var rerr redis.Error
+	return errors.As(err, &rerr)
 }
 
 func (w *worker) pget(s *session) {

@@ -189,3 +189,41 @@ func TestFrozenSessionsAreLeftAlone(t *testing.T) {
 		t.Fatal("a frozen session is still the focus")
 	}
 }
+
+// A pipelined PSET records one write per payload, each judged by its own reply: an answered
+// one acknowledged, a TRYAGAIN unknown and the session the focus.
+func TestPipelinedPSetJudgesEachReply(t *testing.T) {
+	n := 0
+	w := testWorker(t, func(args []string) string {
+		if args[0] != "SESSIONGATE.PSET" {
+			return errReply("ERR unexpected " + args[0])
+		}
+		n++
+		if n == 2 {
+			return errReply("TRYAGAIN partition 3 is still being handed over")
+		}
+		return "+OK\r\n"
+	})
+	s := liveSession(w)
+	w.psetPipeline(s)
+	var writes []write
+	for _, r := range s.regs {
+		writes = append(writes, r.writes...)
+	}
+	if len(writes) < 2 || len(writes) != n {
+		t.Fatalf("%d writes recorded for %d commands sent", len(writes), n)
+	}
+	outs := map[outcome]int{}
+	for _, wr := range writes {
+		outs[wr.out]++
+	}
+	if outs[acked] != len(writes)-1 || outs[unknown] != 1 {
+		t.Fatalf("outcomes %v, want one unknown and the rest acknowledged", outs)
+	}
+	if w.focus != s {
+		t.Fatal("a pipelined write without an answer did not make the session the focus")
+	}
+	if len(w.ops) != len(writes) {
+		t.Fatalf("%d ops recorded for %d writes", len(w.ops), len(writes))
+	}
+}
