@@ -79,6 +79,25 @@ func (f *framesOut) scan(p []byte) {
 	}
 }
 
+// startCountedCluster starts three nodes that count the copies they send, with anti-entropy
+// (which sends copies too) out of the way.
+func startCountedCluster(t *testing.T) ([]*testNode, []*copyCounter) {
+	var nodes []*testNode
+	var counters []*copyCounter
+	for i := 0; i < 3; i++ {
+		cc := &copyCounter{copies: map[string]int{}}
+		var seeds []string
+		if i > 0 {
+			seeds = []string{nodes[0].gossip}
+		}
+		nodes = append(nodes, startNode(t, fmt.Sprintf("n%d", i), seeds, withAntiEntropy(time.Hour), cc.counting()))
+		counters = append(counters, cc)
+	}
+	waitMembers(t, nodes, 3)
+	waitSettled(t, nodes)
+	return nodes, counters
+}
+
 // sessionsOf returns ids of sessions (already written) whose primary is tn.
 func sessionsOf(t *testing.T, nodes []*testNode, tn *testNode, n int) []sessions.ID {
 	t.Helper()
@@ -104,18 +123,7 @@ func psets(ids []sessions.ID, val string) []*sessions.Command {
 // A pipeline of writes on partitions of one primary costs each backup one copy, and every
 // write is on every backup when the pipeline's answers come.
 func TestGroupedWritesOneCopyPerBackup(t *testing.T) {
-	var counters [3]copyCounter
-	var nodes []*testNode
-	for i := range counters {
-		counters[i].copies = map[string]int{}
-		var seeds []string
-		if i > 0 {
-			seeds = []string{nodes[0].gossip}
-		}
-		nodes = append(nodes, startNode(t, fmt.Sprintf("n%d", i), seeds, withAntiEntropy(time.Hour), counters[i].counting()))
-	}
-	waitMembers(t, nodes, 3)
-	waitSettled(t, nodes)
+	nodes, counters := startCountedCluster(t)
 	a := nodes[0]
 	ids := sessionsOf(t, nodes, a, 8)
 	cmds := append(psets(ids, "g"),
@@ -160,18 +168,7 @@ func holds(tn *testNode, ids []sessions.ID, val string) bool {
 // A batch forwarded by a backup runs as a group on the primary: the forwarder gets the ops in
 // the answers (no copy), the other backup one copy for the batch.
 func TestGroupedForwardedBatchCarriesOps(t *testing.T) {
-	var counters [3]copyCounter
-	var nodes []*testNode
-	for i := range counters {
-		counters[i].copies = map[string]int{}
-		var seeds []string
-		if i > 0 {
-			seeds = []string{nodes[0].gossip}
-		}
-		nodes = append(nodes, startNode(t, fmt.Sprintf("n%d", i), seeds, withAntiEntropy(time.Hour), counters[i].counting()))
-	}
-	waitMembers(t, nodes, 3)
-	waitSettled(t, nodes)
+	nodes, counters := startCountedCluster(t)
 	a, b, c := nodes[0], nodes[1], nodes[2]
 	ids := sessionsOf(t, nodes, a, 6)
 	toB, toC := counters[0].get(b.repl), counters[0].get(c.repl)
