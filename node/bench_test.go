@@ -87,18 +87,25 @@ func BenchmarkLeasedPSET(b *testing.B)   { benchCluster(b, sessions.KindPSet, tr
 func BenchmarkForwardBatch16(b *testing.B) {
 	nodes := startBenchCluster(b)
 	ids := remoteIDs(b, nodes[0], 160)
-	b.ReportAllocs()
 	b.ResetTimer()
+	benchBatches(b, nodes[0], func(id sessions.ID) *sessions.Command {
+		return &sessions.Command{Kind: sessions.KindPGet, Tenant: testTenant, ID: id, Name: []byte("v")}
+	}, ids)
+}
+
+// benchBatches sends pipelines of 16 commands made by cmd over ids through via (DoBatch),
+// from parallel goroutines; each iteration is one command, a batch goes out every 16.
+func benchBatches(b *testing.B, via *testNode, cmd func(sessions.ID) *sessions.Command, ids []sessions.ID) {
+	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		cmds := make([]*sessions.Command, 16)
 		i := 0
 		for pb.Next() {
-			// Each iteration is one command; a batch goes out every 16.
 			if i%16 == 15 {
 				for j := range cmds {
-					cmds[j] = &sessions.Command{Kind: sessions.KindPGet, Tenant: testTenant, ID: ids[(i+j)%len(ids)], Name: []byte("v")}
+					cmds[j] = cmd(ids[(i+j)%len(ids)])
 				}
-				for _, o := range nodes[0].n.DoBatch(context.Background(), cmds) {
+				for _, o := range via.n.DoBatch(context.Background(), cmds) {
 					if o.Err != nil {
 						b.Fatal(o.Err)
 					}
@@ -128,24 +135,9 @@ func BenchmarkBatch16PSET(b *testing.B) {
 			name = "forwarded"
 		}
 		b.Run(name, func(b *testing.B) {
-			b.ReportAllocs()
-			b.RunParallel(func(pb *testing.PB) {
-				cmds := make([]*sessions.Command, 16)
-				i := 0
-				for pb.Next() {
-					if i%16 == 15 {
-						for j := range cmds {
-							cmds[j] = &sessions.Command{Kind: sessions.KindPSet, Tenant: testTenant, ID: mine[(i+j)%len(mine)], Name: []byte("v"), Data: make([]byte, 64)}
-						}
-						for _, o := range via.n.DoBatch(context.Background(), cmds) {
-							if o.Err != nil {
-								b.Fatal(o.Err)
-							}
-						}
-					}
-					i++
-				}
-			})
+			benchBatches(b, via, func(id sessions.ID) *sessions.Command {
+				return &sessions.Command{Kind: sessions.KindPSet, Tenant: testTenant, ID: id, Name: []byte("v"), Data: make([]byte, 64)}
+			}, mine)
 		})
 	}
 }

@@ -2,13 +2,13 @@ package resp
 
 import (
 	"context"
-	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/sessiongate/sessiongate/node"
+	"github.com/redis/go-redis/v9"
+
 	"github.com/sessiongate/sessiongate/sessions"
 )
 
@@ -34,22 +34,23 @@ func (g *gauge) Do(ctx context.Context, cmd *sessions.Command) (sessions.Result,
 	return g.inner.Do(ctx, cmd)
 }
 
+// serveOver starts a one-node backend, wrapped by wrap, behind a RESP server (Sequential or
+// not) and returns a client of it; everything stops when the test ends.
+func serveOver(t *testing.T, seq bool, wrap func(Backend) Backend) *redis.Client {
+	t.Helper()
+	_, addr := startServerOver(t, Config{Sequential: seq}, wrap)
+	return newGoRedis(t, addr, 2)
+}
+
 // A pipeline of reads on different sessions runs concurrently by default (so a forwarding
 // node keeps its throughput) and one after another with Sequential, in order either way.
 func TestSequentialPipelines(t *testing.T) {
 	for _, seq := range []bool{false, true} {
-		n, err := node.Create(node.Config{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		g := &gauge{inner: n, sleepOnRead: 2 * time.Millisecond}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		s := NewServer(Config{Sequential: seq}, g)
-		go s.Serve(ln)
-		c := newGoRedis(t, ln.Addr().String(), 2)
+		var g *gauge
+		c := serveOver(t, seq, func(n Backend) Backend {
+			g = &gauge{inner: n, sleepOnRead: 2 * time.Millisecond}
+			return g
+		})
 		ctx := context.Background()
 		var toks []string
 		for i := 0; i < 32; i++ {
@@ -83,11 +84,6 @@ func TestSequentialPipelines(t *testing.T) {
 		if !seq && most < 2 {
 			t.Errorf("concurrent: at most %d command ran at once", most)
 		}
-		c.Close()
-		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		s.Shutdown(sctx)
-		cancel()
-		n.Shutdown()
 	}
 }
 
@@ -113,18 +109,11 @@ func (s *clockSpy) Do(ctx context.Context, cmd *sessions.Command) (sessions.Resu
 // reading would go stale).
 func TestSequentialSharesClockReadings(t *testing.T) {
 	for _, seq := range []bool{false, true} {
-		n, err := node.Create(node.Config{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		spy := &clockSpy{inner: n}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		s := NewServer(Config{Sequential: seq}, spy)
-		go s.Serve(ln)
-		c := newGoRedis(t, ln.Addr().String(), 1)
+		var spy *clockSpy
+		c := serveOver(t, seq, func(n Backend) Backend {
+			spy = &clockSpy{inner: n}
+			return spy
+		})
 		ctx := context.Background()
 		tok, err := c.Do(ctx, "SESSIONGATE.START", "k", 60).Text()
 		if err != nil {
@@ -165,10 +154,5 @@ func TestSequentialSharesClockReadings(t *testing.T) {
 				t.Fatalf("sequential: command %d carries %d, outside [%d, %d]", i, a, before, after)
 			}
 		}
-		c.Close()
-		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		s.Shutdown(sctx)
-		cancel()
-		n.Shutdown()
 	}
 }

@@ -17,6 +17,12 @@ import (
 // startServer runs a one-node backend and a RESP server on a free loopback port.
 func startServer(t testing.TB, cfg Config) (*Server, string) {
 	t.Helper()
+	return startServerOver(t, cfg, func(b Backend) Backend { return b })
+}
+
+// startServerOver is startServer with the node's backend wrapped by wrap (a test's spy).
+func startServerOver(t testing.TB, cfg Config, wrap func(Backend) Backend) (*Server, string) {
+	t.Helper()
 	n, err := node.Create(node.Config{})
 	if err != nil {
 		t.Fatal(err)
@@ -27,7 +33,7 @@ func startServer(t testing.TB, cfg Config) (*Server, string) {
 	}
 	cfg.Sections = n.InfoSections
 	cfg.Cluster = n.ClusterView
-	s := NewServer(cfg, n)
+	s := NewServer(cfg, wrap(n))
 	go s.Serve(ln)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -133,8 +133,7 @@ func (w *worker) call(kind opKind, s *session, args ...any) (any, error, *opReco
 		inv := time.Now()
 		res, err = w.nodes[i].Do(context.Background(), args...).Result()
 		out, avail := classify(err)
-		var rerr redis.Error
-		if err != nil && !errors.As(err, &rerr) {
+		if err != nil && !isRedisError(err) {
 			w.suspect[i] = time.Now().Add(suspectFor) // no answer at all: try the others first
 		}
 		if kind == opPGet || kind == opReadGone {
@@ -303,12 +302,7 @@ func (w *worker) pset(s *session) {
 	w.seq++
 	value := fmt.Sprintf("w%d.%d", w.id, w.seq)
 	_, err, rec := w.call(opPSet, s, "SESSIONGATE.PSET", w.key, s.token, name, value)
-	r := s.regs[name]
-	if r == nil {
-		r = &register{}
-		s.regs[name] = r
-	}
-	r.writes = append(r.writes, write{value: value, inv: rec.inv, done: rec.done, out: rec.out})
+	s.written(name, write{value: value, inv: rec.inv, done: rec.done, out: rec.out})
 	if isMsg(err, msgNoSession) {
 		w.gone(s, rec, "PSET")
 	}
@@ -346,12 +340,7 @@ func (w *worker) psetPipeline(s *session) {
 		w.ops = append(w.ops, opRecord{inv: inv, done: done, kind: opPSet, out: out, avail: avail,
 			node: int8(i), part: int16(s.part), msg: w.errs.intern(err, out)})
 		rec := &w.ops[len(w.ops)-1]
-		r := s.regs[names[k]]
-		if r == nil {
-			r = &register{}
-			s.regs[names[k]] = r
-		}
-		r.writes = append(r.writes, write{value: values[j], inv: inv, done: done, out: out})
+		s.written(names[k], write{value: values[j], inv: inv, done: done, out: out})
 		if avail && out != acked && focus == nil {
 			focus = rec
 		}
@@ -370,6 +359,17 @@ func (w *worker) psetPipeline(s *session) {
 	}
 }
 
+// written records a write to the payload name of s.
+func (s *session) written(name string, wr write) {
+	r := s.regs[name]
+	if r == nil {
+		r = &register{}
+		s.regs[name] = r
+	}
+	r.writes = append(r.writes, wr)
+}
+
+// isRedisError reports whether err is a server's reply, not a failure to get one.
 func isRedisError(err error) bool {
 	var rerr redis.Error
 	return errors.As(err, &rerr)
