@@ -64,6 +64,43 @@ func (n *Node) DoBatch(ctx context.Context, cmds []*sessions.Command) []Outcome 
 }
 
 func (c *cluster) doBatch(ctx context.Context, cmds []*sessions.Command, out []Outcome) {
+	// Reads this node answers at once (readNow) run first, here, and nothing is allocated
+	// for them: in a read-heavy pipeline they are most of it. A read waits for the general
+	// path below when another kind of command in the batch shares its slot, so that the
+	// pipeline's order on a slot holds.
+	var others slotSet
+	for _, cmd := range cmds {
+		if !isRead(cmd.Kind) && !cmd.Kind.IsScatter() {
+			others.add(slotOf(cmd))
+		}
+	}
+	var rest []int
+	for i, cmd := range cmds {
+		if isRead(cmd.Kind) && !others.has(slotOf(cmd)) {
+			if o, ok := c.readNow(ctx, cmd); ok {
+				out[i] = o
+				continue
+			}
+		}
+		if rest == nil {
+			rest = make([]int, 0, len(cmds)-i)
+		}
+		rest = append(rest, i)
+	}
+	if len(rest) > 0 {
+		c.doRest(ctx, cmds, rest, out)
+	}
+}
+
+// slotSet is a set of slots that lives on the stack.
+type slotSet [(sessions.Slots + 63) / 64]uint64
+
+func (s *slotSet) add(slot int)      { s[slot/64] |= 1 << (slot % 64) }
+func (s *slotSet) has(slot int) bool { return s[slot/64]&(1<<(slot%64)) != 0 }
+
+// doRest runs the commands at idx: each on its primary, those bound for one primary in one
+// message, and those this node is primary of as one group.
+func (c *cluster) doRest(ctx context.Context, cmds []*sessions.Command, idx []int, out []Outcome) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.CommandTimeout)
 	defer cancel()
 	v := c.view.Load()
@@ -73,7 +110,8 @@ func (c *cluster) doBatch(ctx context.Context, cmds []*sessions.Command, out []O
 	where := make([]string, len(cmds))
 	copyRead := make([]bool, len(cmds))
 	remoteSlots := map[int]bool{}
-	for i, cmd := range cmds {
+	for _, i := range idx {
+		cmd := cmds[i]
 		if cmd.Kind.IsScatter() {
 			where[i] = c.cfg.Name
 			continue
@@ -89,7 +127,8 @@ func (c *cluster) doBatch(ctx context.Context, cmds []*sessions.Command, out []O
 	}
 	var local []int
 	remote := map[string][]int{}
-	for i, cmd := range cmds {
+	for _, i := range idx {
+		cmd := cmds[i]
 		if where[i] == c.cfg.Name || copyRead[i] && !remoteSlots[slotOf(cmd)] {
 			local = append(local, i)
 		} else {
@@ -97,9 +136,9 @@ func (c *cluster) doBatch(ctx context.Context, cmds []*sessions.Command, out []O
 		}
 	}
 	done := make(chan struct{}, len(remote)+1)
-	for primary, idx := range remote {
+	for primary, at := range remote {
 		c.pool.Go(func() {
-			c.forwardBatch(ctx, primary, v.members[primary].Repl, cmds, idx, out)
+			c.forwardBatch(ctx, primary, v.members[primary].Repl, cmds, at, out)
 			done <- struct{}{}
 		})
 	}

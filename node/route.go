@@ -20,6 +20,9 @@ const maxHops = 3
 const repairWindow = 2 * time.Minute
 
 func (c *cluster) do(ctx context.Context, cmd *sessions.Command) (sessions.Result, error) {
+	if o, ok := c.readNow(ctx, cmd); ok {
+		return o.Result, o.Err // waits on nothing: no deadline to set up
+	}
 	// Bound every wait a command may make here: forwarding, acks, a partition hand-over.
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.CommandTimeout)
 	defer cancel()
@@ -314,13 +317,38 @@ func (c *cluster) executeScatter(ctx context.Context, v *view, cmd *sessions.Com
 	return res, nil
 }
 
+// readNow answers cmd if it is a read this node serves without waiting on anything: as its
+// primary (servesNow), or from its copy under a read lease. Otherwise ok is false and cmd
+// takes the routed path, which may forward it or wait.
+func (c *cluster) readNow(ctx context.Context, cmd *sessions.Command) (o Outcome, ok bool) {
+	if !isRead(cmd.Kind) {
+		return o, false
+	}
+	if v, p, ok := c.servesNow(cmd); ok {
+		o.Result, o.Err = c.execute(ctx, v, p, cmd, "")
+		return o, true
+	}
+	v := c.view.Load()
+	p := v.ring.PartitionOfSlot(slotOf(cmd))
+	o.Result, ok = c.copyRead(v, p, v.ring.Primary(p), cmd)
+	return o, ok
+}
+
+// isRead reports whether a command of kind k may be answered without its primary's say:
+// the kinds servesNow and copyReadable accept.
+func isRead(k sessions.Kind) bool {
+	switch k {
+	case sessions.KindPGet, sessions.KindPGetAll, sessions.KindInfo, sessions.KindTTL:
+		return true
+	}
+	return false
+}
+
 // servesNow reports whether cmd is a read this node can answer at once as its primary, and
 // in which view and partition: the partition is not being handed over, and no read repair can
 // follow a miss (that needs the network). Reads produce no ops, so nothing is replicated.
 func (c *cluster) servesNow(cmd *sessions.Command) (*view, int, bool) {
-	switch cmd.Kind {
-	case sessions.KindPGet, sessions.KindPGetAll, sessions.KindInfo, sessions.KindTTL:
-	default:
+	if !isRead(cmd.Kind) {
 		return nil, 0, false
 	}
 	v := c.view.Load()

@@ -78,7 +78,7 @@ func TestAFailedForwardDropsTheLease(t *testing.T) {
 // with a write of another session of the same primary, so that both travel in one message.
 func failedForward(t *testing.T, pipeline bool) {
 	nodes := startCluster(t, 3, withReplicaReads(100*time.Millisecond), withAntiEntropy(time.Hour))
-	ids := writeSessions(t, nodes, 12)
+	ids := writeSessions(t, nodes, 30) // (2/3)^29: no two share a primary once in 100 million
 	waitLeases(t, nodes)
 	id := ids[0]
 	primary, backups := roles(t, nodes, id)
@@ -90,7 +90,7 @@ func failedForward(t *testing.T, pipeline bool) {
 		}
 	}
 	if pipeline && second == (sessions.ID{}) {
-		t.Fatal("no second session with the same primary among 12")
+		t.Fatal("no second session with the same primary among 30")
 	}
 	version := func() uint64 { return via.n.cluster.view.Load().ring.Version() }
 	if pget(t, via, id) != id.String() {

@@ -1,0 +1,45 @@
+package node
+
+import (
+	"testing"
+	"time"
+
+	"github.com/sessiongate/sessiongate/sessions"
+)
+
+// A pipeline of reads that a backup answers from its copy runs on the caller's goroutine and
+// allocates only the outcomes: no forwarding, no goroutine, no deadline, no routing tables.
+func TestPipelinedCopyReadsAllocateOnlyTheirOutcomes(t *testing.T) {
+	nodes := startCluster(t, 3, withReplicaReads(100*time.Millisecond))
+	ids := writeSessions(t, nodes, 40)
+	waitLeases(t, nodes)
+	via := nodes[0]
+	var cmds []*sessions.Command
+	for _, id := range ids {
+		if primaryOf(via, id) != via.name && len(cmds) < 16 {
+			cmds = append(cmds, &sessions.Command{Kind: sessions.KindPGet, Tenant: testTenant, ID: id, Name: []byte("v")})
+		}
+	}
+	if len(cmds) < 8 {
+		t.Fatalf("only %d of 40 sessions have another primary", len(cmds))
+	}
+	forwarded, copies := via.n.stats.Forwarded.Load(), via.n.stats.CopyReads.Load()
+	const runs = 200
+	ctx := ctxT(t)
+	allocs := testing.AllocsPerRun(runs, func() {
+		for i, o := range via.n.DoBatch(ctx, cmds) {
+			if o.Err != nil || string(o.Result.Data) != cmds[i].ID.String() {
+				t.Fatalf("read %d: %q, %v", i, o.Result.Data, o.Err)
+			}
+		}
+	})
+	if got := via.n.stats.Forwarded.Load() - forwarded; got != 0 {
+		t.Fatalf("%d reads were forwarded: the leases lapsed and the test proves nothing", got)
+	}
+	if got, want := via.n.stats.CopyReads.Load()-copies, uint64((runs+1)*len(cmds)); got != want {
+		t.Fatalf("%d reads answered from the copy, want %d", got, want)
+	}
+	if allocs > 1 {
+		t.Fatalf("%.0f allocations per pipeline of %d copy reads, want 1 (the outcomes)", allocs, len(cmds))
+	}
+}
