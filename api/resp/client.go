@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"net"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -95,6 +96,14 @@ func (c *client) serve() {
 		c.runBatch(batch)
 		if err := c.flush(); err != nil {
 			return
+		}
+		if c.rd.drained() {
+			// The client is only now reading the replies, so a read at once would most
+			// likely find nothing and park this goroutine in the poller (a read that fails,
+			// a wake-up, and a read again). Letting the other connections run first gives
+			// the next request time to arrive: measured at depth 1, read calls per request
+			// fell from 1.97 to 1.45 and throughput rose 8% (BENCHMARKS.md).
+			runtime.Gosched()
 		}
 	}
 }

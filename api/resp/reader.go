@@ -78,6 +78,10 @@ func (rd *reader) next(out [][][]byte) ([][][]byte, error) {
 	}
 }
 
+// drained reports whether every byte read so far has been parsed: the next call to next
+// will read from the connection.
+func (rd *reader) drained() bool { return rd.beg == rd.end }
+
 // fill makes room and reads more bytes.
 func (rd *reader) fill() error {
 	if rd.end == len(rd.buf) {

@@ -117,3 +117,37 @@ func checkReadNumber(t *testing.T, b []byte) {
 		}
 	}
 }
+
+// drained tells the server whether its next read goes to the socket: not while a request,
+// whole or in part, is still in the buffer.
+func TestReaderDrained(t *testing.T) {
+	get := "*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"
+	chunks := [][]byte{[]byte(get + get), []byte(get + get[:7]), []byte(get[7:])}
+	rd := newReader(&chunkReader{chunks: chunks}, limits{maxArgs: 16, maxBulk: 1 << 20, maxCommand: 1 << 26})
+	want := []struct {
+		n       int
+		drained bool
+	}{{2, true}, {1, false}, {1, true}}
+	var batch [][][]byte
+	for i, w := range want {
+		var err error
+		if batch, err = rd.next(batch); err != nil {
+			t.Fatal(err)
+		}
+		if len(batch) != w.n || rd.drained() != w.drained {
+			t.Fatalf("read %d: %d requests, drained %v; want %d, %v", i, len(batch), rd.drained(), w.n, w.drained)
+		}
+	}
+}
+
+// chunkReader returns one chunk per Read.
+type chunkReader struct{ chunks [][]byte }
+
+func (r *chunkReader) Read(p []byte) (int, error) {
+	if len(r.chunks) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, r.chunks[0])
+	r.chunks = r.chunks[1:]
+	return n, nil
+}
