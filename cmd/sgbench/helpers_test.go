@@ -112,7 +112,9 @@ func (f *fakeSessiongate) handle(_ *fakeConn, args []string) string {
 	case "SESSIONGATE.START", "SESSIONGATE.CREATE":
 		f.next++
 		tok := fmt.Sprintf("v1.tok%d", f.next)
-		f.issued[tok] = true
+		if name == "SESSIONGATE.CREATE" || len(args) < 3 || args[2] != "0" { // TTL 0 is over at once
+			f.issued[tok] = true
+		}
 		return bulk(tok)
 	case "SESSIONGATE.LIST":
 		return "*0\r\n"

@@ -29,29 +29,32 @@ import (
 
 // Config is one invocation's settings. The defaults are those of parseFlags.
 type Config struct {
-	Addrs     []string      // targets, HOST:PORT; default 127.0.0.1:6380
-	Spread    string        // "all": connections round-robin over Addrs (default); "first": all to Addrs[0]
-	Workload  string        // start, read (default), lifecycle or extended
-	Redis     bool          // speak native Redis commands instead of SESSIONGATE.*
-	Compare   []string      // SG_ADDR, BASELINE_ADDR: run both back to back and compare
-	Baseline  string        // what the second --compare target is: redis (default) or sessiongate
-	Rounds    int           // with Compare: alternate the two this many times; default 1
-	Conns     int           // connections; default 8
-	Pipeline  int           // requests in flight per connection; default 1
-	Payload   int           // bytes each PSET writes; default 100
-	Duration  time.Duration // how long to run; default 10s, or unlimited when only Ops is given
-	Ops       int64         // stop after this many operations in all (0: no limit)
-	Rate      float64       // open loop: requests per second over all connections (0: closed loop)
-	Sessions  int           // read workload: sessions created beforehand; default 10000
-	Skew      float64       // read workload: Zipf exponent over those sessions; 0 (default) is uniform
-	ReadRatio float64       // read workload: share of PGET, the rest PSET; default 0.9
-	SignKey   string        // default "sgbench-key"
-	TTL       int64         // seconds every session lives; default 3600
-	Seed      uint64        // seeds every random choice; default 1
-	Timeout   time.Duration // connect timeout, and how long a reply may take; default 10s
-	Password  string        // sent with AUTH on every connection when set
-	JSON      bool          // print the result as JSON on stdout
-	Pids      []int         // local server processes whose CPU time per operation to report
+	Addrs    []string      // targets, HOST:PORT; default 127.0.0.1:6380
+	Spread   string        // "all": connections round-robin over Addrs (default); "first": all to Addrs[0]
+	Workload string        // start, read (default), lifecycle or extended
+	Redis    bool          // speak native Redis commands instead of SESSIONGATE.*
+	Compare  []string      // SG_ADDR, BASELINE_ADDR: run both back to back and compare
+	Baseline string        // what the second --compare target is: redis (default) or sessiongate
+	Rounds   int           // with Compare: alternate the two this many times; default 1
+	Conns    int           // connections; default 8
+	Pipeline int           // requests in flight per connection; default 1
+	Payload  int           // bytes each PSET writes; default 100
+	Duration time.Duration // how long to run; default 10s, or unlimited when only Ops is given
+	Ops      int64         // stop after this many operations in all (0: no limit)
+	Rate     float64       // open loop: requests per second over all connections (0: closed loop)
+	Sessions int           // read workload: sessions created beforehand; default 10000
+	// KeepSessions leaves the read workload's sessions in place after the run; by default
+	// they are ended (DEL with --redis), so that repeated runs start from the same store size.
+	KeepSessions bool
+	Skew         float64       // read workload: Zipf exponent over those sessions; 0 (default) is uniform
+	ReadRatio    float64       // read workload: share of PGET, the rest PSET; default 0.9
+	SignKey      string        // default "sgbench-key"
+	TTL          int64         // seconds every session lives; default 3600
+	Seed         uint64        // seeds every random choice; default 1
+	Timeout      time.Duration // connect timeout, and how long a reply may take; default 10s
+	Password     string        // sent with AUTH on every connection when set
+	JSON         bool          // print the result as JSON on stdout
+	Pids         []int         // local server processes whose CPU time per operation to report
 }
 
 // Exit codes: 2 for bad flags, 1 for anything that stopped the run.
@@ -197,6 +200,7 @@ func parseFlags(args []string, stderr io.Writer) (*Config, error) {
 	fs.Int64Var(&cfg.Ops, "ops", 0, "stop after this many operations in all (0: run for --duration)")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "open loop: requests per second over all connections, latency from the scheduled time (0: closed loop)")
 	fs.IntVar(&cfg.Sessions, "sessions", 10000, "read workload: sessions created beforehand")
+	fs.BoolVar(&cfg.KeepSessions, "keep-sessions", false, "read workload: leave the sessions made beforehand in place after the run (default: end them)")
 	fs.Float64Var(&cfg.Skew, "skew", 0, "read workload: Zipf exponent over the sessions (0: uniform)")
 	fs.Float64Var(&cfg.ReadRatio, "read-ratio", 0.9, "read workload: share of PGET (the rest is PSET)")
 	fs.StringVar(&cfg.SignKey, "sign-key", "sgbench-key", "sign key (tenant) of the sessions")
@@ -247,7 +251,8 @@ const usageText = `Usage: sgbench [flags]
 Workloads:
   start      SESSIONGATE.START only
   read       PGET and PSET (--read-ratio) of one payload over --sessions sessions made
-             beforehand, chosen uniformly or with Zipf skew --skew
+             beforehand, chosen uniformly or with Zipf skew --skew; they are ended after
+             the run unless --keep-sessions
   lifecycle  per session: START, 3 PSET, 12 PGET, EXPIRE, END
   extended   per owner: CREATE (OWNER, IDLE), INFO, PUPDATE, PGETALL, ROTATE, LIST, ENDOWNER
 

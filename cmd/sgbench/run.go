@@ -120,6 +120,11 @@ func bench(ctx context.Context, cfg *Config, target string, addrs []string, clk 
 		}
 		res.ServerCPU = append(res.ServerCPU, sc)
 	}
+	if pool != nil && !cfg.KeepSessions {
+		if err := endPool(cfg, target, addrs, pool); err != nil {
+			fmt.Fprintf(stderr, "sgbench: ending the %d sessions made for the run: %v (they expire after --ttl)\n", len(pool), err)
+		}
+	}
 	if err := errors.Join(errs...); err != nil && res.Ops == 0 {
 		return res, fmt.Errorf("every connection failed: %w", err)
 	}
@@ -185,24 +190,65 @@ func expect(c *Conn, timeout time.Duration, want byte, args ...[]byte) error {
 // connections and pipelined poolBatch at a time.
 func fillPool(ctx context.Context, cfg *Config, conns []*Conn, dialects []dialect) ([]session, error) {
 	pool := make([]session, cfg.Sessions)
-	errs := make([]error, len(conns))
-	var wg sync.WaitGroup
-	for i, c := range conns {
-		part := pool[i*len(pool)/len(conns) : (i+1)*len(pool)/len(conns)]
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = fillPart(ctx, cfg, c, dialects[i], part)
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	err := forParts(conns, pool, func(i int, part []session) error {
+		d := dialects[i]
+		if err := perSession(ctx, cfg, conns[i], d, part, d.start, d.started); err != nil {
+			return err
+		}
+		pset := func(w *writer, s *session) op { return d.pset(w, s, nameA) }
+		return perSession(ctx, cfg, conns[i], d, part, pset, nil)
+	})
+	if err != nil {
 		return nil, fmt.Errorf("creating sessions: %w", err)
 	}
 	return pool, nil
 }
 
-func fillPart(ctx context.Context, cfg *Config, c *Conn, d dialect, part []session) error {
+// endPool ends the read workload's sessions after the run, on connections of its own (an
+// open-loop run may stop with replies still on the way), so that runs do not pile sessions
+// up on the target until their TTL: a store that grows from run to run gets slower to read,
+// and the next comparison would not be fair.
+func endPool(cfg *Config, target string, addrs []string, pool []session) error {
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.Timeout+time.Duration(len(pool))*time.Millisecond)
+	defer cancel()
+	conns, err := connect(ctx, cfg, target, addrs)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	data := payload(cfg.Payload)
+	return forParts(conns, pool, func(i int, part []session) error {
+		var d dialect = newSessiongateDialect(cfg, data)
+		if target == targetRedis {
+			d = newRedisDialect(cfg, data, rand.New(rand.NewPCG(cfg.Seed, uint64(i))))
+		}
+		return perSession(ctx, cfg, conns[i], d, part, d.end, nil)
+	})
+}
+
+// forParts splits pool into one part per connection and runs fn on each part concurrently.
+func forParts(conns []*Conn, pool []session, fn func(i int, part []session) error) error {
+	errs := make([]error, len(conns))
+	var wg sync.WaitGroup
+	for i := range conns {
+		part := pool[i*len(pool)/len(conns) : (i+1)*len(pool)/len(conns)]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = fn(i, part)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// perSession sends the request mk makes for each session of part over c, poolBatch at a
+// time, and hands each first reply to got, if set. An error reply fails it.
+func perSession(ctx context.Context, cfg *Config, c *Conn, d dialect, part []session, mk func(*writer, *session) op, got func(*session, Reply)) error {
 	ops := make([]op, poolBatch)
 	var keep []byte
 	for lo := 0; lo < len(part); lo += poolBatch {
@@ -210,28 +256,22 @@ func fillPart(ctx context.Context, cfg *Config, c *Conn, d dialect, part []sessi
 			return err
 		}
 		batch := part[lo:min(lo+poolBatch, len(part))]
-		for step := range 2 {
-			for i := range batch {
-				if step == 0 {
-					ops[i] = d.start(c.w, &batch[i])
-				} else {
-					ops[i] = d.pset(c.w, &batch[i], nameA)
-				}
-			}
-			if err := c.flush(cfg.Timeout); err != nil {
+		for i := range batch {
+			ops[i] = mk(c.w, &batch[i])
+		}
+		if err := c.flush(cfg.Timeout); err != nil {
+			return err
+		}
+		for i := range batch {
+			first, kind, err := readOp(c, d, ops[i], &keep)
+			if err != nil {
 				return err
 			}
-			for i := range batch {
-				first, kind, err := readOp(c, d, ops[i], &keep)
-				if err != nil {
-					return err
-				}
-				if kind != "" {
-					return fmt.Errorf("%s on %s: %s", ops[i].cmd, c.addr, kind)
-				}
-				if step == 0 {
-					d.started(&batch[i], first)
-				}
+			if kind != "" {
+				return fmt.Errorf("%s on %s: %s", ops[i].cmd, c.addr, kind)
+			}
+			if got != nil {
+				got(&batch[i], first)
 			}
 		}
 	}

@@ -318,3 +318,37 @@ func TestRunCompareSessiongateBaseline(t *testing.T) {
 		}
 	}
 }
+
+// The read workload ends the sessions it made once the run is over (on fresh connections,
+// after an open-loop run too), unless told to keep them; the Redis dialect deletes its keys.
+func TestReadWorkloadEndsItsSessions(t *testing.T) {
+	for _, extra := range [][]string{{}, {"--rate", "5000", "--pipeline", "4"}, {"--keep-sessions"}} {
+		f := newFakeSessiongate()
+		addr := startFake(t, f.handle)
+		r := runJSON(t, append([]string{"--addr", addr, "--workload", "read", "--ops", "300", "--conns", "3", "--sessions", "70"}, extra...)...)
+		if r.Ops != 300 || r.Errors != 0 {
+			t.Fatalf("%v: %d ops, %d errors %v", extra, r.Ops, r.Errors, r.ErrorKinds)
+		}
+		f.mu.Lock()
+		left := len(f.issued)
+		f.mu.Unlock()
+		want := 0
+		if len(extra) == 1 {
+			want = 70
+		}
+		if left != want {
+			t.Fatalf("%v: %d sessions left after the run, want %d", extra, left, want)
+		}
+	}
+	var dels atomic.Int64
+	addr := startFake(t, func(c *fakeConn, args []string) string {
+		if strings.EqualFold(args[0], "DEL") {
+			dels.Add(1)
+		}
+		return fakeRedis(c, args)
+	})
+	runJSON(t, "--addr", addr, "--redis", "--workload", "read", "--ops", "300", "--sessions", "40")
+	if dels.Load() != 40 {
+		t.Fatalf("%d DELs after a Redis run, want 40", dels.Load())
+	}
+}
