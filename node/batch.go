@@ -136,7 +136,15 @@ func (c *cluster) doRest(ctx context.Context, cmds []*sessions.Command, idx []in
 		}
 	}
 	done := make(chan struct{}, len(remote)+1)
+	spawned := 0
 	for primary, at := range remote {
+		if len(local) == 0 && spawned == len(remote)-1 {
+			// Nothing to do here meanwhile: the last primary's share goes from this
+			// goroutine, which would only wait otherwise (a hand-off costs a wake-up).
+			c.forwardBatch(ctx, primary, v.members[primary].Repl, cmds, at, out)
+			break
+		}
+		spawned++
 		c.pool.Go(func() {
 			c.forwardBatch(ctx, primary, v.members[primary].Repl, cmds, at, out)
 			done <- struct{}{}
@@ -166,7 +174,7 @@ func (c *cluster) doRest(ctx context.Context, cmds []*sessions.Command, idx []in
 	} else {
 		c.runOrdered(cmds, local, out, run)
 	}
-	for range remote {
+	for range spawned {
 		<-done
 	}
 }

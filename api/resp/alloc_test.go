@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"strings"
 	"testing"
 
 	"github.com/tidwall/redcon"
@@ -35,5 +36,39 @@ func TestPGETAllocatesNothing(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Fatalf("%.1f allocations per PGET", allocs)
+	}
+}
+
+// A pipeline handed to a Batcher backend (a cluster node) reuses the connection's buffers:
+// the only allocation left per pipeline is the backend's slice of outcomes.
+func TestPipelineThroughABatcherReusesItsBuffers(t *testing.T) {
+	n, err := node.Create(node.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Shutdown()
+	s := NewServer(Config{}, n) // not Sequential: session commands go through DoBatch
+	sg := sessions.NewSigner([]byte("k"))
+	ctx := context.Background()
+	var batch [][][]byte
+	for i := range 16 {
+		id, _ := sessions.NewID(bytes.NewReader(bytes.Repeat([]byte{byte(i + 1)}, 64)), -1)
+		n.Do(ctx, &sessions.Command{Kind: sessions.KindStart, Tenant: sg.Tenant(), ID: id, TTL: 3600})
+		n.Do(ctx, &sessions.Command{Kind: sessions.KindPSet, Tenant: sg.Tenant(), ID: id, Name: []byte("user"), Data: []byte("data")})
+		batch = append(batch, [][]byte{[]byte("SESSIONGATE.PGET"), []byte("k"), sg.AppendToken(nil, id), []byte("user")})
+	}
+	c := newClient(s, nil)
+	var out bytes.Buffer
+	c.w = redcon.NewWriter(&out)
+	allocs := testing.AllocsPerRun(500, func() {
+		out.Reset()
+		c.runBatch(batch)
+		c.w.Flush()
+	})
+	if got := strings.Count(out.String(), "$4\r\ndata\r\n"); got != 16 {
+		t.Fatalf("%d of 16 replies are the payload: %q", got, out.String())
+	}
+	if allocs > 1 {
+		t.Fatalf("%.0f allocations per pipeline of 16 PGETs, want 1 (the outcomes)", allocs)
 	}
 }

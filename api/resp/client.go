@@ -41,7 +41,20 @@ type client struct {
 	// reads its own). Only a Sequential server sets it: there no command waits on the network,
 	// so a reading is at most clockEvery commands old.
 	at int64
+	// together holds runTogether's buffers from one pipeline to the next.
+	together togetherBufs
 }
+
+// togetherBufs are the slices runTogether needs for a pipeline.
+type togetherBufs struct {
+	replies []reply
+	cmds    []sessions.Command
+	ptrs    []*sessions.Command
+	at      []int
+}
+
+// maxKeptBatch bounds the pipeline whose buffers a connection keeps for the next one.
+const maxKeptBatch = 1024
 
 // clockEvery is how many commands of a pipeline share one clock reading on a Sequential
 // server: a reading costs about as much as a lookup in the store.
@@ -214,17 +227,29 @@ func (c *client) runSequential(batch [][][]byte) {
 // those bound for one primary in one message); any other command waits for everything before
 // it and runs alone. Replies go out in order.
 func (c *client) runTogether(b Batcher, batch [][][]byte) {
-	replies := make([]reply, len(batch))
-	cmds := make([]sessions.Command, 0, len(batch))
-	var at []int
+	tg := &c.together
+	if cap(tg.replies) < len(batch) {
+		tg.replies = make([]reply, len(batch))
+		tg.cmds = make([]sessions.Command, 0, len(batch))
+	}
+	replies, cmds, at := tg.replies[:len(batch)], tg.cmds[:0], tg.at[:0]
+	defer func() {
+		if cap(replies) > maxKeptBatch {
+			*tg = togetherBufs{} // one huge pipeline does not pin its buffers for the connection's life
+			return
+		}
+		clear(replies) // they point into the store's memory
+		tg.cmds, tg.at = cmds[:0], at[:0]
+	}()
 	flush := func() {
 		if len(cmds) == 0 {
 			return
 		}
-		ptrs := make([]*sessions.Command, len(cmds))
+		ptrs := tg.ptrs[:0]
 		for j := range cmds {
-			ptrs[j] = &cmds[j]
+			ptrs = append(ptrs, &cmds[j])
 		}
+		tg.ptrs = ptrs
 		outs := b.DoBatch(c.s.ctx, ptrs)
 		for j, i := range at {
 			replies[i] = render(cmds[j].Kind, outs[j].Result, outs[j].Err)
