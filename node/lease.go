@@ -105,6 +105,9 @@ func (l *leases) enabled() bool { return l.dur > 0 }
 
 func (l *leases) now() int64 { return int64(time.Since(l.base)) }
 
+// at is l.now as it read at t.
+func (l *leases) at(t time.Time) int64 { return int64(t.Sub(l.base)) }
+
 func (l *leases) grantee(name string) *grantee {
 	l.mu.RLock()
 	g := l.grantees[name]
@@ -223,10 +226,15 @@ func (l *leases) granted(msg *leaseMsg) {
 
 // holds reports whether this node holds a lease from primary for ring version.
 func (l *leases) holds(primary string, version uint64) bool {
+	return l.holdsAt(primary, version, l.now())
+}
+
+// holdsAt is holds at the lease clock's reading now (l.now, or l.at of a time taken earlier).
+func (l *leases) holdsAt(primary string, version uint64, now int64) bool {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	h := l.held[primary]
-	return h != nil && h.version == version && l.now() < h.until
+	return h != nil && h.version == version && now < h.until
 }
 
 // dropAll gives up every lease held, as missed does for one primary: this node failed to
@@ -262,8 +270,17 @@ func (l *leases) heldCount() int {
 // copyRead answers cmd from this node's copy when it holds a lease from the partition's
 // primary and the copy has the answer.
 func (c *cluster) copyRead(v *view, p int, primary string, cmd *sessions.Command) (sessions.Result, bool) {
-	if !c.copyReadable(v, p, primary, cmd) {
+	return c.copyReadAt(v, p, primary, cmd, time.Now())
+}
+
+// copyReadAt is copyRead with the clock read at now: a pipeline's reads share one reading.
+// The store's clock for the read is now too, unless cmd carries one (Command.At).
+func (c *cluster) copyReadAt(v *view, p int, primary string, cmd *sessions.Command, now time.Time) (sessions.Result, bool) {
+	if !c.copyReadableAt(v, p, primary, cmd, now) {
 		return sessions.Result{}, false
+	}
+	if cmd.At == 0 {
+		cmd.At = now.UnixMilli()
 	}
 	res, ok := c.n.store.ReadCopy(cmd)
 	if !ok {
@@ -271,27 +288,31 @@ func (c *cluster) copyRead(v *view, p int, primary string, cmd *sessions.Command
 	}
 	c.n.stats.CopyReads.Add(1)
 	if sessions.Touches(cmd.Kind) {
-		c.leases.touch(primary, cmd.ID)
+		c.leases.touch(primary, cmd.ID, cmd.At)
 	}
 	return res, true
 }
 
 // copyReadable reports whether cmd may be tried on this node's copy of partition p.
 func (c *cluster) copyReadable(v *view, p int, primary string, cmd *sessions.Command) bool {
+	return c.copyReadableAt(v, p, primary, cmd, time.Now())
+}
+
+// copyReadableAt is copyReadable with the clock read at now.
+func (c *cluster) copyReadableAt(v *view, p int, primary string, cmd *sessions.Command, now time.Time) bool {
 	switch cmd.Kind {
 	case sessions.KindPGet, sessions.KindPGetAll, sessions.KindTTL:
 	default:
 		return false
 	}
-	if !c.leases.enabled() || primary == c.cfg.Name || time.Since(v.since) < c.cfg.ReplicaReadDelay {
+	if !c.leases.enabled() || primary == c.cfg.Name || now.Sub(v.since) < c.cfg.ReplicaReadDelay {
 		return false
 	}
-	return slices.Contains(v.ring.Replicas(p)[1:], c.cfg.Name) && c.leases.holds(primary, v.ring.Version())
+	return slices.Contains(v.ring.Replicas(p)[1:], c.cfg.Name) && c.leases.holdsAt(primary, v.ring.Version(), c.leases.at(now))
 }
 
-// touch notes a read answered from a copy, for the primary's counters.
-func (l *leases) touch(primary string, id sessions.ID) {
-	at := time.Now().UnixMilli()
+// touch notes a read answered from a copy at atMs (unix ms), for the primary's counters.
+func (l *leases) touch(primary string, id sessions.ID, at int64) {
 	l.tmu.Lock()
 	defer l.tmu.Unlock()
 	t := l.touches[primary]

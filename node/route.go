@@ -20,7 +20,7 @@ const maxHops = 3
 const repairWindow = 2 * time.Minute
 
 func (c *cluster) do(ctx context.Context, cmd *sessions.Command) (sessions.Result, error) {
-	if o, ok := c.readNow(ctx, cmd); ok {
+	if o, ok := c.readNow(ctx, cmd, time.Now()); ok {
 		return o.Result, o.Err // waits on nothing: no deadline to set up
 	}
 	// Bound every wait a command may make here: forwarding, acks, a partition hand-over.
@@ -320,17 +320,22 @@ func (c *cluster) executeScatter(ctx context.Context, v *view, cmd *sessions.Com
 // readNow answers cmd if it is a read this node serves without waiting on anything: as its
 // primary (servesNow), or from its copy under a read lease. Otherwise ok is false and cmd
 // takes the routed path, which may forward it or wait.
-func (c *cluster) readNow(ctx context.Context, cmd *sessions.Command) (o Outcome, ok bool) {
+// now is the clock reading to judge by (a pipeline's reads share one); the store reads at it
+// too unless cmd carries a reading of its own.
+func (c *cluster) readNow(ctx context.Context, cmd *sessions.Command, now time.Time) (o Outcome, ok bool) {
 	if !isRead(cmd.Kind) {
 		return o, false
 	}
-	if v, p, ok := c.servesNow(cmd); ok {
+	if v, p, ok := c.servesNowAt(cmd, now); ok {
+		if cmd.At == 0 {
+			cmd.At = now.UnixMilli()
+		}
 		o.Result, o.Err = c.execute(ctx, v, p, cmd, "")
 		return o, true
 	}
 	v := c.view.Load()
 	p := v.ring.PartitionOfSlot(slotOf(cmd))
-	o.Result, ok = c.copyRead(v, p, v.ring.Primary(p), cmd)
+	o.Result, ok = c.copyReadAt(v, p, v.ring.Primary(p), cmd, now)
 	return o, ok
 }
 
@@ -348,11 +353,16 @@ func isRead(k sessions.Kind) bool {
 // in which view and partition: the partition is not being handed over, and no read repair can
 // follow a miss (that needs the network). Reads produce no ops, so nothing is replicated.
 func (c *cluster) servesNow(cmd *sessions.Command) (*view, int, bool) {
+	return c.servesNowAt(cmd, time.Now())
+}
+
+// servesNowAt is servesNow with the clock read at now.
+func (c *cluster) servesNowAt(cmd *sessions.Command, now time.Time) (*view, int, bool) {
 	if !isRead(cmd.Kind) {
 		return nil, 0, false
 	}
 	v := c.view.Load()
-	if time.Since(v.since) < repairWindow {
+	if now.Sub(v.since) < repairWindow {
 		return nil, 0, false
 	}
 	p := v.ring.PartitionOfSlot(cmd.ID.Slot())
