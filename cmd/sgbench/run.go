@@ -120,7 +120,11 @@ func bench(ctx context.Context, cfg *Config, target string, addrs []string, clk 
 		}
 		res.ServerCPU = append(res.ServerCPU, sc)
 	}
-	if pool != nil && !cfg.KeepSessions {
+	switch {
+	case pool == nil || cfg.KeepSessions:
+	case ctx.Err() != nil: // interrupted: the user wants out, not a cleanup
+		fmt.Fprintf(stderr, "sgbench: leaving the %d sessions made for the run (they expire after --ttl)\n", len(pool))
+	default:
 		if err := endPool(cfg, target, addrs, pool); err != nil {
 			fmt.Fprintf(stderr, "sgbench: ending the %d sessions made for the run: %v (they expire after --ttl)\n", len(pool), err)
 		}

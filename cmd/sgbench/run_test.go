@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // runJSON runs args plus --json and decodes the result.
@@ -350,5 +353,22 @@ func TestReadWorkloadEndsItsSessions(t *testing.T) {
 	runJSON(t, "--addr", addr, "--redis", "--workload", "read", "--ops", "300", "--sessions", "40")
 	if dels.Load() != 40 {
 		t.Fatalf("%d DELs after a Redis run, want 40", dels.Load())
+	}
+}
+
+// An interrupted run leaves its sessions and says so, rather than making the user wait for a
+// cleanup.
+func TestInterruptedReadWorkloadLeavesItsSessions(t *testing.T) {
+	f := newFakeSessiongate()
+	addr := startFake(t, f.handle)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	var out, errOut bytes.Buffer
+	realMain(ctx, []string{"--addr", addr, "--workload", "read", "--duration", "1m", "--sessions", "70"}, &out, &errOut, false)
+	f.mu.Lock()
+	left := len(f.issued)
+	f.mu.Unlock()
+	if left != 70 || !strings.Contains(errOut.String(), "leaving the 70 sessions") {
+		t.Fatalf("%d sessions left, stderr %q", left, errOut.String())
 	}
 }
