@@ -281,6 +281,7 @@ func (c *cluster) copyReadAt(v *view, p int, primary string, cmd *sessions.Comma
 	}
 	if cmd.At == 0 {
 		cmd.At = now.UnixMilli()
+		defer func() { cmd.At = 0 }() // the caller's command, which it may use again
 	}
 	res, ok := c.n.store.ReadCopy(cmd)
 	if !ok {

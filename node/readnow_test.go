@@ -39,6 +39,14 @@ func TestPipelinedCopyReadsAllocateOnlyTheirOutcomes(t *testing.T) {
 	if got, want := via.n.stats.CopyReads.Load()-copies, uint64((runs+1)*len(cmds)); got != want {
 		t.Fatalf("%d reads answered from the copy, want %d", got, want)
 	}
+	for i, cmd := range cmds {
+		if cmd.At != 0 {
+			t.Fatalf("read %d: the caller's command was left with the batch's clock reading", i)
+		}
+	}
+	if _, err := via.n.Do(ctx, cmds[0]); err != nil || cmds[0].At != 0 {
+		t.Fatalf("a lone copy read: %v, the command's clock reading left at %d", err, cmds[0].At)
+	}
 	if allocs > 1 {
 		t.Fatalf("%.0f allocations per pipeline of %d copy reads, want 1 (the outcomes)", allocs, len(cmds))
 	}

@@ -329,6 +329,7 @@ func (c *cluster) readNow(ctx context.Context, cmd *sessions.Command, now time.T
 	if v, p, ok := c.servesNowAt(cmd, now); ok {
 		if cmd.At == 0 {
 			cmd.At = now.UnixMilli()
+			defer func() { cmd.At = 0 }() // the caller's command, which it may use again
 		}
 		o.Result, o.Err = c.execute(ctx, v, p, cmd, "")
 		return o, true
