@@ -273,15 +273,11 @@ func (c *cluster) copyRead(v *view, p int, primary string, cmd *sessions.Command
 	return c.copyReadAt(v, p, primary, cmd, time.Now())
 }
 
-// copyReadAt is copyRead with the clock read at now: a pipeline's reads share one reading.
-// The store's clock for the read is now too, unless cmd carries one (Command.At).
+// copyReadAt is copyRead with the clock read at now: a pipeline's reads share one reading
+// (readNow also hands it to the store, as Command.At).
 func (c *cluster) copyReadAt(v *view, p int, primary string, cmd *sessions.Command, now time.Time) (sessions.Result, bool) {
 	if !c.copyReadableAt(v, p, primary, cmd, now) {
 		return sessions.Result{}, false
-	}
-	if cmd.At == 0 {
-		cmd.At = now.UnixMilli()
-		defer func() { cmd.At = 0 }() // the caller's command, which it may use again
 	}
 	res, ok := c.n.store.ReadCopy(cmd)
 	if !ok {
@@ -289,7 +285,7 @@ func (c *cluster) copyReadAt(v *view, p int, primary string, cmd *sessions.Comma
 	}
 	c.n.stats.CopyReads.Add(1)
 	if sessions.Touches(cmd.Kind) {
-		c.leases.touch(primary, cmd.ID, cmd.At)
+		c.leases.touch(primary, cmd.ID, now.UnixMilli())
 	}
 	return res, true
 }

@@ -326,11 +326,11 @@ func (c *cluster) readNow(ctx context.Context, cmd *sessions.Command, now time.T
 	if !isRead(cmd.Kind) {
 		return o, false
 	}
+	if cmd.At == 0 {
+		cmd.At = now.UnixMilli()
+		defer func() { cmd.At = 0 }() // the caller's command, which it may use again
+	}
 	if v, p, ok := c.servesNowAt(cmd, now); ok {
-		if cmd.At == 0 {
-			cmd.At = now.UnixMilli()
-			defer func() { cmd.At = 0 }() // the caller's command, which it may use again
-		}
 		o.Result, o.Err = c.execute(ctx, v, p, cmd, "")
 		return o, true
 	}
