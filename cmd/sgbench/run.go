@@ -44,11 +44,7 @@ func bench(ctx context.Context, cfg *Config, target string, addrs []string, clk 
 	rngs := make([]*rand.Rand, len(conns))
 	for i := range conns {
 		rngs[i] = rand.New(rand.NewPCG(cfg.Seed, uint64(i)))
-		if target == targetRedis {
-			dialects[i] = newRedisDialect(cfg, data, rngs[i])
-		} else {
-			dialects[i] = newSessiongateDialect(cfg, data)
-		}
+		dialects[i] = newDialect(cfg, target, data, rngs[i])
 	}
 	var pool []session
 	var z *zipf
@@ -226,12 +222,17 @@ func endPool(cfg *Config, target string, addrs []string, pool []session) error {
 	}()
 	data := payload(cfg.Payload)
 	return forParts(conns, pool, func(i int, part []session) error {
-		var d dialect = newSessiongateDialect(cfg, data)
-		if target == targetRedis {
-			d = newRedisDialect(cfg, data, rand.New(rand.NewPCG(cfg.Seed, uint64(i))))
-		}
+		d := newDialect(cfg, target, data, rand.New(rand.NewPCG(cfg.Seed, uint64(i))))
 		return perSession(ctx, cfg, conns[i], d, part, d.end, nil)
 	})
+}
+
+// newDialect returns the dialect of target; rng makes the Redis dialect's keys.
+func newDialect(cfg *Config, target string, data []byte, rng *rand.Rand) dialect {
+	if target == targetRedis {
+		return newRedisDialect(cfg, data, rng)
+	}
+	return newSessiongateDialect(cfg, data)
 }
 
 // forParts splits pool into one part per connection and runs fn on each part concurrently.
