@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
 	"testing"
 	"time"
 
@@ -170,10 +171,13 @@ func TestDoBatchFallsBackForOlderPeers(t *testing.T) {
 	}
 }
 
-// Reads a primary can answer at once are answered on the connection's reader; writes, reads
-// it is not primary for, and reads that may need a read repair go to a worker.
-func TestServeInlineOnlyForReadsThatWaitOnNothing(t *testing.T) {
-	nodes := startCluster(t, 2)
+// Commands a primary can run at once are run on the connection's reader: reads, and writes
+// whose acknowledgements are in as soon as their copies are sent (the forwarding backup's
+// is its answer); a write that must wait for one leaves the wait to a worker. Commands for
+// another primary, and any that may need a read repair, go to a worker from the start.
+func TestServeInlineRunsWhatWaitsOnNothingBeforeItRuns(t *testing.T) {
+	faults := NewFaults()
+	nodes := startCluster(t, 2, withReplFaults(faults))
 	ids := writeSessions(t, nodes, 20)
 	c := nodes[1].n.cluster
 	h := handler{c}
@@ -188,6 +192,9 @@ func TestServeInlineOnlyForReadsThatWaitOnNothing(t *testing.T) {
 	read := func(id sessions.ID) *commandMsg {
 		return &commandMsg{Cmd: sessions.Command{Kind: sessions.KindPGet, Tenant: testTenant, ID: id, Name: []byte("v")}, Hops: 1}
 	}
+	write := func(id sessions.ID, val, via string) *commandMsg {
+		return &commandMsg{Cmd: sessions.Command{Kind: sessions.KindPSet, Tenant: testTenant, ID: id, Name: []byte("v"), Data: []byte(val)}, Hops: 1, Via: via}
+	}
 	var mine, theirs sessions.ID
 	for _, id := range ids {
 		if primaryOf(nodes[1], id) == nodes[1].name {
@@ -196,8 +203,12 @@ func TestServeInlineOnlyForReadsThatWaitOnNothing(t *testing.T) {
 			theirs = id
 		}
 	}
+	backup := nodes[0].name
 	if _, ok, _ := call(methodForward, read(mine)); ok {
 		t.Fatal("a read inside the repair window was answered inline")
+	}
+	if _, ok, _ := call(methodForward, write(mine, "early", backup)); ok {
+		t.Fatal("a write inside the repair window was run inline")
 	}
 	// Leave the repair window behind.
 	v := *c.view.Load()
@@ -211,17 +222,64 @@ func TestServeInlineOnlyForReadsThatWaitOnNothing(t *testing.T) {
 	if _, ok, _ := call(methodForward, read(theirs)); ok {
 		t.Fatal("a read for another primary was answered inline")
 	}
-	write := &commandMsg{Cmd: sessions.Command{Kind: sessions.KindPSet, Tenant: testTenant, ID: mine, Name: []byte("v"), Data: []byte("x")}, Hops: 1}
-	if _, ok, _ := call(methodForward, write); ok {
-		t.Fatal("a write was answered inline")
+	if _, ok, _ := call(methodForward, write(theirs, "x", backup)); ok {
+		t.Fatal("a write for another primary was run inline")
 	}
-	batch := batchMsg{Cmds: []sessions.Command{read(mine).Cmd, read(mine).Cmd}, Hops: 1}
+
+	// Forwarded by the backup: its answer is its copy, so nothing is left to wait for.
+	writes, waits := c.n.stats.InlineWrites.Load(), c.n.stats.InlineWaits.Load()
+	resp, ok, err = call(methodForward, write(mine, "carried", backup))
+	res, isResult := resp.(*resultMsg)
+	if !ok || err != nil || !isResult || res.err() != nil || len(res.Ops) == 0 {
+		t.Fatalf("write forwarded by its backup: ok=%v %v %+v", ok, err, resp)
+	}
+	if c.n.stats.InlineWrites.Load() != writes+1 || c.n.stats.InlineWaits.Load() != waits {
+		t.Fatalf("inline writes %d -> %d, waits %d -> %d; want one write and no wait",
+			writes, c.n.stats.InlineWrites.Load(), waits, c.n.stats.InlineWaits.Load())
+	}
+
+	// Forwarded by nobody (no carrier), to a backup that never answers: the write runs, a
+	// read behind it sees it, and a worker is left to wait for the acknowledgement, which
+	// never comes, so the write reports that it may not have reached its replicas.
+	faults.Blackhole(nodes[0].n.cluster.cfg.ReplAddr)
+	resp, ok, err = call(methodForward, write(mine, "unacked", ""))
+	later, isLater := resp.(replication.Later)
+	if !ok || err != nil || !isLater {
+		t.Fatalf("write waiting for its backup: ok=%v %v %T", ok, err, resp)
+	}
+	if c.n.stats.InlineWaits.Load() != waits+1 {
+		t.Fatalf("inline waits %d, want %d", c.n.stats.InlineWaits.Load(), waits+1)
+	}
+	if got, want := infoField(c.n, "inline_waits"), strconv.FormatUint(waits+1, 10); got != want {
+		t.Fatalf("INFO inline_waits %q, want %s", got, want)
+	}
+	if got, want := infoField(c.n, "inline_writes"), strconv.FormatUint(c.n.stats.InlineWrites.Load(), 10); got != want || want == "0" {
+		t.Fatalf("INFO inline_writes %q, want %s (not 0)", got, want)
+	}
+	if r, ok, _ := call(methodForward, read(mine)); !ok || string(r.(*resultMsg).Result.Data) != "unacked" {
+		t.Fatalf("read behind the waiting write: ok=%v %+v", ok, r)
+	}
+	resp, err = later()
+	if res, _ := resp.(*resultMsg); err != nil || res == nil || !errors.Is(res.err(), ErrTryAgain) {
+		t.Fatalf("the unacknowledged write: %v %+v", err, resp)
+	}
+	faults.Heal()
+
+	// A batch runs as one group, in order: the read after the write sees it.
+	batch := batchMsg{Cmds: []sessions.Command{read(mine).Cmd, write(mine, "batched", "").Cmd, read(mine).Cmd}, Hops: 1, Via: backup}
 	resp, ok, err = call(methodForwardBatch, &batch)
-	if !ok || err != nil || len(resp.(*batchResultMsg).Results) != 2 {
-		t.Fatalf("batch of reads as primary: ok=%v %v %+v", ok, err, resp)
+	br, _ := resp.(*batchResultMsg)
+	if !ok || err != nil || br == nil || len(br.Results) != 3 {
+		t.Fatalf("batch as primary: ok=%v %v %T", ok, err, resp)
 	}
-	batch.Cmds = append(batch.Cmds, write.Cmd)
+	if got := string(br.Results[0].Result.Data); got != "unacked" { // it stands here (replicate)
+		t.Fatalf("batch read before its write: %q", got)
+	}
+	if got := string(br.Results[2].Result.Data); got != "batched" || len(br.Results[1].Ops) == 0 {
+		t.Fatalf("batch read after its write: %q; the write carried %d ops", got, len(br.Results[1].Ops))
+	}
+	batch.Cmds = append(batch.Cmds, read(theirs).Cmd)
 	if _, ok, _ := call(methodForwardBatch, &batch); ok {
-		t.Fatal("a batch with a write was answered inline")
+		t.Fatal("a batch with a command for another primary was run inline")
 	}
 }

@@ -52,15 +52,35 @@ func (c *cluster) runGrouped(ctx context.Context, cmds []*sessions.Command, idx 
 		}
 		return true
 	}
-	type write struct {
-		i, part int
-		res     sessions.Result
-		err     error
+	g := c.startGroup(ctx, v, cmds, idx, ps, out, via)
+	if g.f != nil {
+		g.f.wait(ctx)
 	}
+	g.finish(out)
+	return true
+}
+
+// group is a group's commands run on the store, with their writes' replication under way.
+type group struct {
+	f      *flight // nil when nothing was written
+	writes []groupWrite
+}
+
+// groupWrite is a command of a group that changed something, and its outcome on the store.
+type groupWrite struct {
+	i, part int // index of the command, and of its partition in the flight
+	res     sessions.Result
+	err     error
+}
+
+// startGroup runs the commands at idx (of partitions ps, all this node's and ready) on the
+// store in order, sets the outcomes of those that wrote nothing, and sends the writes'
+// copies. finish sets the others once the flight is done or waited for.
+func (c *cluster) startGroup(ctx context.Context, v *view, cmds []*sessions.Command, idx, ps []int, out []Outcome, via string) *group {
+	g := &group{}
 	var (
 		parts  []partOps
 		partOf = map[int]int{} // partition -> index in parts
-		writes []write
 	)
 	for j, i := range idx {
 		p := ps[j]
@@ -80,15 +100,18 @@ func (c *cluster) runGrouped(ctx context.Context, cmds []*sessions.Command, idx 
 			parts = append(parts, partOps{p: p, carrier: c.carrier(v, p, via)})
 		}
 		parts[k].ops = append(parts[k].ops, res.Ops...)
-		writes = append(writes, write{i: i, part: k, res: res, err: err})
+		g.writes = append(g.writes, groupWrite{i: i, part: k, res: res, err: err})
 	}
-	if len(parts) == 0 {
-		return true
+	if len(parts) > 0 {
+		c.n.stats.Grouped.Add(uint64(len(g.writes)))
+		g.f = c.startReplication(v, parts)
 	}
-	c.n.stats.Grouped.Add(uint64(len(writes)))
-	errs := c.replicateAll(ctx, v, parts)
-	for _, w := range writes {
-		out[w.i].Result, out[w.i].Err = replicated(w.res, w.err, errs[w.part], parts[w.part].carrier)
+	return g
+}
+
+// finish sets the outcomes of the group's writes from their replication's.
+func (g *group) finish(out []Outcome) {
+	for _, w := range g.writes {
+		out[w.i].Result, out[w.i].Err = replicated(w.res, w.err, g.f.errs[w.part], g.f.parts[w.part].carrier)
 	}
-	return true
 }

@@ -51,6 +51,8 @@ func (n *Node) InfoSections() []Section {
 			{"applied_ops", strconv.FormatUint(n.stats.Applied.Load(), 10)},
 			{"carried_ops", strconv.FormatUint(n.stats.Carried.Load(), 10)},
 			{"grouped_writes", strconv.FormatUint(n.stats.Grouped.Load(), 10)},
+			{"inline_writes", strconv.FormatUint(n.stats.InlineWrites.Load(), 10)},
+			{"inline_waits", strconv.FormatUint(n.stats.InlineWaits.Load(), 10)},
 			{"read_leases_held", strconv.Itoa(n.cluster.leases.heldCount())},
 		}
 	}

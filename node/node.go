@@ -54,6 +54,10 @@ type Stats struct {
 	Applied    atomic.Uint64 // ops received from other nodes and applied
 	Carried    atomic.Uint64 // ops applied from the answers to writes this node forwarded (via.go)
 	Grouped    atomic.Uint64 // writes replicated in a group with others of their pipeline (group.go)
+	// InlineWrites are forwarded writes run on the replication connection's reader, and
+	// InlineWaits the calls among them whose acknowledgements a worker waited for (inline.go).
+	InlineWrites atomic.Uint64
+	InlineWaits  atomic.Uint64
 }
 
 // ErrClosed is returned by Do after Shutdown.

@@ -49,12 +49,35 @@ type partWait struct {
 // partition's error says what replicate would have said for it alone. A pipeline of writes
 // through one primary so costs each backup one copy and one acknowledgement.
 func (c *cluster) replicateAll(ctx context.Context, v *view, parts []partOps) []error {
-	errs := make([]error, len(parts))
-	var targets []*copyTarget
-	waits := make([]partWait, len(parts))
+	f := c.startReplication(v, parts)
+	f.wait(ctx)
+	return f.errs
+}
+
+// flight is one replicateAll call's copies, sent, and what it still waits for. Its methods
+// run on one goroutine at a time: the one that started it, then whichever waits.
+type flight struct {
+	c       *cluster
+	parts   []partOps
+	errs    []error
+	targets []*copyTarget
+	waits   []partWait
+	results chan copyAck
+	alone   bool // no partition has a backup: no copy to wait for, nor any lease
+}
+
+// copyAck is one backup's answer to its copy.
+type copyAck struct {
+	i   int
+	err error
+}
+
+// startReplication sends each backup its copy and returns without waiting for any answer.
+func (c *cluster) startReplication(v *view, parts []partOps) *flight {
+	f := &flight{c: c, parts: parts, errs: make([]error, len(parts)), waits: make([]partWait, len(parts))}
 	for k, part := range parts {
 		set := v.ring.Replicas(part.p)
-		w := &waits[k]
+		w := &f.waits[k]
 		w.backups = len(set) - 1
 		w.need = c.cfg.WriteAcks.needed(len(set)) - 1
 		for _, b := range set[1:] {
@@ -63,77 +86,108 @@ func (c *cluster) replicateAll(ctx context.Context, v *view, parts []partOps) []
 				c.n.stats.Replicated.Add(uint64(len(part.ops)))
 				continue
 			}
-			ti := slices.IndexFunc(targets, func(t *copyTarget) bool { return t.name == b })
+			ti := slices.IndexFunc(f.targets, func(t *copyTarget) bool { return t.name == b })
 			if ti < 0 {
-				ti = len(targets)
-				targets = append(targets, &copyTarget{name: b})
+				ti = len(f.targets)
+				f.targets = append(f.targets, &copyTarget{name: b})
 			}
-			t := targets[ti]
+			t := f.targets[ti]
 			t.ops = append(t.ops, part.ops...)
 			t.parts = append(t.parts, k)
 			w.targets = append(w.targets, ti)
 		}
 	}
-	if !slices.ContainsFunc(waits, func(w partWait) bool { return w.backups > 0 }) {
-		return errs // one replica: nobody to copy to, nor any lease to wait out
+	f.alone = !slices.ContainsFunc(f.waits, func(w partWait) bool { return w.backups > 0 })
+	if len(f.targets) == 0 {
+		return f
 	}
-	type ack struct {
-		i   int
-		err error
+	f.results = make(chan copyAck, len(f.targets))
+	for i, t := range f.targets {
+		c.sendCopy(v, i, t, parts, func(i int, err error) { f.results <- copyAck{i, err} })
 	}
-	results := make(chan ack, len(targets))
-	for i, t := range targets {
-		c.sendCopy(v, i, t, parts, func(i int, err error) { results <- ack{i, err} })
-	}
-	count := func(w *partWait) (acked, failed, leased int) {
-		acked = w.carried
-		for _, ti := range w.targets {
-			t := targets[ti]
-			switch t.state {
-			case 1:
-				acked++
-			case -1:
-				failed++ // a leased backup that failed still counts until its lease runs out
-			}
-			if t.lease != 0 {
-				leased++
-			}
+	return f
+}
+
+// count tallies a partition's backups: acknowledged, failed, and holding a read lease.
+func (f *flight) count(w *partWait) (acked, failed, leased int) {
+	acked = w.carried
+	for _, ti := range w.targets {
+		t := f.targets[ti]
+		switch t.state {
+		case 1:
+			acked++
+		case -1:
+			failed++ // a leased backup that failed still counts until its lease runs out
 		}
-		return acked, failed, leased
-	}
-	// settle decides every partition it can; it reports whether all are decided.
-	settle := func() bool {
-		all := true
-		for k := range waits {
-			w := &waits[k]
-			if w.done {
-				continue
-			}
-			acked, failed, leased := count(w)
-			switch {
-			case w.backups-failed < w.need:
-				errs[k] = tryAgain("write reached %d of %d replicas of partition %d; %s needs %d",
-					acked+1, w.backups+1, parts[k].p, c.cfg.WriteAcks, w.need+1)
-				w.done = true
-			case acked >= w.need && leased == 0:
-				w.done = true
-			default:
-				all = false
-			}
+		if t.lease != 0 {
+			leased++
 		}
-		return all
 	}
+	return acked, failed, leased
+}
+
+// settle takes in the answers that have come and decides every partition it can; it
+// reports whether all are decided.
+func (f *flight) settle() bool {
+	for more := f.results != nil; more; {
+		select {
+		case a := <-f.results:
+			f.take(a)
+		default:
+			more = false
+		}
+	}
+	all := true
+	for k := range f.waits {
+		w := &f.waits[k]
+		if w.done {
+			continue
+		}
+		acked, failed, leased := f.count(w)
+		switch {
+		case w.backups-failed < w.need:
+			f.errs[k] = tryAgain("write reached %d of %d replicas of partition %d; %s needs %d",
+				acked+1, w.backups+1, f.parts[k].p, f.c.cfg.WriteAcks, w.need+1)
+			w.done = true
+		case acked >= w.need && leased == 0:
+			w.done = true
+		default:
+			all = false
+		}
+	}
+	return all
+}
+
+// take notes one backup's answer.
+func (f *flight) take(a copyAck) {
+	t := f.targets[a.i]
+	if a.err == nil {
+		t.state, t.lease = 1, 0
+	} else {
+		t.state = -1
+	}
+}
+
+// done reports whether the flight needs no wait at all: every partition decided, and no
+// lease of a previous view to wait out. A write whose flight is done may be answered at once.
+func (f *flight) done() bool {
+	return f.settle() && (f.alone || f.c.leases.fenceWait() <= 0)
+}
+
+// wait waits until every partition is decided, or ctx ends, and leaves the outcome in errs.
+func (f *flight) wait(ctx context.Context) {
+	c := f.c
 	var timer *time.Timer
 	defer func() {
 		if timer != nil {
 			timer.Stop()
 		}
 	}()
-	for !settle() {
+	for !f.settle() {
 		// Wake when the first outstanding lease runs out: its holder no longer counts.
 		var expiry <-chan time.Time
 		first := int64(0)
-		for _, t := range targets {
+		for _, t := range f.targets {
 			if t.lease != 0 && (first == 0 || t.lease < first) {
 				first = t.lease
 			}
@@ -148,45 +202,39 @@ func (c *cluster) replicateAll(ctx context.Context, v *view, parts []partOps) []
 			expiry = timer.C
 		}
 		select {
-		case a := <-results:
-			t := targets[a.i]
-			if a.err == nil {
-				t.state, t.lease = 1, 0
-			} else {
-				t.state = -1
-			}
+		case a := <-f.results:
+			f.take(a)
 		case <-expiry:
 			now := c.leases.now()
-			for _, t := range targets {
+			for _, t := range f.targets {
 				if t.lease != 0 && t.lease <= now {
 					t.lease = 0
 					c.leases.grantee(t.name).failedAt.Store(now) // no new lease until in sync
 				}
 			}
 		case <-ctx.Done():
-			for k := range waits {
-				if w := &waits[k]; !w.done {
-					acked, _, _ := count(w)
-					errs[k] = tryAgain("write reached %d of %d replicas of partition %d before the deadline; %s needs %d",
-						acked+1, w.backups+1, parts[k].p, c.cfg.WriteAcks, w.need+1)
+			for k := range f.waits {
+				if w := &f.waits[k]; !w.done {
+					acked, _, _ := f.count(w)
+					f.errs[k] = tryAgain("write reached %d of %d replicas of partition %d before the deadline; %s needs %d",
+						acked+1, w.backups+1, f.parts[k].p, c.cfg.WriteAcks, w.need+1)
 				}
 			}
-			return errs
+			return
 		}
 	}
-	if wait := c.leases.fenceWait(); wait > 0 {
+	if wait := c.leases.fenceWait(); wait > 0 && !f.alone {
 		// Just after a view change: a backup still on the old view may hold a lease.
 		select {
 		case <-time.After(wait):
 		case <-ctx.Done():
-			for k := range parts {
-				if errs[k] == nil {
-					errs[k] = tryAgain("partition %d: waiting out the read leases of the previous view", parts[k].p)
+			for k := range f.parts {
+				if f.errs[k] == nil {
+					f.errs[k] = tryAgain("partition %d: waiting out the read leases of the previous view", f.parts[k].p)
 				}
 			}
 		}
 	}
-	return errs
 }
 
 // sendCopy queues one backup's copy and notes the lease it held when the copy was queued.

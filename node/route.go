@@ -363,17 +363,25 @@ func (c *cluster) servesNowAt(cmd *sessions.Command, now time.Time) (*view, int,
 		return nil, 0, false
 	}
 	v := c.view.Load()
-	if now.Sub(v.since) < repairWindow {
-		return nil, 0, false
+	p, ok := c.runsNowIn(v, cmd, now)
+	return v, p, ok
+}
+
+// runsNowIn reports whether cmd's partition in view v is this node's to run at once: it is
+// its primary, the partition is ready, and the view is past its repair window (so that no
+// read repair, which waits on other nodes, can come up). It returns the partition.
+func (c *cluster) runsNowIn(v *view, cmd *sessions.Command, now time.Time) (int, bool) {
+	if cmd.Kind.IsScatter() || now.Sub(v.since) < repairWindow {
+		return 0, false
 	}
-	p := v.ring.PartitionOfSlot(cmd.ID.Slot())
+	p := v.ring.PartitionOfSlot(slotOf(cmd))
 	if v.ring.Primary(p) != c.cfg.Name {
-		return nil, 0, false
+		return 0, false
 	}
 	select {
 	case <-v.ready[p]:
-		return v, p, true
+		return p, true
 	default:
-		return nil, 0, false
+		return 0, false
 	}
 }

@@ -184,9 +184,10 @@ func (c *cluster) clientConfig() replication.ClientConfig {
 }
 
 // ServeInline answers on the connection's reader the calls that wait on nothing: copies to
-// apply, and reads this node can answer at once as primary. A forwarded read skips two
-// goroutine hand-offs that way; anything that may wait (a write's acks, a hand-over, a read
-// repair, a further hop) goes to a worker, so it cannot hold up the connection.
+// apply, and commands this node can run at once as primary (inline.go). A forwarded read
+// skips two goroutine hand-offs that way, a write the hand-off to a worker and the wake-up
+// when its acknowledgement comes; anything that may wait before it runs (a hand-over, a
+// read repair, a further hop) goes to a worker, so it cannot hold up the connection.
 func (h handler) ServeInline(ctx context.Context, m replication.Method, dec *msgpack.Decoder) (any, bool, error) {
 	c := h.c
 	switch m {
@@ -221,11 +222,8 @@ func (h handler) ServeInline(ctx context.Context, m replication.Method, dec *msg
 		if err := c.overdue(req.Deadline); err != nil {
 			return resultOf(sessions.Result{}, err), true, nil
 		}
-		v, p, ok := c.servesNow(&req.Cmd)
-		if !ok {
-			return nil, false, nil
-		}
-		return resultOf(c.execute(ctx, v, p, &req.Cmd, req.Via)), true, nil
+		resp, ok := c.inlineOne(ctx, &req)
+		return resp, ok, nil
 	case methodForwardBatch:
 		var req batchMsg
 		if err := dec.Decode(&req); err != nil {
@@ -234,18 +232,8 @@ func (h handler) ServeInline(ctx context.Context, m replication.Method, dec *msg
 		if err := c.overdue(req.Deadline); err != nil {
 			return overdueBatch(len(req.Cmds), err), true, nil
 		}
-		views, parts := make([]*view, len(req.Cmds)), make([]int, len(req.Cmds))
-		for i := range req.Cmds {
-			var ok bool
-			if views[i], parts[i], ok = c.servesNow(&req.Cmds[i]); !ok {
-				return nil, false, nil
-			}
-		}
-		resp := &batchResultMsg{Results: make([]resultMsg, len(req.Cmds))}
-		for i := range req.Cmds {
-			resp.Results[i] = *resultOf(c.execute(ctx, views[i], parts[i], &req.Cmds[i], req.Via))
-		}
-		return resp, true, nil
+		resp, ok := c.inlineBatch(ctx, &req)
+		return resp, ok, nil
 	}
 	return nil, false, nil
 }

@@ -88,3 +88,77 @@ func TestConcurrentSendsArriveWhole(t *testing.T) {
 		}
 	}
 }
+
+// Over TCP a sender writes only what the socket takes: with a peer that reads nothing, many
+// megabytes of frames are queued without any sender waiting (one that waited would fail
+// after writeTimeout, the peer still not reading), and once the peer reads, every frame
+// arrives whole and in order.
+func TestSendToAFullSocketDoesNotWait(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	acc := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		acc <- c
+	}()
+	a, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b := <-acc
+	if b == nil {
+		t.Fatal("accept failed")
+	}
+	defer b.Close()
+	k := newConn(a, DefaultMaxFrame)
+	if k.try == nil {
+		t.Skip("no raw writes on this OS")
+	}
+	const frames, size = 64, 256 << 10 // 16 MiB: far more than the socket buffers
+	for i := 1; i <= frames; i++ {
+		f := getBuf()
+		*f = append(*f, make([]byte, size)...)
+		finishFrame(*f, uint64(i), kindRequest, 1)
+		if err := k.send(context.Background(), f); err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+	}
+	k.wmu.Lock()
+	drains := k.drains
+	k.wmu.Unlock()
+	if drains == 0 {
+		t.Fatal("the socket never filled; the test proves nothing")
+	}
+	got := make(chan frame, frames)
+	r := newConn(b, DefaultMaxFrame)
+	go r.readLoop(func(f frame, _ bool) { got <- f }, nil)
+	for i := 1; i <= frames; i++ {
+		select {
+		case f := <-got:
+			if f.id != uint64(i) || len(f.payload) != size {
+				t.Fatalf("frame %d: id %d, %d bytes", i, f.id, len(f.payload))
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%d of %d frames arrived", i-1, frames)
+		}
+	}
+	// The drain is over: later sends write at once again, with no stale deadline.
+	time.Sleep(writeTimeout + 100*time.Millisecond)
+	f := getBuf()
+	finishFrame(*f, frames+1, kindRequest, 1)
+	if err := k.send(context.Background(), f); err != nil {
+		t.Fatalf("send after the drain: %v", err)
+	}
+	select {
+	case f := <-got:
+		if f.id != frames+1 {
+			t.Fatalf("frame %d after the drain", f.id)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the frame after the drain never arrived")
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"net"
 	"sync/atomic"
 	"testing"
@@ -176,4 +177,84 @@ func TestWholeFrame(t *testing.T) {
 			t.Errorf("%d of %d bytes buffered: wholeFrame = %v, want %v", cut, len(fr), got, want)
 		}
 	}
+}
+
+// laterEcho starts method 3 inline, notes the order calls started in, and leaves the rest of
+// each call (the answer) to a worker that waits for release.
+type laterEcho struct {
+	echoHandler
+	started chan int
+	release chan struct{}
+}
+
+func (h *laterEcho) ServeInline(ctx context.Context, m Method, dec *msgpack.Decoder) (any, bool, error) {
+	if m != 3 {
+		return nil, false, nil
+	}
+	var req echoReq
+	if err := dec.Decode(&req); err != nil {
+		return nil, true, err
+	}
+	h.started <- req.N
+	if req.Fail != "" {
+		return Later(func() (any, error) { return nil, errors.New(req.Fail) }), true, nil
+	}
+	return Later(func() (any, error) {
+		<-h.release
+		return echoResp{N: req.N * 3}, nil
+	}), true, nil
+}
+
+// A call started inline whose rest waits (Later) is answered once it is done, without
+// holding up the calls behind it on its connection.
+func TestInlineCallFinishedLater(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &laterEcho{started: make(chan int, 16), release: make(chan struct{})}
+	s := NewServer(ServerConfig{}, h)
+	go s.Serve(ln)
+	t.Cleanup(func() { s.Close() })
+	c := NewClient(ClientConfig{})
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+
+	answers := make(chan echoResp, 4)
+	for i := 1; i <= 4; i++ {
+		go func() {
+			var resp echoResp
+			if err := c.Call(ctx, ln.Addr().String(), 3, echoReq{N: i}, &resp); err != nil {
+				t.Error(err)
+			}
+			answers <- resp
+		}()
+		if got := <-h.started; got != i {
+			t.Fatalf("call %d started in place of %d", got, i)
+		}
+	}
+	// The four wait on workers; a call on the same connection still gets through.
+	var resp echoResp
+	if err := c.Call(ctx, ln.Addr().String(), 1, echoReq{N: 7}, &resp); err != nil || resp.N != 7 {
+		t.Fatalf("call behind the waiting ones: %+v %v", resp, err)
+	}
+	select {
+	case a := <-answers:
+		t.Fatalf("answered %+v before its rest was done", a)
+	default:
+	}
+	close(h.release)
+	got := 0
+	for range 4 {
+		a := <-answers
+		got += a.N
+	}
+	if got != 3*(1+2+3+4) {
+		t.Fatalf("answers sum to %d, want %d", got, 3*(1+2+3+4))
+	}
+	if err := c.Call(ctx, ln.Addr().String(), 3, echoReq{N: 9, Fail: "later failed"}, nil); err == nil || err.Error() != "remote: later failed" {
+		t.Fatalf("a Later's error: %v", err)
+	}
+	<-h.started
 }

@@ -39,10 +39,16 @@ const maxBacklog = 96 << 20
 // shared backlog; whichever sender finds no write in progress writes the backlog itself, and
 // keeps writing until it is empty. A burst of frames from many goroutines still goes out in
 // few syscalls, and no frame waits for a writer goroutine to be scheduled.
+//
+// A sender writes only what the socket takes at once (over TCP on Linux; elsewhere it
+// waits as net.Conn does). When the socket is full, a goroutine takes over the rest and
+// waits for room, and the sender goes on: a node that sends a copy to a stalled peer from a
+// connection's reader (inline.go in package node) must not stall that connection too.
 type conn struct {
 	c          net.Conn
 	rd         io.Reader // c's socket read and written without the scheduler's syscall hooks
 	wr         io.Writer
+	try        rawtcp.TryWriter // wr, when it can write without waiting
 	done       chan struct{}
 	once       sync.Once
 	err        error
@@ -54,10 +60,13 @@ type conn struct {
 	spare   []byte // the buffer last written, reused for the next backlog
 	writing bool
 	writes  int // writes made, for tests of coalescing
+	drains  int // times a full socket left the rest to drain, for tests
 }
 
 func newConn(c net.Conn, maxFrame int) *conn {
-	return &conn{c: c, rd: rawtcp.Reader(c), wr: rawtcp.Writer(c), done: make(chan struct{}), maxFrame: maxFrame, maxBacklog: maxBacklog}
+	k := &conn{c: c, rd: rawtcp.Reader(c), wr: rawtcp.Writer(c), done: make(chan struct{}), maxFrame: maxFrame, maxBacklog: maxBacklog}
+	k.try, _ = k.wr.(rawtcp.TryWriter)
+	return k
 }
 
 func (k *conn) close(err error) {
@@ -99,6 +108,7 @@ func (k *conn) queue(ctx context.Context, b *[]byte) error {
 }
 
 // flush writes the backlog until it is empty, unless another sender is writing it already.
+// What the socket has no room for is left to a goroutine that waits for it.
 func (k *conn) flush() error {
 	k.wmu.Lock()
 	if k.writing {
@@ -106,14 +116,37 @@ func (k *conn) flush() error {
 		return nil
 	}
 	k.writing = true
+	return k.writeBacklog(k.try != nil)
+}
+
+// writeBacklog writes the backlog until it is empty; the caller is the writer and holds
+// wmu, which it gets back unlocked. With try, a full socket hands the rest to drain.
+func (k *conn) writeBacklog(try bool) error {
 	for len(k.backlog) > 0 {
 		out := k.backlog
 		k.backlog = k.spare[:0]
 		k.wmu.Unlock()
-		k.c.SetWriteDeadline(time.Now().Add(writeTimeout))
-		_, err := k.wr.Write(out)
+		var n int
+		var err error
+		if try {
+			n, err = k.try.TryWrite(out)
+		} else {
+			k.c.SetWriteDeadline(time.Now().Add(writeTimeout))
+			n, err = k.wr.Write(out)
+		}
 		k.wmu.Lock()
 		k.writes++
+		if err == nil && n < len(out) {
+			// The unwritten rest goes ahead of what was queued meanwhile. out's array is
+			// nobody else's: the rest and the newcomers are moved to its front.
+			rest := append(out[:0], out[n:]...)
+			rest = append(rest, k.backlog...)
+			k.spare, k.backlog = k.backlog[:0], rest
+			k.drains++
+			go k.drain()
+			k.wmu.Unlock()
+			return nil
+		}
 		if cap(out) <= 1<<20 {
 			k.spare = out[:0]
 		} else {
@@ -127,9 +160,20 @@ func (k *conn) flush() error {
 			return fmt.Errorf("%w: %v", ErrUnavailable, err)
 		}
 	}
+	if !try && k.try != nil {
+		// The next writer tries without a deadline, and a try fails at once on one that
+		// has passed.
+		k.c.SetWriteDeadline(time.Time{})
+	}
 	k.writing = false
 	k.wmu.Unlock()
 	return nil
+}
+
+// drain is the writer while the socket is full: it waits for room, up to writeTimeout.
+func (k *conn) drain() {
+	k.wmu.Lock()
+	k.writeBacklog(false)
 }
 
 // readLoop hands each frame to onFrame, telling it whether another whole frame is buffered
@@ -173,9 +217,15 @@ type Handler interface {
 type InlineHandler interface {
 	Handler
 	// ServeInline answers the call and reports ok, or reports !ok to have ServeCall answer
-	// it on a worker instead. dec is valid only until ServeInline returns.
+	// it on a worker instead. dec is valid only until ServeInline returns. A Later response
+	// is not the answer but the rest of the call, which a worker runs to get it.
 	ServeInline(ctx context.Context, m Method, dec *msgpack.Decoder) (resp any, ok bool, err error)
 }
+
+// Later is the rest of a call that ServeInline started but that must wait after all (a
+// write whose acknowledgements are not all in): the server runs it on a worker and answers
+// with what it returns. Whatever the call did inline keeps its place among the frames.
+type Later func() (any, error)
 
 // ServerConfig tunes a Server.
 type ServerConfig struct {
@@ -261,14 +311,24 @@ func (s *Server) serveConn(k *conn) {
 			k.close(fmt.Errorf("unexpected frame kind %d", f.kind))
 			return
 		}
-		if inline != nil && s.serveInline(inline, k, f, more) {
-			return
+		run := func() { s.serveFrame(k, f) }
+		if inline != nil {
+			later, ok := s.serveInline(inline, k, f, more)
+			if ok && later == nil {
+				return
+			}
+			if later != nil {
+				run = func() {
+					resp, err := later()
+					s.answer(k, f, resp, err, false)
+				}
+			}
 		}
 		sem <- struct{}{}
 		calls.Add(1)
 		s.pool.Go(func() {
 			defer func() { <-sem; calls.Done() }()
-			s.serveFrame(k, f)
+			run()
 		})
 	}, func() { k.flush() }) // answers queued inline go out before the reader waits
 	if k.err != nil && !errors.Is(k.err, net.ErrClosed) && s.ctx.Err() == nil && !isEOF(k.err) {
@@ -277,17 +337,22 @@ func (s *Server) serveConn(k *conn) {
 	calls.Wait()
 }
 
-// serveInline offers a call to the handler's inline path and answers it if taken. While
-// more requests are buffered the answer is only queued: the reader flushes before it waits.
-func (s *Server) serveInline(h InlineHandler, k *conn, f frame, more bool) bool {
+// serveInline offers a call to the handler's inline path and answers it if taken, unless
+// the handler left the rest for later. While more requests are buffered the answer is only
+// queued: the reader flushes before it waits.
+func (s *Server) serveInline(h InlineHandler, k *conn, f frame, more bool) (later Later, ok bool) {
 	dec := msgpack.GetDecoder()
 	dec.Reset(bytes.NewReader(f.payload))
 	resp, ok, err := h.ServeInline(s.ctx, f.method, dec)
 	msgpack.PutDecoder(dec)
-	if ok {
-		s.answer(k, f, resp, err, more)
+	if !ok {
+		return nil, false
 	}
-	return ok
+	if later, _ := resp.(Later); later != nil && err == nil {
+		return later, true
+	}
+	s.answer(k, f, resp, err, more)
+	return nil, true
 }
 
 // serveFrame runs one call and sends its answer.

@@ -155,6 +155,8 @@ func TestMetricsAndHealth(t *testing.T) {
 		`sessiongate_copy_reads_total 0`,
 		`sessiongate_carried_ops_total 0`,
 		`sessiongate_grouped_writes_total 0`,
+		`sessiongate_inline_writes_total 0`,
+		`sessiongate_inline_waits_total 0`,
 		`sessiongate_partitions_under_replicated 0`,
 	} {
 		if !strings.Contains(string(raw), want) {

@@ -15,3 +15,10 @@
 // match net.ErrClosed). Where raw calls are not available (another OS, a connection that is
 // not TCP), Reader and Writer return the connection itself.
 package rawtcp
+
+// TryWriter is what a Writer over a TCP socket also is on Linux: it can write without waiting.
+type TryWriter interface {
+	// TryWrite writes as much of p as the socket takes now, possibly nothing, and returns
+	// how much that was. It never waits for room.
+	TryWrite(p []byte) (int, error)
+}

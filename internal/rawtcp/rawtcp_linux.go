@@ -93,6 +93,7 @@ type writer struct {
 	buf  []byte
 	done int
 	err  error
+	try  bool // TryWrite's call: no wait for room
 }
 
 func (w *writer) Write(p []byte) (int, error) {
@@ -103,6 +104,22 @@ func (w *writer) Write(p []byte) (int, error) {
 	err := w.rc.Write(w.fn)
 	n := w.done
 	w.buf = nil
+	if err != nil {
+		return n, err
+	}
+	return n, w.err
+}
+
+// TryWrite writes as much of p as the socket takes now and returns how much that was,
+// without waiting for room: a full socket takes nothing (0, nil). It implements TryWriter.
+func (w *writer) TryWrite(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	w.buf, w.done, w.err, w.try = p, 0, nil, true
+	err := w.rc.Write(w.fn)
+	n := w.done
+	w.buf, w.try = nil, false
 	if err != nil {
 		return n, err
 	}
@@ -124,7 +141,7 @@ func (w *writer) write(fd uintptr) bool {
 		case syscall.EINTR:
 			continue
 		case syscall.EAGAIN:
-			return false
+			return w.try // TryWrite stops here; Write waits for room
 		default:
 			w.err = opError("write", w.nc, e)
 			return true

@@ -91,6 +91,50 @@ func TestLargeWriteWaitsForTheReader(t *testing.T) {
 	}
 }
 
+// TryWrite takes what the socket has room for and returns at once when it has none; the
+// bytes it took and those written after arrive whole and in order.
+func TestTryWriteDoesNotWait(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("raw calls are Linux only")
+	}
+	a, b := pair(t)
+	want := make([]byte, 32<<20) // far more than loopback socket buffers hold (4 + 6 MiB)
+	for i := range want {
+		want[i] = byte(i * 13)
+	}
+	w := Writer(a).(TryWriter)
+	took, full := 0, false
+	for range 100 { // the peer reads nothing: the socket fills and then takes nothing
+		n, err := w.TryWrite(want[took:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		took += n
+		if n == 0 {
+			full = true
+			break
+		}
+	}
+	if !full || took == 0 || took >= len(want) {
+		t.Fatalf("took %d of %d bytes, full=%v", took, len(want), full)
+	}
+	errc := make(chan error, 1)
+	go func() {
+		_, err := Writer(a).Write(want[took:])
+		errc <- err
+	}()
+	got, err := io.ReadAll(io.LimitReader(Reader(b), int64(len(want))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("%d bytes read; they differ from the %d written", len(got), len(want))
+	}
+}
+
 // A read with nothing to read parks in the poller and wakes when data comes; after the peer
 // closes, it reports io.EOF.
 func TestReadWaitsThenSeesEOF(t *testing.T) {

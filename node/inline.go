@@ -1,0 +1,90 @@
+package node
+
+import (
+	"context"
+	"time"
+
+	"github.com/sessiongate/sessiongate/replication"
+	"github.com/sessiongate/sessiongate/sessions"
+)
+
+// Forwarded commands run on the replication connection's reader goroutine when they wait on
+// nothing but their own copies' acknowledgements: reads, and writes to a partition this node
+// is primary of. A write runs on the store and sends its copies there, at once and in the
+// order its frames came; only if an acknowledgement it needs is not in yet does the rest go
+// to a worker (replication.Later), which waits for it and answers. When the node that
+// forwarded the write is a backup it needs no copy (via.go), and under a majority of three
+// the write is acknowledged as soon as its copy is queued: the worker, its hand-off and its
+// wake-up are saved altogether. Anything that may wait on the network before it runs (a
+// hand-over, a read repair, a further hop) still goes to a worker from the start.
+
+// inlineOne runs a forwarded command here and now if it can, and reports whether it did. The
+// response is the answer or the Later that finishes it.
+func (c *cluster) inlineOne(ctx context.Context, req *commandMsg) (any, bool) {
+	v := c.view.Load()
+	p, ok := c.runsNowIn(v, &req.Cmd, time.Now())
+	if !ok {
+		return nil, false
+	}
+	if isRead(req.Cmd.Kind) {
+		return resultOf(c.execute(ctx, v, p, &req.Cmd, req.Via)), true
+	}
+	cmds, out := []*sessions.Command{&req.Cmd}, make([]Outcome, 1)
+	return c.inlineGroup(ctx, v, cmds, []int{p}, out, req.Via, req.Deadline, func() any {
+		return resultOf(out[0].Result, out[0].Err)
+	}), true
+}
+
+// inlineBatch is inlineOne for a forwarded batch: all of its commands run here as one group,
+// or none does.
+func (c *cluster) inlineBatch(ctx context.Context, req *batchMsg) (any, bool) {
+	v, now := c.view.Load(), time.Now()
+	cmds, ps := make([]*sessions.Command, len(req.Cmds)), make([]int, len(req.Cmds))
+	for i := range req.Cmds {
+		var ok bool
+		if ps[i], ok = c.runsNowIn(v, &req.Cmds[i], now); !ok {
+			return nil, false
+		}
+		cmds[i] = &req.Cmds[i]
+	}
+	out := make([]Outcome, len(cmds))
+	return c.inlineGroup(ctx, v, cmds, ps, out, req.Via, req.Deadline, func() any {
+		resp := &batchResultMsg{Results: make([]resultMsg, len(out))}
+		for i, o := range out {
+			resp.Results[i] = *resultOf(o.Result, o.Err)
+		}
+		return resp
+	}), true
+}
+
+// inlineGroup runs cmds (of partitions ps) on the store and starts their replication. It
+// returns answer's response when that needs no wait, or a Later that waits, within the
+// sender's deadline, and then returns it.
+func (c *cluster) inlineGroup(ctx context.Context, v *view, cmds []*sessions.Command, ps []int, out []Outcome, via string, deadline int64, answer func() any) any {
+	if c.checkStall() {
+		for i := range cmds {
+			out[i].Err = tryAgain("partition %d: this node was stalled and is re-syncing", ps[i])
+		}
+		return answer()
+	}
+	idx := make([]int, len(cmds))
+	for i := range idx {
+		idx[i] = i
+	}
+	g := c.startGroup(ctx, v, cmds, idx, ps, out, via)
+	c.n.stats.InlineWrites.Add(uint64(len(g.writes)))
+	if g.f == nil || g.f.done() {
+		if g.f != nil {
+			g.finish(out)
+		}
+		return answer()
+	}
+	c.n.stats.InlineWaits.Add(1)
+	return replication.Later(func() (any, error) {
+		ctx, cancel := c.forwardedCtx(ctx, deadline)
+		defer cancel()
+		g.f.wait(ctx)
+		g.finish(out)
+		return answer(), nil
+	})
+}
