@@ -173,7 +173,7 @@ func TestDoBatchFallsBackForOlderPeers(t *testing.T) {
 
 // Commands a primary can run at once are run on the connection's reader: reads, and writes
 // whose acknowledgements are in as soon as their copies are sent (the forwarding backup's
-// is its answer); a write that must wait for one leaves the wait to a worker. Commands for
+// is its answer); a write that must wait for one has its answer deferred. Commands for
 // another primary, and any that may need a read repair, go to a worker from the start.
 func TestServeInlineRunsWhatWaitsOnNothingBeforeItRuns(t *testing.T) {
 	faults := NewFaults()
@@ -239,12 +239,12 @@ func TestServeInlineRunsWhatWaitsOnNothingBeforeItRuns(t *testing.T) {
 	}
 
 	// Forwarded by nobody (no carrier), to a backup that never answers: the write runs, a
-	// read behind it sees it, and a worker is left to wait for the acknowledgement, which
-	// never comes, so the write reports that it may not have reached its replicas.
+	// read behind it sees it, and its answer is deferred until the acknowledgement it needs,
+	// which never comes, so the write reports that it may not have reached its replicas.
 	faults.Blackhole(nodes[0].n.cluster.cfg.ReplAddr)
 	resp, ok, err = call(methodForward, write(mine, "unacked", ""))
-	later, isLater := resp.(replication.Later)
-	if !ok || err != nil || !isLater {
+	deferred, isDeferred := resp.(replication.Deferred)
+	if !ok || err != nil || !isDeferred {
 		t.Fatalf("write waiting for its backup: ok=%v %v %T", ok, err, resp)
 	}
 	if c.n.stats.InlineWaits.Load() != waits+1 {
@@ -259,7 +259,14 @@ func TestServeInlineRunsWhatWaitsOnNothingBeforeItRuns(t *testing.T) {
 	if r, ok, _ := call(methodForward, read(mine)); !ok || string(r.(*resultMsg).Result.Data) != "unacked" {
 		t.Fatalf("read behind the waiting write: ok=%v %+v", ok, r)
 	}
-	resp, err = later()
+	answered := make(chan any, 1)
+	deferred(func(resp any, err error) {
+		if err != nil {
+			t.Error(err)
+		}
+		answered <- resp
+	})
+	resp = <-answered
 	if res, _ := resp.(*resultMsg); err != nil || res == nil || !errors.Is(res.err(), ErrTryAgain) {
 		t.Fatalf("the unacknowledged write: %v %+v", err, resp)
 	}

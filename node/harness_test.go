@@ -96,6 +96,12 @@ func startNodeAt(t testing.TB, port int, name string, seeds []string, opts ...no
 			mc.ProbeInterval = 200 * time.Millisecond
 			mc.ProbeTimeout = 100 * time.Millisecond
 			mc.SuspicionMult = 2
+			if raceBuild {
+				// Slow enough that a stall of the whole process under the race detector
+				// does not make its nodes declare each other dead.
+				mc.ProbeTimeout = 500 * time.Millisecond
+				mc.SuspicionMult = 6
+			}
 			mc.SuspicionMaxTimeoutMult = 2
 			mc.GossipInterval = 50 * time.Millisecond
 			mc.PushPullInterval = time.Second

@@ -11,15 +11,16 @@ import (
 // Forwarded commands run on the replication connection's reader goroutine when they wait on
 // nothing but their own copies' acknowledgements: reads, and writes to a partition this node
 // is primary of. A write runs on the store and sends its copies there, at once and in the
-// order its frames came; only if an acknowledgement it needs is not in yet does the rest go
-// to a worker (replication.Later), which waits for it and answers. When the node that
-// forwarded the write is a backup it needs no copy (via.go), and under a majority of three
-// the write is acknowledged as soon as its copy is queued: the worker, its hand-off and its
-// wake-up are saved altogether. Anything that may wait on the network before it runs (a
-// hand-over, a read repair, a further hop) still goes to a worker from the start.
+// order its frames came. If no acknowledgement it needs is missing (the node that forwarded
+// it is a backup and needs no copy, via.go, and no other backup holds a read lease), it is
+// answered there too. Otherwise its answer is deferred (replication.Deferred): whichever
+// goroutine takes in the last acknowledgement it needs, or sees a lease or the deadline run
+// out, sends it. No goroutine waits for it, so a forwarded write costs no hand-off to a
+// worker and no wake-up. Anything that may wait on the network before it runs (a hand-over,
+// a read repair, a further hop) still goes to a worker from the start.
 
 // inlineOne runs a forwarded command here and now if it can, and reports whether it did. The
-// response is the answer or the Later that finishes it.
+// response is the answer, or the Deferred that will give it.
 func (c *cluster) inlineOne(ctx context.Context, req *commandMsg) (any, bool) {
 	v := c.view.Load()
 	p, ok := c.runsNowIn(v, &req.Cmd, time.Now())
@@ -58,8 +59,8 @@ func (c *cluster) inlineBatch(ctx context.Context, req *batchMsg) (any, bool) {
 }
 
 // inlineGroup runs cmds (of partitions ps) on the store and starts their replication. It
-// returns answer's response when that needs no wait, or a Later that waits, within the
-// sender's deadline, and then returns it.
+// returns answer's response when that needs no wait, or a Deferred that gives it once the
+// replication is decided, or failed at the sender's deadline.
 func (c *cluster) inlineGroup(ctx context.Context, v *view, cmds []*sessions.Command, ps []int, out []Outcome, via string, deadline int64, answer func() any) any {
 	if c.checkStall() {
 		for i := range cmds {
@@ -80,11 +81,12 @@ func (c *cluster) inlineGroup(ctx context.Context, v *view, cmds []*sessions.Com
 		return answer()
 	}
 	c.n.stats.InlineWaits.Add(1)
-	return replication.Later(func() (any, error) {
+	return replication.Deferred(func(reply func(any, error)) {
 		ctx, cancel := c.forwardedCtx(ctx, deadline)
-		defer cancel()
-		g.f.wait(ctx)
-		g.finish(out)
-		return answer(), nil
+		g.f.whenDone(ctx, func() {
+			cancel()
+			g.finish(out)
+			reply(answer(), nil)
+		})
 	})
 }

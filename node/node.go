@@ -55,7 +55,7 @@ type Stats struct {
 	Carried    atomic.Uint64 // ops applied from the answers to writes this node forwarded (via.go)
 	Grouped    atomic.Uint64 // writes replicated in a group with others of their pipeline (group.go)
 	// InlineWrites are forwarded writes run on the replication connection's reader, and
-	// InlineWaits the calls among them whose acknowledgements a worker waited for (inline.go).
+	// InlineWaits the calls among them whose answers waited for acknowledgements (inline.go).
 	InlineWrites atomic.Uint64
 	InlineWaits  atomic.Uint64
 }

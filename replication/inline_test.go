@@ -179,15 +179,15 @@ func TestWholeFrame(t *testing.T) {
 	}
 }
 
-// laterEcho starts method 3 inline, notes the order calls started in, and leaves the rest of
-// each call (the answer) to a worker that waits for release.
-type laterEcho struct {
+// deferEcho starts method 3 inline, notes the order calls started in, and hands each call's
+// answer function to the test, which answers when it likes, from its own goroutine.
+type deferEcho struct {
 	echoHandler
 	started chan int
-	release chan struct{}
+	answers chan func(any, error)
 }
 
-func (h *laterEcho) ServeInline(ctx context.Context, m Method, dec *msgpack.Decoder) (any, bool, error) {
+func (h *deferEcho) ServeInline(ctx context.Context, m Method, dec *msgpack.Decoder) (any, bool, error) {
 	if m != 3 {
 		return nil, false, nil
 	}
@@ -196,24 +196,25 @@ func (h *laterEcho) ServeInline(ctx context.Context, m Method, dec *msgpack.Deco
 		return nil, true, err
 	}
 	h.started <- req.N
-	if req.Fail != "" {
-		return Later(func() (any, error) { return nil, errors.New(req.Fail) }), true, nil
-	}
-	return Later(func() (any, error) {
-		<-h.release
-		return echoResp{N: req.N * 3}, nil
+	return Deferred(func(answer func(any, error)) {
+		if req.Fail != "" {
+			answer(nil, errors.New(req.Fail)) // at once, inside the call
+			return
+		}
+		h.answers <- func(resp any, err error) { answer(echoResp{N: req.N * 3}, err) }
 	}), true, nil
 }
 
-// A call started inline whose rest waits (Later) is answered once it is done, without
-// holding up the calls behind it on its connection.
-func TestInlineCallFinishedLater(t *testing.T) {
+// A call started inline whose answer is deferred is answered when the handler gives it, from
+// any goroutine, without holding up the calls behind it on its connection; meanwhile it
+// counts as in flight, and no worker runs for it.
+func TestInlineCallAnsweredLater(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &laterEcho{started: make(chan int, 16), release: make(chan struct{})}
-	s := NewServer(ServerConfig{}, h)
+	h := &deferEcho{started: make(chan int, 16), answers: make(chan func(any, error), 16)}
+	s := NewServer(ServerConfig{MaxInFlightPerConn: 8}, h)
 	go s.Serve(ln)
 	t.Cleanup(func() { s.Close() })
 	c := NewClient(ClientConfig{})
@@ -221,40 +222,58 @@ func TestInlineCallFinishedLater(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 
-	answers := make(chan echoResp, 4)
+	got := make(chan echoResp, 4)
 	for i := 1; i <= 4; i++ {
 		go func() {
 			var resp echoResp
 			if err := c.Call(ctx, ln.Addr().String(), 3, echoReq{N: i}, &resp); err != nil {
 				t.Error(err)
 			}
-			answers <- resp
+			got <- resp
 		}()
-		if got := <-h.started; got != i {
-			t.Fatalf("call %d started in place of %d", got, i)
+		if n := <-h.started; n != i {
+			t.Fatalf("call %d started in place of %d", n, i)
 		}
 	}
-	// The four wait on workers; a call on the same connection still gets through.
+	// The four are deferred; a call on the same connection still gets through.
 	var resp echoResp
 	if err := c.Call(ctx, ln.Addr().String(), 1, echoReq{N: 7}, &resp); err != nil || resp.N != 7 {
-		t.Fatalf("call behind the waiting ones: %+v %v", resp, err)
+		t.Fatalf("call behind the deferred ones: %+v %v", resp, err)
 	}
 	select {
-	case a := <-answers:
-		t.Fatalf("answered %+v before its rest was done", a)
+	case a := <-got:
+		t.Fatalf("answered %+v before the handler gave the answer", a)
 	default:
 	}
-	close(h.release)
-	got := 0
+	sum := 0
 	for range 4 {
-		a := <-answers
-		got += a.N
+		(<-h.answers)(nil, nil)
+		sum += (<-got).N
 	}
-	if got != 3*(1+2+3+4) {
-		t.Fatalf("answers sum to %d, want %d", got, 3*(1+2+3+4))
+	if sum != 3*(1+2+3+4) {
+		t.Fatalf("answers sum to %d, want %d", sum, 3*(1+2+3+4))
 	}
-	if err := c.Call(ctx, ln.Addr().String(), 3, echoReq{N: 9, Fail: "later failed"}, nil); err == nil || err.Error() != "remote: later failed" {
-		t.Fatalf("a Later's error: %v", err)
+	if err := c.Call(ctx, ln.Addr().String(), 3, echoReq{N: 9, Fail: "deferred failure"}, nil); err == nil || err.Error() != "remote: deferred failure" {
+		t.Fatalf("a deferred error: %v", err)
 	}
 	<-h.started
+	// Deferred calls hold their in-flight slots: eight unanswered ones stop the reader.
+	for i := 1; i <= 8; i++ {
+		go c.Call(ctx, ln.Addr().String(), 3, echoReq{N: i}, nil)
+		<-h.started
+	}
+	behind := make(chan error, 1)
+	go func() { behind <- c.Call(ctx, ln.Addr().String(), 1, echoReq{N: 1}, nil) }()
+	select {
+	case err := <-behind:
+		t.Fatalf("a call got past eight deferred ones with eight slots: %v", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	(<-h.answers)(nil, nil)
+	if err := <-behind; err != nil {
+		t.Fatalf("the call behind, once a slot freed: %v", err)
+	}
+	for range 7 {
+		(<-h.answers)(nil, nil)
+	}
 }

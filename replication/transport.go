@@ -213,19 +213,21 @@ type Handler interface {
 
 // InlineHandler is a Handler that answers some calls on the connection's reader goroutine,
 // saving the hand-off to a worker. It must only do so for calls that wait on nothing: a
-// call answered inline holds up every later frame of its connection.
+// call answered inline holds up every later frame of its connection. A call that has to
+// wait after it started may defer its answer (Deferred) instead of waiting.
 type InlineHandler interface {
 	Handler
 	// ServeInline answers the call and reports ok, or reports !ok to have ServeCall answer
-	// it on a worker instead. dec is valid only until ServeInline returns. A Later response
-	// is not the answer but the rest of the call, which a worker runs to get it.
+	// it on a worker instead. dec is valid only until ServeInline returns. A Deferred
+	// response is not the answer but the promise of one.
 	ServeInline(ctx context.Context, m Method, dec *msgpack.Decoder) (resp any, ok bool, err error)
 }
 
-// Later is the rest of a call that ServeInline started but that must wait after all (a
-// write whose acknowledgements are not all in): the server runs it on a worker and answers
-// with what it returns. Whatever the call did inline keeps its place among the frames.
-type Later func() (any, error)
+// Deferred is a call that ServeInline started and that finishes by itself, later, on
+// whatever goroutine learns its outcome (a write whose acknowledgements are not all in yet):
+// the server calls it once with the function to hand the answer to, which it must call
+// exactly once. No goroutine waits meanwhile; the call counts as in flight until answered.
+type Deferred func(answer func(resp any, err error))
 
 // ServerConfig tunes a Server.
 type ServerConfig struct {
@@ -311,24 +313,26 @@ func (s *Server) serveConn(k *conn) {
 			k.close(fmt.Errorf("unexpected frame kind %d", f.kind))
 			return
 		}
-		run := func() { s.serveFrame(k, f) }
 		if inline != nil {
-			later, ok := s.serveInline(inline, k, f, more)
-			if ok && later == nil {
-				return
-			}
-			if later != nil {
-				run = func() {
-					resp, err := later()
+			deferred, ok := s.serveInline(inline, k, f, more)
+			if deferred != nil {
+				sem <- struct{}{}
+				calls.Add(1)
+				deferred(func(resp any, err error) {
 					s.answer(k, f, resp, err, false)
-				}
+					<-sem
+					calls.Done()
+				})
+			}
+			if ok {
+				return
 			}
 		}
 		sem <- struct{}{}
 		calls.Add(1)
 		s.pool.Go(func() {
 			defer func() { <-sem; calls.Done() }()
-			run()
+			s.serveFrame(k, f)
 		})
 	}, func() { k.flush() }) // answers queued inline go out before the reader waits
 	if k.err != nil && !errors.Is(k.err, net.ErrClosed) && s.ctx.Err() == nil && !isEOF(k.err) {
@@ -338,9 +342,9 @@ func (s *Server) serveConn(k *conn) {
 }
 
 // serveInline offers a call to the handler's inline path and answers it if taken, unless
-// the handler left the rest for later. While more requests are buffered the answer is only
+// the handler deferred the answer. While more requests are buffered the answer is only
 // queued: the reader flushes before it waits.
-func (s *Server) serveInline(h InlineHandler, k *conn, f frame, more bool) (later Later, ok bool) {
+func (s *Server) serveInline(h InlineHandler, k *conn, f frame, more bool) (deferred Deferred, ok bool) {
 	dec := msgpack.GetDecoder()
 	dec.Reset(bytes.NewReader(f.payload))
 	resp, ok, err := h.ServeInline(s.ctx, f.method, dec)
@@ -348,8 +352,8 @@ func (s *Server) serveInline(h InlineHandler, k *conn, f frame, more bool) (late
 	if !ok {
 		return nil, false
 	}
-	if later, _ := resp.(Later); later != nil && err == nil {
-		return later, true
+	if d, _ := resp.(Deferred); d != nil && err == nil {
+		return d, true
 	}
 	s.answer(k, f, resp, err, more)
 	return nil, true

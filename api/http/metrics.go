@@ -67,7 +67,7 @@ func NewMetrics(n *node.Node) *Metrics {
 	counter("sessiongate_carried_ops_total", "Ops merged from the answers to writes this node forwarded as a backup.", st.Carried.Load)
 	counter("sessiongate_grouped_writes_total", "Writes replicated together with others of their pipeline (one copy per backup for the group).", st.Grouped.Load)
 	counter("sessiongate_inline_writes_total", "Forwarded writes run on the replication connection's reader instead of a worker.", st.InlineWrites.Load)
-	counter("sessiongate_inline_waits_total", "Forwarded calls run inline whose acknowledgements a worker then waited for.", st.InlineWaits.Load)
+	counter("sessiongate_inline_waits_total", "Forwarded calls run inline whose answers then waited for acknowledgements.", st.InlineWaits.Load)
 	counter("sessiongate_expired_sessions_total", "Sessions freed by the expiry sweep.", st.Expired.Load)
 	gauge("sessiongate_sessions", "Live sessions held by this node (as primary or backup).", func() float64 {
 		return float64(n.Store().Stats().Sessions)
