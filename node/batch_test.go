@@ -227,7 +227,7 @@ func TestServeInlineRunsWhatWaitsOnNothingBeforeItRuns(t *testing.T) {
 	}
 
 	// Forwarded by the backup: its answer is its copy, so nothing is left to wait for.
-	writes, waits := c.n.stats.InlineWrites.Load(), c.n.stats.InlineWaits.Load()
+	writes, waits, grouped := c.n.stats.InlineWrites.Load(), c.n.stats.InlineWaits.Load(), c.n.stats.Grouped.Load()
 	resp, ok, err = call(methodForward, write(mine, "carried", backup))
 	res, isResult := resp.(*resultMsg)
 	if !ok || err != nil || !isResult || res.err() != nil || len(res.Ops) == 0 {
@@ -236,6 +236,9 @@ func TestServeInlineRunsWhatWaitsOnNothingBeforeItRuns(t *testing.T) {
 	if c.n.stats.InlineWrites.Load() != writes+1 || c.n.stats.InlineWaits.Load() != waits {
 		t.Fatalf("inline writes %d -> %d, waits %d -> %d; want one write and no wait",
 			writes, c.n.stats.InlineWrites.Load(), waits, c.n.stats.InlineWaits.Load())
+	}
+	if got := c.n.stats.Grouped.Load(); got != grouped {
+		t.Fatalf("grouped writes %d -> %d: a lone write is no group", grouped, got)
 	}
 
 	// Forwarded by nobody (no carrier), to a backup that never answers: the write runs, a

@@ -61,6 +61,10 @@ type copyAck struct {
 }
 
 // startReplication sends each backup its copy and returns without waiting for any answer.
+// Several partitions replicate at once (group commit): each backup gets one message holding
+// every op it must apply, and each partition's error says what replicating it alone would
+// have said. A pipeline of writes through one primary so costs each backup one copy and one
+// acknowledgement.
 func (c *cluster) startReplication(v *view, parts []partOps) *flight {
 	f := &flight{c: c, parts: parts, errs: make([]error, len(parts)), waits: make([]partWait, len(parts))}
 	for k, part := range parts {
@@ -177,7 +181,16 @@ func (f *flight) take(a copyAck) {
 // done reports whether the flight needs no wait at all: every partition decided, and no
 // lease of a previous view to wait out. A write whose flight is done may be answered at once.
 func (f *flight) done() bool {
-	return f.settle() && (f.alone || f.c.leases.fenceWait() <= 0)
+	return f.settle() && f.fence() <= 0
+}
+
+// fence is how long a decided flight must still wait: just after a view change, a backup
+// still on the old view may hold a lease. A flight with no backup has no lease to wait out.
+func (f *flight) fence() time.Duration {
+	if f.alone {
+		return 0
+	}
+	return f.c.leases.fenceWait()
 }
 
 // firstLease is when the first outstanding read lease runs out, or 0.
@@ -253,8 +266,7 @@ func (f *flight) wait(ctx context.Context) {
 			return
 		}
 	}
-	if wait := c.leases.fenceWait(); wait > 0 && !f.alone {
-		// Just after a view change: a backup still on the old view may hold a lease.
+	if wait := f.fence(); wait > 0 {
 		select {
 		case <-time.After(wait):
 		case <-ctx.Done():
@@ -309,7 +321,7 @@ func (f *flight) decideLocked() func() {
 			return nil // only acknowledgements to wait for
 		}
 		wait = time.Duration(first-f.c.leases.now()) + time.Millisecond
-	} else if fence := f.c.leases.fenceWait(); fence > 0 && !f.alone {
+	} else if fence := f.fence(); fence > 0 {
 		wait = fence
 	} else {
 		return f.finishLocked()

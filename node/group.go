@@ -9,7 +9,7 @@ import (
 // Group commit. The commands of a pipeline (or of a forwarded batch) whose partitions this
 // node is primary of run on the store one after another, and their writes are replicated
 // together: each backup gets one message with every op it must apply and answers it once
-// (replicateAll). Run one by one, each write waited for its own copies, and a pipeline of
+// (startReplication). Run one by one, each write waited for its own copies, and a pipeline of
 // sixteen writes cost every backup sixteen messages and acknowledgements, and this node
 // sixteen socket writes per backup.
 //
@@ -46,12 +46,6 @@ func (c *cluster) runGrouped(ctx context.Context, cmds []*sessions.Command, idx 
 		}
 		ps[j] = p
 	}
-	if c.checkStall() {
-		for j, i := range idx {
-			out[i].Err = tryAgain("partition %d: this node was stalled and is re-syncing", ps[j])
-		}
-		return true
-	}
 	g := c.startGroup(ctx, v, cmds, idx, ps, out, via)
 	if g.f != nil {
 		g.f.wait(ctx)
@@ -75,9 +69,17 @@ type groupWrite struct {
 
 // startGroup runs the commands at idx (of partitions ps, all this node's and ready) on the
 // store in order, sets the outcomes of those that wrote nothing, and sends the writes'
-// copies. finish sets the others once the flight is done or waited for.
+// copies. finish sets the others once the flight is done or waited for. On a node that was
+// stalled a moment ago it runs nothing: every command gets TRYAGAIN, and the group no flight.
 func (c *cluster) startGroup(ctx context.Context, v *view, cmds []*sessions.Command, idx, ps []int, out []Outcome, via string) *group {
 	g := &group{}
+	if c.checkStall() {
+		// Frozen until a moment ago: others may have served these partitions meanwhile.
+		for j, i := range idx {
+			out[i].Err = tryAgain("partition %d: this node was stalled and is re-syncing", ps[j])
+		}
+		return g
+	}
 	var (
 		parts  []partOps
 		partOf = map[int]int{} // partition -> index in parts
@@ -103,13 +105,16 @@ func (c *cluster) startGroup(ctx context.Context, v *view, cmds []*sessions.Comm
 		g.writes = append(g.writes, groupWrite{i: i, part: k, res: res, err: err})
 	}
 	if len(parts) > 0 {
-		c.n.stats.Grouped.Add(uint64(len(g.writes)))
+		if len(idx) > 1 { // a lone forwarded write (inline.go) is no group
+			c.n.stats.Grouped.Add(uint64(len(g.writes)))
+		}
 		g.f = c.startReplication(v, parts)
 	}
 	return g
 }
 
-// finish sets the outcomes of the group's writes from their replication's.
+// finish sets the outcomes of the group's writes from their replication's (none when it
+// has no flight).
 func (g *group) finish(out []Outcome) {
 	for _, w := range g.writes {
 		out[w.i].Result, out[w.i].Err = replicated(w.res, w.err, g.f.errs[w.part], g.f.parts[w.part].carrier)

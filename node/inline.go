@@ -62,12 +62,6 @@ func (c *cluster) inlineBatch(ctx context.Context, req *batchMsg) (any, bool) {
 // returns answer's response when that needs no wait, or a Deferred that gives it once the
 // replication is decided, or failed at the sender's deadline.
 func (c *cluster) inlineGroup(ctx context.Context, v *view, cmds []*sessions.Command, ps []int, out []Outcome, via string, deadline int64, answer func() any) any {
-	if c.checkStall() {
-		for i := range cmds {
-			out[i].Err = tryAgain("partition %d: this node was stalled and is re-syncing", ps[i])
-		}
-		return answer()
-	}
 	idx := make([]int, len(cmds))
 	for i := range idx {
 		idx[i] = i
@@ -75,9 +69,7 @@ func (c *cluster) inlineGroup(ctx context.Context, v *view, cmds []*sessions.Com
 	g := c.startGroup(ctx, v, cmds, idx, ps, out, via)
 	c.n.stats.InlineWrites.Add(uint64(len(g.writes)))
 	if g.f == nil || g.f.done() {
-		if g.f != nil {
-			g.finish(out)
-		}
+		g.finish(out)
 		return answer()
 	}
 	c.n.stats.InlineWaits.Add(1)

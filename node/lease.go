@@ -308,7 +308,7 @@ func (c *cluster) copyReadableAt(v *view, p int, primary string, cmd *sessions.C
 	return slices.Contains(v.ring.Replicas(p)[1:], c.cfg.Name) && c.leases.holdsAt(primary, v.ring.Version(), c.leases.at(now))
 }
 
-// touch notes a read answered from a copy at atMs (unix ms), for the primary's counters.
+// touch notes a read answered from a copy at at (unix ms), for the primary's counters.
 func (l *leases) touch(primary string, id sessions.ID, at int64) {
 	l.tmu.Lock()
 	defer l.tmu.Unlock()

@@ -21,17 +21,9 @@ type partOps struct {
 // retryable error once that cannot be. Copies are queued on the caller's goroutine and
 // answered by callback; those still in flight when it returns go on in the background.
 func (c *cluster) replicate(ctx context.Context, v *view, p int, ops []sessions.Op, carrier string) error {
-	return c.replicateAll(ctx, v, []partOps{{p: p, ops: ops, carrier: carrier}})[0]
-}
-
-// replicateAll is replicate for several partitions at once (group commit): each backup gets
-// one message holding every op it must apply, instead of one per write, and each
-// partition's error says what replicate would have said for it alone. A pipeline of writes
-// through one primary so costs each backup one copy and one acknowledgement.
-func (c *cluster) replicateAll(ctx context.Context, v *view, parts []partOps) []error {
-	f := c.startReplication(v, parts)
+	f := c.startReplication(v, []partOps{{p: p, ops: ops, carrier: carrier}})
 	f.wait(ctx)
-	return f.errs
+	return f.errs[0]
 }
 
 // sendCopy queues one backup's copy and notes the lease it held when the copy was queued.
