@@ -31,7 +31,11 @@ func dump(s *Store) string {
 			lines = append(lines, line)
 		}
 		for id := range sh.tombs {
-			lines = append(lines, id.String()+" ENDED")
+			line := id.String() + " ENDED"
+			if next, ok := sh.next[id]; ok {
+				line += " -> " + next.String()
+			}
+			lines = append(lines, line)
 		}
 		sh.mu.Unlock()
 	}

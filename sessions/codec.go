@@ -46,14 +46,16 @@ func (c *Command) EncodeMsgpack(enc *msgpack.Encoder) error {
 		return enc.EncodeNil()
 	}
 	w := MapWriter{Enc: enc}
-	w.Len(4 + count(c.TTL != 0) + count(len(c.Name) > 0) + count(len(c.Data) > 0) +
+	w.Len(3 + count(!c.NewID.IsZero()) + count(c.TTL != 0) + count(len(c.Name) > 0) + count(len(c.Data) > 0) +
 		count(len(c.Owner) > 0) + count(len(c.IP) > 0) + count(len(c.UA) > 0) + count(c.Idle != 0) +
 		count(c.MaxSessions != 0) + count(c.Evict) + count(len(c.Updates) > 0) + count(c.Seconds != 0) +
 		count(c.Limit != 0) + count(len(c.Slots) > 0))
 	w.Uint8("k", uint8(c.Kind))
 	w.bin16("t", (*[16]byte)(&c.Tenant))
 	w.bin16("i", (*[16]byte)(&c.ID))
-	w.bin16("n", (*[16]byte)(&c.NewID)) // omitempty never omits an array, so the zero id goes too
+	if !c.NewID.IsZero() { // only ROTATE has one; ID's IsZero makes omitempty skip the rest
+		w.bin16("n", (*[16]byte)(&c.NewID))
+	}
 	if c.TTL != 0 {
 		w.int64("ttl", c.TTL)
 	}

@@ -8,7 +8,7 @@ func (o *Op) EncodeMsgpack(enc *msgpack.Encoder) error {
 		return enc.EncodeNil()
 	}
 	w := MapWriter{Enc: enc}
-	w.Len(2 + count(o.Ended) + count(o.Forget != 0) + count(o.Deadline != 0) + count(o.HVer != 0) +
+	w.Len(2 + count(o.Ended) + count(o.Forget != 0) + count(!o.Next.IsZero()) + count(o.Deadline != 0) + count(o.HVer != 0) +
 		count(o.LastSeen != 0) + count(o.Created != 0) + count(o.Idle != 0) + count(o.Reads != 0) +
 		count(o.Writes != 0) + count(len(o.Owner) > 0) + count(len(o.IP) > 0) + count(len(o.UA) > 0) +
 		count(len(o.Fields) > 0))
@@ -19,6 +19,9 @@ func (o *Op) EncodeMsgpack(enc *msgpack.Encoder) error {
 	}
 	if o.Forget != 0 {
 		w.int64("f", o.Forget)
+	}
+	if !o.Next.IsZero() {
+		w.bin16("nx", (*[16]byte)(&o.Next))
 	}
 	if o.Deadline != 0 {
 		w.int64("dl", o.Deadline)
@@ -71,6 +74,8 @@ func (o *Op) DecodeMsgpack(dec *msgpack.Decoder) error {
 			o.Ended, err = dec.DecodeBool()
 		case "f":
 			o.Forget, err = dec.DecodeInt64()
+		case "nx":
+			err = readBin16(dec, (*[16]byte)(&o.Next))
 		case "dl":
 			o.Deadline, err = dec.DecodeInt64()
 		case "hv":

@@ -185,7 +185,12 @@ func (s *Store) sessionCommand(cmd *Command) (Result, error) {
 		nr.hver = s.clock.next(now)
 		nr.lastSeen = now
 		nr.id = cmd.NewID
-		ops := []Op{s.endLocked(sh, cmd.ID, r, now)}
+		end := s.endLocked(sh, cmd.ID, r, now)
+		// The tombstone names the new id, so that a copy of the old one that missed the
+		// rotation (a write on the far side of a partition) is merged into it, not lost.
+		end.Next = cmd.NewID
+		sh.linkLocked(cmd.ID, cmd.NewID)
+		ops := []Op{end}
 		sh.putLocked(cmd.NewID, &nr)
 		ops = append(ops, s.opOf(cmd.NewID, &nr, allFields(m)))
 		return Result{Ops: ops}, nil

@@ -14,7 +14,10 @@ type Op struct {
 	Ended bool `msgpack:"e,omitempty"`
 	// Forget is when a tombstone may be dropped (unix ms): after the session's last possible
 	// deadline plus the tombstone grace.
-	Forget   int64     `msgpack:"f,omitempty"`
+	Forget int64 `msgpack:"f,omitempty"`
+	// Next is, on the tombstone of a rotated id, the id it was rotated into: copies of the old
+	// id that arrive later are merged into it (see Store.Apply).
+	Next     ID        `msgpack:"nx,omitempty"`
 	Deadline int64     `msgpack:"dl,omitempty"`
 	HVer     uint64    `msgpack:"hv,omitempty"`
 	LastSeen int64     `msgpack:"ls,omitempty"`

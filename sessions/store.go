@@ -4,6 +4,7 @@
 package sessions
 
 import (
+	"bytes"
 	"sync"
 	"time"
 )
@@ -39,7 +40,10 @@ type shard struct {
 	mu    sync.Mutex
 	live  table
 	tombs map[ID]int64 // id -> when the tombstone may be forgotten (unix ms)
-	bytes int64        // blob bytes held
+	// next maps a rotated id's tombstone to the id it was rotated into (same slot, so same
+	// shard). Only rotated ids have an entry; it is forgotten with the tombstone.
+	next  map[ID]ID
+	bytes int64 // blob bytes held
 	// doomed is Sweep's scratch space, kept so sweeping does not allocate.
 	doomed []*record
 }
@@ -111,8 +115,19 @@ func (sh *shard) tombLocked(id ID, forget int64) {
 	}
 }
 
+// maxHops bounds how far Apply follows a chain of rotations (a session rotated again and
+// again within the tombstone TTL). A copy past it is dropped, as it was before rotations
+// were followed at all.
+const maxHops = 64
+
 // Apply merges a replicated op into the store. It never fails: a stale or duplicate op merges
 // to no change, and nothing ended or expired comes back.
+//
+// A rotated id is followed: what a copy of the old id carries (a write acknowledged on the
+// other side of a network partition while this side rotated the session, or a replica's copy
+// that missed the rotation) is merged into the id it was rotated into, instead of being
+// absorbed by the old id's tombstone. Payloads and the header keep their versions, so the
+// merge stays idempotent and commutative.
 func (s *Store) Apply(op *Op) {
 	now := s.nowMs()
 	s.clock.observe(op.HVer)
@@ -123,15 +138,32 @@ func (s *Store) Apply(op *Op) {
 	sh := s.shard(op.ID.Slot())
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
+	s.applyLocked(sh, op, ti, now, maxHops)
+}
+
+func (s *Store) applyLocked(sh *shard, op *Op, ti uint32, now int64, hops int) {
 	if _, ok := sh.tombs[op.ID]; ok {
 		if op.Ended {
 			sh.tombLocked(op.ID, op.Forget)
+			sh.linkLocked(op.ID, op.Next)
+			return
+		}
+		if next, ok := sh.next[op.ID]; ok && hops > 0 {
+			fwd := *op
+			fwd.ID = next
+			s.applyLocked(sh, &fwd, ti, now, hops-1)
 		}
 		return
 	}
 	r := sh.live.get(op.ID)
 	if op.Ended {
+		linked := sh.linkLocked(op.ID, op.Next)
 		if r != nil {
+			if linked && hops > 0 {
+				// This replica's copy may hold writes the rotating primary never saw.
+				full := s.opOf(sh.next[op.ID], r, allFields(splitBlob(r.bytes())))
+				s.applyLocked(sh, &full, r.tenant, now, hops-1)
+			}
 			sh.bytes -= int64(len(r.blob))
 			sh.live.del(op.ID)
 		}
@@ -169,6 +201,28 @@ func (s *Store) Apply(op *Op) {
 	if r.deadline <= now {
 		s.endLocked(sh, op.ID, r, now)
 	}
+}
+
+// linkLocked records that id was rotated into next and reports whether id now has a
+// successor. Two rotations of one id (one on each side of a network partition) both stay
+// valid sessions; the smaller new id takes the old one's late copies, on every replica alike.
+func (sh *shard) linkLocked(id, next ID) bool {
+	if !next.IsZero() && next != id && next.Slot() == id.Slot() {
+		if cur, ok := sh.next[id]; !ok || bytes.Compare(next[:], cur[:]) < 0 {
+			if sh.next == nil {
+				sh.next = make(map[ID]ID)
+			}
+			sh.next[id] = next
+		}
+	}
+	_, ok := sh.next[id]
+	return ok
+}
+
+// forgetLocked drops a tombstone and its link.
+func (sh *shard) forgetLocked(id ID) {
+	delete(sh.tombs, id)
+	delete(sh.next, id)
 }
 
 // sortedFieldOps orders field ops by name and keeps, per name, the winning one.
@@ -242,7 +296,7 @@ func (s *Store) Sweep(n int, primaryFor SweepFunc) (expired int, ops []Op) {
 		sh.doomed = doomed
 		for id, t := range sh.tombs {
 			if t <= now {
-				delete(sh.tombs, id)
+				sh.forgetLocked(id)
 			}
 		}
 		sh.mu.Unlock()

@@ -30,6 +30,10 @@ type ID [IDLen]byte
 // String returns the id's characters.
 func (id ID) String() string { return string(id[:]) }
 
+// IsZero reports whether id is unset (no issued id is all zero bytes); it also lets msgpack
+// omit an unset id under omitempty.
+func (id ID) IsZero() bool { return id == ID{} }
+
 // Slot is the placement slot (0..Slots-1) carried by the id's last two characters. An id we did
 // not issue may hold other bytes; it still maps to some slot, where it is simply not found.
 func (id ID) Slot() int {

@@ -21,7 +21,7 @@ func (s *Store) SlotOps(slot int, fn func(op *Op)) {
 	})
 	for id, forget := range sh.tombs {
 		if id.Slot() == slot {
-			ops = append(ops, Op{ID: id, Ended: true, Forget: forget})
+			ops = append(ops, Op{ID: id, Ended: true, Forget: forget, Next: sh.next[id]})
 		}
 	}
 	sh.mu.Unlock()
@@ -70,7 +70,7 @@ func (s *Store) Export(id ID) (Op, bool) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	if forget, ok := sh.tombs[id]; ok {
-		return Op{ID: id, Ended: true, Forget: forget}, true
+		return Op{ID: id, Ended: true, Forget: forget, Next: sh.next[id]}, true
 	}
 	r := sh.live.get(id)
 	if r == nil || r.deadline <= s.nowMs() {
@@ -107,7 +107,7 @@ func (s *Store) DropSlot(slot int) int {
 	}
 	for id := range sh.tombs {
 		if id.Slot() == slot {
-			delete(sh.tombs, id)
+			sh.forgetLocked(id)
 		}
 	}
 	return len(doomed)

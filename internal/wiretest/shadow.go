@@ -74,6 +74,7 @@ type Op struct {
 	Tenant   sessions.Tenant `msgpack:"t"`
 	Ended    bool            `msgpack:"e,omitempty"`
 	Forget   int64           `msgpack:"f,omitempty"`
+	Next     sessions.ID     `msgpack:"nx,omitempty"`
 	Deadline int64           `msgpack:"dl,omitempty"`
 	HVer     uint64          `msgpack:"hv,omitempty"`
 	LastSeen int64           `msgpack:"ls,omitempty"`

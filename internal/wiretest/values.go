@@ -43,7 +43,7 @@ func FullResult() sessions.Result {
 // FullOp is an op with every field set, nested ones included.
 func FullOp() sessions.Op {
 	return sessions.Op{ID: sessions.ID([]byte("abcdefghijklmnop")), Tenant: sessions.TenantOf([]byte("key")),
-		Ended: true, Forget: math.MinInt64, Deadline: 1_700_000_000_000, HVer: math.MaxUint64,
+		Ended: true, Forget: math.MinInt64, Next: sessions.ID([]byte("ponmlkjihgfedcba")), Deadline: 1_700_000_000_000, HVer: math.MaxUint64,
 		LastSeen: 1, Created: 2, Idle: 3, Reads: 4, Writes: 5,
 		Owner: []byte("owner"), IP: []byte("ip"), UA: []byte("ua"),
 		Fields: []sessions.FieldOp{
