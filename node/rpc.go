@@ -146,11 +146,7 @@ func (h handler) ServeCall(ctx context.Context, m replication.Method, dec *msgpa
 		if err := dec.Decode(&req); err != nil {
 			return nil, err
 		}
-		var resp opsMsg
-		if op, ok := c.n.store.Export(req.ID); ok {
-			resp.Ops = append(resp.Ops, op)
-		}
-		return &resp, nil
+		return &opsMsg{Ops: c.n.store.ExportChain(req.ID)}, nil
 	case methodLeaseAsk:
 		var req leaseMsg
 		if err := dec.Decode(&req); err != nil {

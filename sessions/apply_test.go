@@ -45,8 +45,15 @@ func dump(s *Store) string {
 
 // history runs a random workload on a primary and returns the ops it produced.
 func history(t *testing.T, rng *rand.Rand, s *Store, c *fakeClock, n int) []Op {
-	var ops []Op
-	var ids []ID
+	units, _ := historyUnits(t, rng, s, c, n, nil)
+	return slices.Concat(units...)
+}
+
+// historyUnits runs a random workload on a primary, over the sessions in ids and the ones it
+// starts, and returns each command's ops (a unit: they travel together, in order) and the ids.
+func historyUnits(t *testing.T, rng *rand.Rand, s *Store, c *fakeClock, n int, ids []ID) ([][]Op, []ID) {
+	var units [][]Op
+	ids = slices.Clone(ids)
 	names := [][]byte{[]byte("a"), []byte("b"), []byte("c")}
 	for i := 0; i < n; i++ {
 		c.Advance(time.Duration(rng.IntN(3)) * time.Millisecond)
@@ -79,11 +86,11 @@ func history(t *testing.T, rng *rand.Rand, s *Store, c *fakeClock, n int) []Op {
 		}
 		cmd.Tenant = tenantA
 		res, err := s.Do(&cmd)
-		if err == nil {
-			ops = append(ops, res.Ops...)
+		if err == nil && len(res.Ops) > 0 {
+			units = append(units, res.Ops)
 		}
 	}
-	return ops
+	return units, ids
 }
 
 // Replicas that receive the primary's ops in any order, with duplicates, end in its state.

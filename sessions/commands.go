@@ -188,12 +188,11 @@ func (s *Store) sessionCommand(cmd *Command) (Result, error) {
 		end := s.endLocked(sh, cmd.ID, r, now)
 		// The tombstone names the new id, so that a copy of the old one that missed the
 		// rotation (a write on the far side of a partition) is merged into it, not lost.
+		// The new session goes first: Apply merges into a successor only if it holds it.
 		end.Next = cmd.NewID
 		sh.linkLocked(cmd.ID, cmd.NewID)
-		ops := []Op{end}
 		sh.putLocked(cmd.NewID, &nr)
-		ops = append(ops, s.opOf(cmd.NewID, &nr, allFields(m)))
-		return Result{Ops: ops}, nil
+		return Result{Ops: []Op{s.opOf(cmd.NewID, &nr, allFields(m)), end}}, nil
 	}
 	return Result{}, ErrBadCommand
 }

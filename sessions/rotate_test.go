@@ -40,8 +40,8 @@ func TestRotationTakesInWritesItMissed(t *testing.T) {
 	nid := mustID(t, id.Slot())
 	c.Advance(time.Millisecond)
 	rot := do(t, b, Command{Kind: KindRotate, Tenant: tenantA, ID: id, NewID: nid}).Ops
-	if rot[0].Next != nid {
-		t.Fatalf("rotation's tombstone names %q, want %q", rot[0].Next, nid)
+	if end := rot[len(rot)-1]; !end.Ended || end.Next != nid {
+		t.Fatalf("rotation's last op %+v, want the old id's tombstone naming %q", end, nid)
 	}
 
 	check := func(name string, st *Store) {
@@ -133,35 +133,148 @@ func TestRotationChainsAndForks(t *testing.T) {
 }
 
 // Two primaries that write, end and rotate the same sessions independently (a split brain)
-// and then exchange their ops in any order, with duplicates, end in the same state, links of
-// rotated ids included.
+// and then exchange their ops (each command's ops together and in order, as every stream
+// sends them, but the commands in any order and with duplicates) end in the same state after
+// one anti-entropy exchange, links of rotated ids included; and a write one side made to a
+// session the other side rotated is found in the rotated session.
+//
+// The exchange is needed where both sides ended one id (one rotated it, the other rotated it
+// too or ended it): a replica then carries the old id's last copy only into the rotation it
+// heard of first, or none. Forwarding only ever adds payload versions to live sessions, which
+// the exchange's merge unites, so replicas agree once they have compared digests.
 func TestSplitBrainWithRotationsConverges(t *testing.T) {
-	for seed := uint64(1); seed <= 20; seed++ {
+	carried := 0
+	for seed := uint64(1); seed <= 30; seed++ {
 		rng := rand.New(rand.NewPCG(seed, 7))
 		c := newFakeClock()
 		base := New(Config{Now: c.Now})
-		common := history(t, rng, base, c, 60)
+		common, ids := historyUnits(t, rng, base, c, 40, nil)
 		left, right := New(Config{Now: c.Now}), New(Config{Now: c.Now})
-		for i := range common {
-			left.Apply(&common[i])
-			right.Apply(&common[i])
+		for _, u := range common {
+			for i := range u {
+				left.Apply(&u[i])
+				right.Apply(&u[i])
+			}
 		}
-		ops := append(history(t, rng, left, c, 150), history(t, rng, right, c, 150)...)
-		var want string
-		for r := 0; r < 3; r++ {
-			replica := New(Config{Now: c.Now})
-			shuffled := append(slices.Clone(common), ops...)
-			shuffled = append(shuffled, ops[:len(ops)/4]...)
+		lu, _ := historyUnits(t, rng, left, c, 120, ids)
+		ru, _ := historyUnits(t, rng, right, c, 120, ids)
+		units := slices.Concat(common, lu, ru)
+		replicas := make([]*Store, 3)
+		for r := range replicas {
+			replicas[r] = New(Config{Now: c.Now})
+			shuffled := append(slices.Clone(units), units[:len(units)/4]...)
 			rng.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
-			for i := range shuffled {
-				replica.Apply(&shuffled[i])
-			}
-			got := dump(replica)
-			if r == 0 {
-				want = got
-			} else if got != want {
-				t.Fatalf("seed %d replica %d diverged:\n got %s\nwant %s", seed, r, got, want)
+			for _, u := range shuffled {
+				for i := range u {
+					replicas[r].Apply(&u[i])
+				}
 			}
 		}
+		for _, from := range replicas {
+			for _, to := range replicas {
+				for slot := 0; slot < 4; slot++ {
+					from.SlotOps(slot, to.Apply)
+				}
+			}
+		}
+		want := dump(replicas[0])
+		for r, replica := range replicas[1:] {
+			if got := dump(replica); got != want {
+				t.Fatalf("seed %d replica %d diverged:\n got %s\nwant %s", seed, r+1, got, want)
+			}
+		}
+		carried += checkCarried(t, seed, lu, ru, replicas[0])
+	}
+	t.Logf("%d carried writes checked", carried)
+	if carried == 0 {
+		t.Fatal("no write was made to a session the other side rotated: the test checks nothing")
+	}
+}
+
+// checkCarried finds the payload writes one side made to a session that the other side
+// rotated into a session nobody ended, and requires each in the merged store unless a later
+// version of that payload is there. Writes to an id their own side ended or rotated as well
+// are skipped (see above). It returns how many it checked.
+func checkCarried(t *testing.T, seed uint64, lu, ru [][]Op, merged *Store) int {
+	t.Helper()
+	checked := 0
+	for _, side := range [][2][][]Op{{lu, ru}, {ru, lu}} {
+		rot := rotatedTo(side[1])
+		ended := map[ID]bool{}
+		for _, u := range side[0] {
+			for _, op := range u {
+				if op.Ended {
+					ended[op.ID] = true
+				}
+			}
+		}
+		for _, u := range side[0] {
+			for _, op := range u {
+				nid, ok := rot[op.ID]
+				if op.Ended || !ok || ended[op.ID] || merged.Ended(nid) {
+					continue
+				}
+				got, found := merged.Export(nid)
+				if !found {
+					t.Fatalf("seed %d: %s was rotated into %s, which is neither live nor ended", seed, op.ID, nid)
+				}
+				for _, f := range op.Fields {
+					var ver uint64
+					for _, g := range got.Fields {
+						if string(g.Name) == string(f.Name) {
+							ver = g.Ver
+						}
+					}
+					if ver < f.Ver {
+						t.Fatalf("seed %d: write %s=%q (v%d) to %s is not in %s, rotated from it on the other side (has v%d)",
+							seed, f.Name, f.Data, f.Ver, op.ID, nid, ver)
+					}
+					checked++
+				}
+			}
+		}
+	}
+	return checked
+}
+
+// rotatedTo maps each id the units rotated to the id it was rotated into.
+func rotatedTo(units [][]Op) map[ID]ID {
+	m := map[ID]ID{}
+	for _, u := range units {
+		for _, op := range u {
+			if op.Ended && !op.Next.IsZero() {
+				m[op.ID] = op.Next
+			}
+		}
+	}
+	return m
+}
+
+// Following a rotation never creates a session: a replica that learns the link before the
+// new session (or after that session ended and its tombstone was forgotten) drops the copy
+// rather than bring back what may have ended. ExportChain sends the new session first.
+func TestRotationNeverCreatesTheNewID(t *testing.T) {
+	s, c := newTestStore()
+	id := start(t, s, tenantA, 600)
+	do(t, s, Command{Kind: KindPSet, Tenant: tenantA, ID: id, Name: []byte("a"), Data: []byte("1")})
+	stale := replicaOf(t, s, c, id.Slot())
+	nid := mustID(t, id.Slot())
+	rot := do(t, s, Command{Kind: KindRotate, Tenant: tenantA, ID: id, NewID: nid}).Ops
+	do(t, s, Command{Kind: KindEnd, Tenant: tenantA, ID: nid})
+
+	chain := s.ExportChain(id)
+	if len(chain) != 2 || chain[0].ID != nid || !chain[0].Ended || chain[1].ID != id || chain[1].Next != nid {
+		t.Fatalf("ExportChain = %+v, want the ended new id, then the old id's linked tombstone", chain)
+	}
+	if got := s.ExportChain(mustID(t, id.Slot())); got != nil {
+		t.Fatalf("ExportChain of an unknown id = %+v", got)
+	}
+	lone := rot[len(rot)-1] // the old id's tombstone alone, without the new session
+	stale.Apply(&lone)
+	if _, err := stale.Do(&Command{Kind: KindInfo, Tenant: tenantA, ID: nid}); err != ErrNoSession {
+		t.Fatalf("the new id was created from the old id's copy: %v", err)
+	}
+	if st := stale.Stats(); st.Sessions != 0 {
+		t.Fatalf("%d live sessions after the old id ended", st.Sessions)
 	}
 }

@@ -125,9 +125,9 @@ const maxHops = 64
 //
 // A rotated id is followed: what a copy of the old id carries (a write acknowledged on the
 // other side of a network partition while this side rotated the session, or a replica's copy
-// that missed the rotation) is merged into the id it was rotated into, instead of being
-// absorbed by the old id's tombstone. Payloads and the header keep their versions, so the
-// merge stays idempotent and commutative.
+// that missed the rotation) is merged into the live session it was rotated into, instead of
+// being absorbed by the old id's tombstone. Payloads and the header keep their versions, so
+// the merge stays idempotent and commutative.
 func (s *Store) Apply(op *Op) {
 	now := s.nowMs()
 	s.clock.observe(op.HVer)
@@ -138,20 +138,16 @@ func (s *Store) Apply(op *Op) {
 	sh := s.shard(op.ID.Slot())
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	s.applyLocked(sh, op, ti, now, maxHops)
+	s.applyLocked(sh, op, ti, now)
 }
 
-func (s *Store) applyLocked(sh *shard, op *Op, ti uint32, now int64, hops int) {
+func (s *Store) applyLocked(sh *shard, op *Op, ti uint32, now int64) {
 	if _, ok := sh.tombs[op.ID]; ok {
 		if op.Ended {
 			sh.tombLocked(op.ID, op.Forget)
 			sh.linkLocked(op.ID, op.Next)
-			return
-		}
-		if next, ok := sh.next[op.ID]; ok && hops > 0 {
-			fwd := *op
-			fwd.ID = next
-			s.applyLocked(sh, &fwd, ti, now, hops-1)
+		} else if next, ok := sh.next[op.ID]; ok {
+			s.forwardLocked(sh, next, op, ti, now)
 		}
 		return
 	}
@@ -159,10 +155,10 @@ func (s *Store) applyLocked(sh *shard, op *Op, ti uint32, now int64, hops int) {
 	if op.Ended {
 		linked := sh.linkLocked(op.ID, op.Next)
 		if r != nil {
-			if linked && hops > 0 {
+			if linked {
 				// This replica's copy may hold writes the rotating primary never saw.
-				full := s.opOf(sh.next[op.ID], r, allFields(splitBlob(r.bytes())))
-				s.applyLocked(sh, &full, r.tenant, now, hops-1)
+				full := s.opOf(op.ID, r, allFields(splitBlob(r.bytes())))
+				s.forwardLocked(sh, sh.next[op.ID], &full, r.tenant, now)
 			}
 			sh.bytes -= int64(len(r.blob))
 			sh.live.del(op.ID)
@@ -200,6 +196,32 @@ func (s *Store) applyLocked(sh *shard, op *Op, ti uint32, now int64, hops int) {
 	sh.setBlobLocked(r, blob)
 	if r.deadline <= now {
 		s.endLocked(sh, op.ID, r, now)
+	}
+}
+
+// forwardLocked merges a copy of a rotated id into the session it was rotated into, following
+// further rotations. It only ever merges into a live session, never creates one: a successor
+// this replica does not hold may have ended with its tombstone not here yet (or forgotten),
+// and creating it would bring it back. Every stream sends a rotation's new session before the
+// old id's tombstone (ROTATE's ops, and SlotOps, which sends live sessions first), so a
+// successor that is live anywhere is here by the time the link is.
+func (s *Store) forwardLocked(sh *shard, next ID, op *Op, ti uint32, now int64) {
+	for hops := 0; hops < maxHops; hops++ {
+		if _, ended := sh.tombs[next]; ended {
+			n, ok := sh.next[next]
+			if !ok {
+				return
+			}
+			next = n
+			continue
+		}
+		if sh.live.get(next) == nil {
+			return
+		}
+		fwd := *op
+		fwd.ID, fwd.Ended, fwd.Next = next, false, ID{}
+		s.applyLocked(sh, &fwd, ti, now)
+		return
 	}
 }
 

@@ -221,7 +221,7 @@ func TestRotate(t *testing.T) {
 	do(t, s, Command{Kind: KindPSet, Tenant: tenantA, ID: id, Name: []byte("a"), Data: []byte("1")})
 	nid := mustID(t, id.Slot())
 	res := do(t, s, Command{Kind: KindRotate, Tenant: tenantA, ID: id, NewID: nid})
-	if len(res.Ops) != 2 || !res.Ops[0].Ended {
+	if len(res.Ops) != 2 || res.Ops[0].Ended || res.Ops[0].ID != nid || !res.Ops[1].Ended || res.Ops[1].Next != nid {
 		t.Fatalf("rotate ops %+v", res.Ops)
 	}
 	wantErr(t, s, Command{Kind: KindPGet, Tenant: tenantA, ID: id, Name: []byte("a")}, ErrNoSession)

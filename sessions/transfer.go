@@ -79,6 +79,26 @@ func (s *Store) Export(id ID) (Op, bool) {
 	return s.opOf(id, r, allFields(splitBlob(r.bytes()))), true
 }
 
+// ExportChain is Export for read repair across rotations: for a rotated id it returns the
+// sessions it was rotated into (each link's tombstone, ending with the live one) before the
+// id's own tombstone, newest first, so that a receiver holding an older copy of the id can
+// merge it into its successor (Apply merges only into a session it holds).
+func (s *Store) ExportChain(id ID) []Op {
+	op, ok := s.Export(id)
+	if !ok {
+		return nil
+	}
+	chain := []Op{op}
+	for hops := 0; hops < maxHops && chain[0].Ended && !chain[0].Next.IsZero(); hops++ {
+		next, ok := s.Export(chain[0].Next)
+		if !ok {
+			break
+		}
+		chain = append([]Op{next}, chain...)
+	}
+	return chain
+}
+
 // Ended reports whether id is remembered as ended or expired.
 func (s *Store) Ended(id ID) bool {
 	sh := s.shard(id.Slot())

@@ -70,6 +70,8 @@ type historyLine struct {
 	Out    string   `json:"outcome,omitempty"`
 	Node   string   `json:"node,omitempty"`
 	Part   int16    `json:"partition,omitempty"`
+	Sess   string   `json:"session,omitempty"`
+	Detail string   `json:"detail,omitempty"`
 	Stale  bool     `json:"stale,omitempty"`
 	Err    string   `json:"err,omitempty"`
 }
@@ -98,7 +100,7 @@ func writeHistory(path string, windows []*window, ops []opRecord, names []string
 		op := &ops[i]
 		items = append(items, item{op.inv, historyLine{T: op.inv.Format(stamp), Op: op.kind.String(),
 			Ms: float64(op.done.Sub(op.inv).Microseconds()) / 1000, Out: op.out.String(), Node: names[op.node],
-			Part: op.part, Stale: op.stale, Err: errs.text(op.msg)}})
+			Part: op.part, Sess: op.sess, Detail: op.detail, Stale: op.stale, Err: errs.text(op.msg)}})
 	}
 	sort.SliceStable(items, func(i, j int) bool { return items[i].t.Before(items[j].t) })
 	for _, it := range items {

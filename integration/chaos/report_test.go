@@ -124,6 +124,7 @@ func TestWriteHistory(t *testing.T) {
 	errs := newErrorTable()
 	o := op(200, 300, unknown, true, 1, 4)
 	o.kind, o.msg = opPSet, errs.intern(errors.New("TRYAGAIN partition 4 is still being handed over"), unknown)
+	o.sess, o.detail = idOf("v1.abcdefghijklmnop.0123"), "cart=w1.7"
 	w := &window{kind: "kill", nodes: []string{"n2"}, start: at(100), healed: at(400), end: at(500)}
 	if err := writeHistory(path, []*window{w}, []opRecord{o}, []string{"n1", "n2"}, errs); err != nil {
 		t.Fatal(err)
@@ -134,7 +135,8 @@ func TestWriteHistory(t *testing.T) {
 	}
 	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
 	if len(lines) != 2 || !strings.Contains(lines[0], `"fault":"kill"`) ||
-		!strings.Contains(lines[1], `"op":"PSET"`) || !strings.Contains(lines[1], `"err":"TRYAGAIN partition # is still being handed over"`) {
+		!strings.Contains(lines[1], `"op":"PSET"`) || !strings.Contains(lines[1], `"err":"TRYAGAIN partition # is still being handed over"`) ||
+		!strings.Contains(lines[1], `"session":"abcdefghijklmnop","detail":"cart=w1.7"`) {
 		t.Fatalf("history:\n%s", raw)
 	}
 }

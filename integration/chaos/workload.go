@@ -49,6 +49,17 @@ type opRecord struct {
 	node      int8   // the entry node
 	part      int16  // the session's partition; -1 when unknown
 	msg       uint16 // the error, interned in an errorTable (0: none)
+	// sess and detail are for the history file: the session's id (the token's 16 characters)
+	// and what the operation carried (a PSET's name=value, the id a ROTATE returned).
+	sess, detail string
+}
+
+// idOf is a token's session id, or the token itself when it is too short to hold one.
+func idOf(token string) string {
+	if len(token) < 19 {
+		return token
+	}
+	return token[3:19]
 }
 
 // classify turns a go-redis error into an outcome. avail is true for availability errors
@@ -144,6 +155,15 @@ func (w *worker) call(kind opKind, s *session, args ...any) (any, error, *opReco
 		w.ops = append(w.ops, opRecord{inv: inv, done: time.Now(), kind: kind, out: out, avail: avail,
 			node: int8(i), part: int16(part), msg: w.errs.intern(err, out)})
 		rec = &w.ops[len(w.ops)-1]
+		if s != nil {
+			rec.sess = idOf(s.token)
+		}
+		switch tok, _ := res.(string); {
+		case kind == opPSet && len(args) >= 5:
+			rec.detail = fmt.Sprintf("%v=%v", args[3], args[4])
+		case kind == opRotate && tok != "":
+			rec.detail = idOf(tok)
+		}
 		if !(out == failed && avail) {
 			break
 		}
@@ -338,7 +358,8 @@ func (w *worker) psetPipeline(s *session) {
 			w.suspect[i] = time.Now().Add(suspectFor)
 		}
 		w.ops = append(w.ops, opRecord{inv: inv, done: done, kind: opPSet, out: out, avail: avail,
-			node: int8(i), part: int16(s.part), msg: w.errs.intern(err, out)})
+			node: int8(i), part: int16(s.part), msg: w.errs.intern(err, out),
+			sess: idOf(s.token), detail: names[k] + "=" + values[j]})
 		rec := &w.ops[len(w.ops)-1]
 		s.written(names[k], write{value: values[j], inv: inv, done: done, out: out})
 		if avail && out != acked && focus == nil {
