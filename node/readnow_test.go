@@ -24,19 +24,25 @@ func TestPipelinedCopyReadsAllocateOnlyTheirOutcomes(t *testing.T) {
 		t.Fatalf("only %d of 40 sessions have another primary", len(cmds))
 	}
 	forwarded, copies := via.n.stats.Forwarded.Load(), via.n.stats.CopyReads.Load()
-	const runs = 200
+	const runs, tries = 40, 5
 	ctx := ctxT(t)
-	allocs := testing.AllocsPerRun(runs, func() {
-		for i, o := range via.n.DoBatch(ctx, cmds) {
-			if o.Err != nil || string(o.Result.Data) != cmds[i].ID.String() {
-				t.Fatalf("read %d: %q, %v", i, o.Result.Data, o.Err)
+	// AllocsPerRun counts every goroutine's allocations, and three nodes gossip, renew leases
+	// and report reads meanwhile (under -race slowly enough to add one per run): take the
+	// least of several measurements, since those only ever add.
+	allocs := float64(1 << 20)
+	for range tries {
+		allocs = min(allocs, testing.AllocsPerRun(runs, func() {
+			for i, o := range via.n.DoBatch(ctx, cmds) {
+				if o.Err != nil || string(o.Result.Data) != cmds[i].ID.String() {
+					t.Fatalf("read %d: %q, %v", i, o.Result.Data, o.Err)
+				}
 			}
-		}
-	})
+		}))
+	}
 	if got := via.n.stats.Forwarded.Load() - forwarded; got != 0 {
 		t.Fatalf("%d reads were forwarded: the leases lapsed and the test proves nothing", got)
 	}
-	if got, want := via.n.stats.CopyReads.Load()-copies, uint64((runs+1)*len(cmds)); got != want {
+	if got, want := via.n.stats.CopyReads.Load()-copies, uint64(tries*(runs+1)*len(cmds)); got != want {
 		t.Fatalf("%d reads answered from the copy, want %d", got, want)
 	}
 	for i, cmd := range cmds {
