@@ -209,6 +209,18 @@ func (c *cluster) forwardBatch(ctx context.Context, primary, addr string, cmds [
 }
 
 func (c *cluster) sendBatch(ctx context.Context, primary, addr string, cmds []*sessions.Command, idx []int, out []Outcome) {
+	// A signature this node has not verified is verified now: the primary trusts its sender.
+	settled := idx[:0]
+	for _, i := range idx {
+		if cmds[i].Settle() {
+			settled = append(settled, i)
+		} else {
+			out[i].Err = sessions.ErrSignature
+		}
+	}
+	if idx = settled; len(idx) == 0 {
+		return
+	}
 	req := batchMsg{Cmds: make([]sessions.Command, len(idx)), Hops: 1, Via: c.cfg.Name, Deadline: deadlineOf(ctx)}
 	for j, i := range idx {
 		req.Cmds[j] = *cmds[i]

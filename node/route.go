@@ -212,6 +212,9 @@ func (c *cluster) isPrimaryForSlot(slot int) bool {
 // forward runs cmd on primary, at addr. From the node that took it from the client (hops 1)
 // it goes with this node's name, so that a write comes back with its ops (via.go).
 func (c *cluster) forward(ctx context.Context, primary, addr string, cmd *sessions.Command, hops int) (sessions.Result, error) {
+	if !cmd.Settle() {
+		return sessions.Result{}, sessions.ErrSignature
+	}
 	req := commandMsg{Cmd: *cmd, Hops: hops, Deadline: deadlineOf(ctx)}
 	if hops == 1 {
 		req.Via = c.cfg.Name

@@ -19,9 +19,14 @@ package sessions
 // addressable structs, but fails to encode a T passed by value ("non-addressable").
 
 import (
+	"errors"
+
 	"github.com/vmihailenco/msgpack/v5"
 	"github.com/vmihailenco/msgpack/v5/msgpcode"
 )
+
+// errUnsettled refuses to send a command whose signature nobody has verified yet.
+var errUnsettled = errors.New("sessions: command sent before its signature was settled")
 
 var (
 	_ msgpack.CustomEncoder = (*Command)(nil)
@@ -45,8 +50,11 @@ func (c *Command) EncodeMsgpack(enc *msgpack.Encoder) error {
 	if c == nil {
 		return enc.EncodeNil()
 	}
+	if c.Check != nil {
+		return errUnsettled
+	}
 	w := MapWriter{Enc: enc}
-	w.Len(3 + count(!c.NewID.IsZero()) + count(c.TTL != 0) + count(len(c.Name) > 0) + count(len(c.Data) > 0) +
+	w.Len(3 + count(!c.NewID.IsZero()) + count(!c.NewMAC.IsZero()) + count(c.TTL != 0) + count(len(c.Name) > 0) + count(len(c.Data) > 0) +
 		count(len(c.Owner) > 0) + count(len(c.IP) > 0) + count(len(c.UA) > 0) + count(c.Idle != 0) +
 		count(c.MaxSessions != 0) + count(c.Evict) + count(len(c.Updates) > 0) + count(c.Seconds != 0) +
 		count(c.Limit != 0) + count(len(c.Slots) > 0))
@@ -55,6 +63,9 @@ func (c *Command) EncodeMsgpack(enc *msgpack.Encoder) error {
 	w.bin16("i", (*[16]byte)(&c.ID))
 	if !c.NewID.IsZero() { // only ROTATE has one; ID's IsZero makes omitempty skip the rest
 		w.bin16("n", (*[16]byte)(&c.NewID))
+	}
+	if !c.NewMAC.IsZero() {
+		w.mac("nc", &c.NewMAC)
 	}
 	if c.TTL != 0 {
 		w.int64("ttl", c.TTL)
@@ -120,6 +131,8 @@ func (c *Command) DecodeMsgpack(dec *msgpack.Decoder) error {
 			err = readBin16(dec, (*[16]byte)(&c.NewID))
 		case "ttl":
 			c.TTL, err = dec.DecodeInt64()
+		case "nc":
+			err = readMAC(dec, &c.NewMAC)
 		case "nm":
 			c.Name, err = readBytes(dec)
 		case "d":

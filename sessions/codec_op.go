@@ -8,7 +8,7 @@ func (o *Op) EncodeMsgpack(enc *msgpack.Encoder) error {
 		return enc.EncodeNil()
 	}
 	w := MapWriter{Enc: enc}
-	w.Len(2 + count(o.Ended) + count(o.Forget != 0) + count(!o.Next.IsZero()) + count(o.Deadline != 0) + count(o.HVer != 0) +
+	w.Len(2 + count(o.Ended) + count(o.Forget != 0) + count(!o.Next.IsZero()) + count(o.Deadline != 0) + count(!o.MAC.IsZero()) + count(o.HVer != 0) +
 		count(o.LastSeen != 0) + count(o.Created != 0) + count(o.Idle != 0) + count(o.Reads != 0) +
 		count(o.Writes != 0) + count(len(o.Owner) > 0) + count(len(o.IP) > 0) + count(len(o.UA) > 0) +
 		count(len(o.Fields) > 0))
@@ -25,6 +25,9 @@ func (o *Op) EncodeMsgpack(enc *msgpack.Encoder) error {
 	}
 	if o.Deadline != 0 {
 		w.int64("dl", o.Deadline)
+	}
+	if !o.MAC.IsZero() {
+		w.mac("mc", &o.MAC)
 	}
 	if o.HVer != 0 {
 		w.uint64("hv", o.HVer)
@@ -78,6 +81,8 @@ func (o *Op) DecodeMsgpack(dec *msgpack.Decoder) error {
 			err = readBin16(dec, (*[16]byte)(&o.Next))
 		case "dl":
 			o.Deadline, err = dec.DecodeInt64()
+		case "mc":
+			err = readMAC(dec, &o.MAC)
 		case "hv":
 			o.HVer, err = dec.DecodeUint64()
 		case "ls":

@@ -117,6 +117,13 @@ func (w *MapWriter) bin16(k string, v *[16]byte) {
 	}
 }
 
+// mac writes a MAC as the 32-byte bin its MarshalBinary gives reflection.
+func (w *MapWriter) mac(k string, v *MAC) {
+	if w.Key(k) {
+		w.Err = w.Enc.EncodeBytes(v[:])
+	}
+}
+
 func count(b bool) int {
 	if b {
 		return 1
@@ -309,6 +316,21 @@ func readBin16(dec *msgpack.Decoder, v *[16]byte) error {
 		return nil
 	case n != len(v):
 		return fmt.Errorf("sessions: id or tenant of %d bytes, want 16", n)
+	}
+	return dec.ReadFull(v[:])
+}
+
+// readMAC reads a MAC as readBin16 reads an id.
+func readMAC(dec *msgpack.Decoder, v *MAC) error {
+	n, err := dec.DecodeBytesLen()
+	switch {
+	case err != nil:
+		return err
+	case n < 0:
+		*v = MAC{}
+		return nil
+	case n != len(v):
+		return fmt.Errorf("sessions: signature of %d bytes, want %d", n, len(v))
 	}
 	return dec.ReadFull(v[:])
 }

@@ -64,6 +64,8 @@ type Command struct {
 	Tenant Tenant `msgpack:"t"`
 	ID     ID     `msgpack:"i"` // the session addressed; for Start, the new session's id
 	NewID  ID     `msgpack:"n,omitempty"`
+	// NewMAC is the signature of the id a START or ROTATE creates, kept in its record.
+	NewMAC MAC    `msgpack:"nc,omitempty"`
 	TTL    int64  `msgpack:"ttl,omitempty"` // seconds
 	Name   []byte `msgpack:"nm,omitempty"`
 	Data   []byte `msgpack:"d,omitempty"`
@@ -85,6 +87,11 @@ type Command struct {
 	// pipeline's commands share a reading (Redis too reads its clock once per command, not per
 	// expiry check); zero makes the store read its own clock. It never travels between nodes.
 	At int64 `msgpack:"-"`
+	// MAC is the raw signature of the token that addresses ID. It is checked against the
+	// session's record when Check is set; a command without Check was verified by whoever
+	// made it (a front end that checked the HMAC itself, or a peer that settled it).
+	MAC   MAC     `msgpack:"-"`
+	Check Checker `msgpack:"-"`
 }
 
 // Update is one step of an atomic PUPDATE: set Name to Data, or delete it when Delete is set.
@@ -140,6 +147,9 @@ const (
 	CodeNoPayload
 	CodeOwnerLimit
 	CodeBadCommand
+	// CodeSignature: the token's signature is not the key's (reported by a store that
+	// checked it for the front end, see Command.Check).
+	CodeSignature
 )
 
 // Error is a store error: a condition and, for CodeOwnerLimit, the limit.
@@ -166,6 +176,8 @@ func (e *Error) Error() string {
 		return "payload does not exist"
 	case CodeOwnerLimit:
 		return fmt.Sprintf("owner already has the maximum of %d sessions", e.Max)
+	case CodeSignature:
+		return "token signature is invalid"
 	}
 	return fmt.Sprintf("bad command (code %d)", e.Code)
 }
@@ -187,6 +199,7 @@ var (
 	ErrNoPayload   = &Error{Code: CodeNoPayload}
 	ErrOwnerLimit  = &Error{Code: CodeOwnerLimit}
 	ErrBadCommand  = &Error{Code: CodeBadCommand}
+	ErrSignature   = &Error{Code: CodeSignature}
 )
 
 // CheckName applies the payload-name limits.

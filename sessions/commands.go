@@ -55,6 +55,7 @@ func (s *Store) start(cmd *Command) (Result, error) {
 	}
 	r := &record{
 		id:       cmd.ID,
+		mac:      cmd.NewMAC,
 		tenant:   s.tenants.intern(cmd.Tenant),
 		deadline: now + cmd.TTL*1000,
 		hver:     s.clock.next(now),
@@ -77,6 +78,10 @@ func (s *Store) sessionCommand(cmd *Command) (Result, error) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	r, err := sh.lookupLocked(cmd.ID, ti, known, now)
+	if cmd.Check != nil && !(err == nil && cmd.macMatches(r)) && !cmd.Check.CheckMAC(cmd.ID, &cmd.MAC) {
+		// The original module checks the signature before anything else.
+		return Result{}, ErrSignature
+	}
 	if err != nil {
 		return Result{}, err
 	}
@@ -182,6 +187,7 @@ func (s *Store) sessionCommand(cmd *Command) (Result, error) {
 			return Result{}, ErrBadCommand
 		}
 		nr := *r
+		nr.mac = cmd.NewMAC
 		nr.hver = s.clock.next(now)
 		nr.lastSeen = now
 		nr.id = cmd.NewID

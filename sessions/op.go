@@ -17,8 +17,10 @@ type Op struct {
 	Forget int64 `msgpack:"f,omitempty"`
 	// Next is, on the tombstone of a rotated id, the id it was rotated into: copies of the old
 	// id that arrive later are merged into it (see Store.Apply).
-	Next     ID        `msgpack:"nx,omitempty"`
-	Deadline int64     `msgpack:"dl,omitempty"`
+	Next     ID    `msgpack:"nx,omitempty"`
+	Deadline int64 `msgpack:"dl,omitempty"`
+	// MAC is the session's token signature (never changes; see record.mac).
+	MAC      MAC       `msgpack:"mc,omitempty"`
 	HVer     uint64    `msgpack:"hv,omitempty"`
 	LastSeen int64     `msgpack:"ls,omitempty"`
 	Created  uint32    `msgpack:"c,omitempty"`
@@ -38,7 +40,7 @@ func (o *Op) Slot() int { return o.ID.Slot() }
 func (s *Store) opOf(id ID, r *record, fields []FieldOp) Op {
 	m := splitBlob(r.bytes())
 	return Op{
-		ID: id, Tenant: s.tenants.get(r.tenant), Deadline: r.deadline, HVer: r.hver, LastSeen: r.lastSeen,
+		ID: id, Tenant: s.tenants.get(r.tenant), Deadline: r.deadline, MAC: r.mac, HVer: r.hver, LastSeen: r.lastSeen,
 		Created: r.created, Idle: r.idle, Reads: r.reads, Writes: r.writes,
 		Owner: m.owner, IP: m.ip, UA: m.ua, Fields: fields,
 	}

@@ -11,10 +11,13 @@ import (
 // two allocations and readers may keep slices of a blob after the shard lock is released:
 // writers always build a new blob and never modify an old one.
 //
-// The struct is exactly 80 bytes (a malloc size class): the tenant is an index into the
-// store's tenant table and the blob is a string header (the blob is immutable anyway).
+// The struct is exactly 112 bytes (a malloc size class): the tenant is an index into the
+// store's tenant table and the blob is a string header (the blob is immutable anyway). The
+// MAC sits beside the id, which a lookup has just read, so checking it rarely costs another
+// cache line.
 type record struct {
 	id       ID
+	mac      MAC    // the token's signature, zero if the node that made the session kept none
 	tenant   uint32 // index into Store.tenants
 	created  uint32 // unix seconds
 	idle     uint32 // idle timeout in seconds, 0 = none

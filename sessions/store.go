@@ -175,7 +175,7 @@ func (s *Store) applyLocked(sh *shard, op *Op, ti uint32, now int64) {
 		fields := sortedFieldOps(op.Fields)
 		blob, _ := buildBlob(op.Owner, op.IP, op.UA, nil, fields)
 		sh.putLocked(op.ID, &record{
-			tenant: ti, deadline: op.Deadline, hver: op.HVer, lastSeen: op.LastSeen,
+			mac: op.MAC, tenant: ti, deadline: op.Deadline, hver: op.HVer, lastSeen: op.LastSeen,
 			created: op.Created, idle: op.Idle, reads: op.Reads, writes: op.Writes, blob: frozen(blob),
 		})
 		return
@@ -185,6 +185,9 @@ func (s *Store) applyLocked(sh *shard, op *Op, ti uint32, now int64) {
 	if op.HVer > r.hver || op.HVer == r.hver && op.Deadline > r.deadline {
 		r.hver, r.deadline, r.idle, r.tenant = op.HVer, op.Deadline, op.Idle, ti
 		owner, ip, ua = op.Owner, op.IP, op.UA
+	}
+	if r.mac.IsZero() {
+		r.mac = op.MAC
 	}
 	r.lastSeen = max(r.lastSeen, op.LastSeen)
 	r.reads = max(r.reads, op.Reads)

@@ -121,6 +121,7 @@ type Signer struct {
 	tenant Tenant
 	sum    [sha256.Size]byte
 	id     ID
+	v      *Verifier // made on first use for the current key
 }
 
 // NewSigner returns a Signer for key.
@@ -139,6 +140,7 @@ func (s *Signer) Reset(key []byte) {
 	s.key = append(s.key[:0], key...)
 	s.mac = hmac.New(sha256.New, s.key)
 	s.tenant = TenantOf(s.key)
+	s.v = nil
 }
 
 // Tenant is the tenant of the signer's key.

@@ -208,6 +208,7 @@ func (s *rest) create(c *call) (int, any, error) {
 		if err != nil {
 			return 0, nil, err
 		}
+		cmd.NewMAC = c.signer.MAC(cmd.ID) // kept in the record: RESP commands need no HMAC then
 		_, err = s.b.Do(c.ctx, &cmd)
 		if errors.Is(err, sessions.ErrBadCommand) && attempt < 2 {
 			continue
@@ -222,7 +223,7 @@ func (s *rest) create(c *call) (int, any, error) {
 			return 0, nil, err
 		}
 	}
-	return http.StatusOK, map[string]string{"token": string(c.signer.AppendToken(nil, cmd.ID))}, nil
+	return http.StatusOK, map[string]string{"token": string(sessions.AppendTokenMAC(nil, cmd.ID, &cmd.NewMAC))}, nil
 }
 
 // describe renders a session with its data, as rest-sessions does.

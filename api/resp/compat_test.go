@@ -45,6 +45,8 @@ func TestModuleCompatibility(t *testing.T) {
 		{[]string{"SESSIONGATE.PSET", "qwerty", tok, "n", ""}, "-<payload_data> must have at least one character"},
 		{[]string{"SESSIONGATE.PSET", "qwerty", tok, "n", bigData}, "-<payload_data> length exceeds the maximum value allowed of 8000000"},
 		{[]string{"SESSIONGATE.PDEL", "qwerty", tok, "user"}, "-the requested <payload_name> does not exist"},
+		{[]string{"SESSIONGATE.PGET", "qwerty", tok[:20] + strings.ToUpper(tok[20:]), "user"}, "-the signature contained in <token> is invalid"},
+		{[]string{"SESSIONGATE.PSET", "qwerty", forged, "user", "forged"}, "-the signature contained in <token> is invalid"},
 		{[]string{"SESSIONGATE.PSET", "qwerty", tok, "user", "{}"}, "+OK"},
 		{[]string{"SESSIONGATE.PGET", "qwerty", tok, "user"}, "{}"},
 		{[]string{"SESSIONGATE.PDEL", "qwerty", tok, "nope"}, "+OK"}, // the module's quirk, kept
@@ -55,6 +57,7 @@ func TestModuleCompatibility(t *testing.T) {
 		{[]string{"sessiongate.end", "qwerty", tok}, "+OK"},
 		{[]string{"SESSIONGATE.END", "qwerty", tok}, "-the session id contained in <token> does not exist"},
 		{[]string{"SESSIONGATE.PGET", "qwerty", tok, "user"}, "-the session id contained in <token> does not exist"},
+		{[]string{"SESSIONGATE.PGET", "qwerty", forged, "user"}, "-the signature contained in <token> is invalid"},
 		{[]string{"SESSIONGATE.EXPIRE", "qwerty", other, "0"}, "-the signature contained in <token> is invalid"},
 		{[]string{"SESSIONGATE.EXPIRE", "asdfgh", other, "0"}, "+OK"},
 		{[]string{"SESSIONGATE.PGET", "asdfgh", other, "x"}, "-the session id contained in <token> does not exist"},
@@ -72,6 +75,18 @@ func TestModuleCompatibility(t *testing.T) {
 				a = a[:120] + "..."
 			}
 			t.Errorf("%s\n got %q\nwant %q", a, got, c.want)
+		}
+	}
+	// The same checks hold for a pipeline, whose commands run together: a forged token in the
+	// middle is refused, and the writes around it stand.
+	live := r.do("SESSIONGATE.START", "qwerty", "300")
+	r.send("SESSIONGATE.PSET", "qwerty", live, "a", "1")
+	r.send("SESSIONGATE.PSET", "qwerty", live[:20]+strings.ToUpper(live[20:]), "a", "forged")
+	r.send("SESSIONGATE.PSET", "qwerty", live[:19]+"."+other[20:], "a", "forged")
+	r.send("SESSIONGATE.PGET", "qwerty", live, "a")
+	for i, want := range []string{"+OK", "-the signature contained in <token> is invalid", "-the signature contained in <token> is invalid", "$1", "1"} {
+		if got := r.line(); got != want {
+			t.Fatalf("pipelined reply %d = %q, want %q", i, got, want)
 		}
 	}
 	// ttl 0 at START hands out a token for a session that is already over.

@@ -18,6 +18,8 @@ func errorReply(err error) reply {
 	switch {
 	case errors.As(err, &se):
 		switch se.Code {
+		case sessions.CodeSignature:
+			return errReply(errSignature)
 		case sessions.CodeNoSession:
 			return errReply("the session id contained in <token> does not exist")
 		case sessions.CodeWrongKey:

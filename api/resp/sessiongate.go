@@ -54,10 +54,14 @@ func tokenCmd(sg *sessions.Signer, key, token []byte, between func() string) (se
 		}
 	}
 	sg.Reset(key)
-	if !sg.Verify(id, sig) {
+	mac, ok := sessions.ParseMAC(&sig)
+	if !ok {
 		return sessions.Command{}, errSignature
 	}
-	return sessions.Command{Tenant: sg.Tenant(), ID: id}, ""
+	// The store that runs the command compares the MAC with the one kept in the session's
+	// record, and computes the HMAC only when that cannot settle it (a miss, another key);
+	// a node that forwards the command verifies it before it leaves (Command.Settle).
+	return sessions.Command{Tenant: sg.Tenant(), ID: id, MAC: mac, Check: sg.Verifier()}, ""
 }
 
 func cmdStart(c *client, sg *sessions.Signer, args [][]byte) reply {
@@ -84,7 +88,7 @@ func (c *client) start(sg *sessions.Signer, key []byte, cmd sessions.Command) re
 		if err != nil {
 			return errReply("ERR cannot draw a session id: " + err.Error())
 		}
-		cmd.ID = id
+		cmd.ID, cmd.NewMAC = id, sg.MAC(id)
 		_, err = c.do(&cmd)
 		if errors.Is(err, sessions.ErrBadCommand) && attempt < 2 {
 			continue // an id collision: draw again
@@ -92,7 +96,7 @@ func (c *client) start(sg *sessions.Signer, key []byte, cmd sessions.Command) re
 		if err != nil {
 			return errorReply(err)
 		}
-		return reply{kind: rBulk, bulk: sg.AppendToken(nil, id)}
+		return reply{kind: rBulk, bulk: sessions.AppendTokenMAC(nil, id, &cmd.NewMAC)}
 	}
 }
 
@@ -203,7 +207,7 @@ func cmdRotate(c *client, sg *sessions.Signer, args [][]byte) reply {
 		if err != nil {
 			return errReply("ERR cannot draw a session id: " + err.Error())
 		}
-		cmd.NewID = nid
+		cmd.NewID, cmd.NewMAC = nid, sg.MAC(nid)
 		_, err = c.do(&cmd)
 		if errors.Is(err, sessions.ErrBadCommand) && attempt < 2 {
 			continue
@@ -211,8 +215,7 @@ func cmdRotate(c *client, sg *sessions.Signer, args [][]byte) reply {
 		if err != nil {
 			return errorReply(err)
 		}
-		sg.Reset(args[1])
-		return reply{kind: rBulk, bulk: sg.AppendToken(nil, nid)}
+		return reply{kind: rBulk, bulk: sessions.AppendTokenMAC(nil, nid, &cmd.NewMAC)}
 	}
 }
 

@@ -10,24 +10,27 @@ import "github.com/sessiongate/sessiongate/sessions"
 
 // Command shadows sessions.Command.
 type Command struct {
-	Kind        sessions.Kind   `msgpack:"k"`
-	Tenant      sessions.Tenant `msgpack:"t"`
-	ID          sessions.ID     `msgpack:"i"`
-	NewID       sessions.ID     `msgpack:"n,omitempty"`
-	TTL         int64           `msgpack:"ttl,omitempty"`
-	Name        []byte          `msgpack:"nm,omitempty"`
-	Data        []byte          `msgpack:"d,omitempty"`
-	Owner       []byte          `msgpack:"o,omitempty"`
-	IP          []byte          `msgpack:"ip,omitempty"`
-	UA          []byte          `msgpack:"ua,omitempty"`
-	Idle        uint32          `msgpack:"id,omitempty"`
-	MaxSessions int             `msgpack:"mx,omitempty"`
-	Evict       bool            `msgpack:"ev,omitempty"`
-	Updates     []Update        `msgpack:"u,omitempty"`
-	Seconds     int64           `msgpack:"s,omitempty"`
-	Limit       int             `msgpack:"l,omitempty"`
-	Slots       []uint16        `msgpack:"sl,omitempty"`
-	At          int64           `msgpack:"-"`
+	Kind        sessions.Kind    `msgpack:"k"`
+	Tenant      sessions.Tenant  `msgpack:"t"`
+	ID          sessions.ID      `msgpack:"i"`
+	NewID       sessions.ID      `msgpack:"n,omitempty"`
+	NewMAC      sessions.MAC     `msgpack:"nc,omitempty"`
+	TTL         int64            `msgpack:"ttl,omitempty"`
+	Name        []byte           `msgpack:"nm,omitempty"`
+	Data        []byte           `msgpack:"d,omitempty"`
+	Owner       []byte           `msgpack:"o,omitempty"`
+	IP          []byte           `msgpack:"ip,omitempty"`
+	UA          []byte           `msgpack:"ua,omitempty"`
+	Idle        uint32           `msgpack:"id,omitempty"`
+	MaxSessions int              `msgpack:"mx,omitempty"`
+	Evict       bool             `msgpack:"ev,omitempty"`
+	Updates     []Update         `msgpack:"u,omitempty"`
+	Seconds     int64            `msgpack:"s,omitempty"`
+	Limit       int              `msgpack:"l,omitempty"`
+	Slots       []uint16         `msgpack:"sl,omitempty"`
+	At          int64            `msgpack:"-"`
+	MAC         sessions.MAC     `msgpack:"-"`
+	Check       sessions.Checker `msgpack:"-"`
 }
 
 // Update shadows sessions.Update.
@@ -76,6 +79,7 @@ type Op struct {
 	Forget   int64           `msgpack:"f,omitempty"`
 	Next     sessions.ID     `msgpack:"nx,omitempty"`
 	Deadline int64           `msgpack:"dl,omitempty"`
+	MAC      sessions.MAC    `msgpack:"mc,omitempty"`
 	HVer     uint64          `msgpack:"hv,omitempty"`
 	LastSeen int64           `msgpack:"ls,omitempty"`
 	Created  uint32          `msgpack:"c,omitempty"`

@@ -19,7 +19,8 @@ func FullInfo(seed byte) sessions.Info {
 func FullCommand() sessions.Command {
 	return sessions.Command{Kind: sessions.KindStart, Tenant: sessions.TenantOf([]byte("key")),
 		ID: sessions.ID([]byte("abcdefghijklmnop")), NewID: sessions.ID([]byte("ABCDEFGHIJKLMNOP")),
-		TTL: 3600, Name: []byte("name"), Data: []byte("data"), Owner: []byte("owner"), IP: []byte("::1"),
+		NewMAC: sessions.MAC([]byte("0123456789abcdef0123456789ABCDEF")),
+		TTL:    3600, Name: []byte("name"), Data: []byte("data"), Owner: []byte("owner"), IP: []byte("::1"),
 		UA: []byte("curl"), Idle: 30, MaxSessions: 5, Evict: true,
 		Updates: []sessions.Update{
 			{Name: []byte("a"), Data: []byte("1"), Delete: true},
@@ -43,7 +44,8 @@ func FullResult() sessions.Result {
 // FullOp is an op with every field set, nested ones included.
 func FullOp() sessions.Op {
 	return sessions.Op{ID: sessions.ID([]byte("abcdefghijklmnop")), Tenant: sessions.TenantOf([]byte("key")),
-		Ended: true, Forget: math.MinInt64, Next: sessions.ID([]byte("ponmlkjihgfedcba")), Deadline: 1_700_000_000_000, HVer: math.MaxUint64,
+		Ended: true, Forget: math.MinInt64, Next: sessions.ID([]byte("ponmlkjihgfedcba")), Deadline: 1_700_000_000_000,
+		MAC: sessions.MAC([]byte("fedcba9876543210fedcba9876543210")), HVer: math.MaxUint64,
 		LastSeen: 1, Created: 2, Idle: 3, Reads: 4, Writes: 5,
 		Owner: []byte("owner"), IP: []byte("ip"), UA: []byte("ua"),
 		Fields: []sessions.FieldOp{
