@@ -88,13 +88,7 @@ func checkSessionsValue(t *testing.T, nodes []*testNode, ids []sessions.ID, want
 func TestDoBatchSplitsLargeBatchesInOrder(t *testing.T) {
 	nodes := startCluster(t, 2)
 	via := nodes[0]
-	var id sessions.ID
-	for {
-		id = newID(t, -1)
-		if primaryOf(via, id) != via.name {
-			break
-		}
-	}
+	id := remoteID(t, via)
 	if _, err := doRetry(t, via.n, sessions.Command{Kind: sessions.KindStart, Tenant: testTenant, ID: id, TTL: 600}); err != nil {
 		t.Fatal(err)
 	}

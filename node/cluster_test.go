@@ -166,10 +166,7 @@ func TestLongPartitionHealsWithoutResurrection(t *testing.T) {
 	nodes := startCluster(t, 3, withAntiEntropy(500*time.Millisecond))
 	ids := writeSessions(t, nodes, 100)
 	iso := nodes[2]
-	for _, other := range nodes[:2] {
-		iso.faults.Block(other.gossip, other.repl)
-		other.faults.Block(iso.gossip, iso.repl)
-	}
+	cutOff(iso, nodes[:2])
 	waitMembers(t, nodes[:2], 2)
 	// Longer than GossipToTheDeadTime (2s in tests): memberlist alone would never heal.
 	time.Sleep(3 * time.Second)

@@ -200,6 +200,23 @@ func newID(t *testing.T, slot int) sessions.ID {
 	return id
 }
 
+// remoteID draws session ids until one has a primary other than via.
+func remoteID(t *testing.T, via *testNode) sessions.ID {
+	for {
+		if id := newID(t, -1); primaryOf(via, id) != via.name {
+			return id
+		}
+	}
+}
+
+// cutOff isolates iso from others, both ways, for gossip and replication alike.
+func cutOff(iso *testNode, others []*testNode) {
+	for _, other := range others {
+		iso.faults.Block(other.gossip, other.repl)
+		other.faults.Block(iso.gossip, iso.repl)
+	}
+}
+
 // doRetry runs a command, retrying retryable cluster errors as a client would.
 func doRetry(t *testing.T, n *Node, cmd sessions.Command) (sessions.Result, error) {
 	t.Helper()

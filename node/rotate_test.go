@@ -15,10 +15,7 @@ func TestWritesAcrossAPartitionFollowARotation(t *testing.T) {
 	nodes := startCluster(t, 3, withAntiEntropy(500*time.Millisecond))
 	ids := writeSessions(t, nodes, 30)
 	iso := nodes[2]
-	for _, other := range nodes[:2] {
-		iso.faults.Block(other.gossip, other.repl)
-		other.faults.Block(iso.gossip, iso.repl)
-	}
+	cutOff(iso, nodes[:2])
 	waitMembers(t, nodes[:2], 2)
 	waitMembers(t, nodes[2:], 1)
 

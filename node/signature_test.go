@@ -22,13 +22,7 @@ func (c *fixedChecker) CheckMAC(sessions.ID, *sessions.MAC) bool { c.calls.Add(1
 func TestForwardedCommandsAreVerifiedFirst(t *testing.T) {
 	nodes := startCluster(t, 2)
 	via := nodes[0]
-	var id sessions.ID
-	for {
-		id = newID(t, -1)
-		if primaryOf(via, id) != via.name {
-			break
-		}
-	}
+	id := remoteID(t, via)
 	if _, err := doRetry(t, via.n, sessions.Command{Kind: sessions.KindStart, Tenant: testTenant, ID: id, TTL: 600}); err != nil {
 		t.Fatal(err)
 	}

@@ -111,18 +111,10 @@ func (w *MapWriter) bytes(k string, v []byte) {
 }
 
 // bin16 writes an id or tenant as the 16-byte bin its MarshalBinary gives reflection.
-func (w *MapWriter) bin16(k string, v *[16]byte) {
-	if w.Key(k) {
-		w.Err = w.Enc.EncodeBytes(v[:])
-	}
-}
+func (w *MapWriter) bin16(k string, v *[16]byte) { w.bytes(k, v[:]) }
 
 // mac writes a MAC as the 32-byte bin its MarshalBinary gives reflection.
-func (w *MapWriter) mac(k string, v *MAC) {
-	if w.Key(k) {
-		w.Err = w.Enc.EncodeBytes(v[:])
-	}
-}
+func (w *MapWriter) mac(k string, v *MAC) { w.bytes(k, v[:]) }
 
 func count(b bool) int {
 	if b {
@@ -306,34 +298,25 @@ func readBytes(dec *msgpack.Decoder) ([]byte, error) {
 
 // readBin16 reads an id or tenant: nil is the zero value, any length but 16 an error, as
 // reflection does through UnmarshalBinary.
-func readBin16(dec *msgpack.Decoder, v *[16]byte) error {
+func readBin16(dec *msgpack.Decoder, v *[16]byte) error { return readFixed(dec, v[:], "id or tenant") }
+
+// readFixed reads a bin of exactly len(v) bytes into v; nil clears v.
+func readFixed(dec *msgpack.Decoder, v []byte, what string) error {
 	n, err := dec.DecodeBytesLen()
 	switch {
 	case err != nil:
 		return err
 	case n < 0:
-		*v = [16]byte{}
+		clear(v)
 		return nil
 	case n != len(v):
-		return fmt.Errorf("sessions: id or tenant of %d bytes, want 16", n)
+		return fmt.Errorf("sessions: %s of %d bytes, want %d", what, n, len(v))
 	}
-	return dec.ReadFull(v[:])
+	return dec.ReadFull(v)
 }
 
 // readMAC reads a MAC as readBin16 reads an id.
-func readMAC(dec *msgpack.Decoder, v *MAC) error {
-	n, err := dec.DecodeBytesLen()
-	switch {
-	case err != nil:
-		return err
-	case n < 0:
-		*v = MAC{}
-		return nil
-	case n != len(v):
-		return fmt.Errorf("sessions: signature of %d bytes, want %d", n, len(v))
-	}
-	return dec.ReadFull(v[:])
-}
+func readMAC(dec *msgpack.Decoder, v *MAC) error { return readFixed(dec, v[:], "signature") }
 
 // Codec is what the element types of arrays implement (pointer receivers).
 type Codec[T any] interface {
