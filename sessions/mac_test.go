@@ -137,3 +137,54 @@ func TestUnsettledCommandIsNotSent(t *testing.T) {
 		t.Fatal("Settle accepted a signature the checker rejected")
 	}
 }
+
+// ParseMAC agrees with encoding/hex on every lowercase digit and rejects every other byte in
+// every position.
+func TestParseMACEveryByte(t *testing.T) {
+	sg := NewSigner([]byte("k"))
+	id := mustID(t, 3)
+	_, sig, _ := ParseToken(sg.AppendToken(nil, id))
+	want := sg.MAC(id)
+	for pos := range sig {
+		for c := 0; c < 256; c++ {
+			s := sig
+			s[pos] = byte(c)
+			m, ok := ParseMAC(&s)
+			isHex := c >= '0' && c <= '9' || c >= 'a' && c <= 'f'
+			if ok != isHex {
+				t.Fatalf("byte %q at %d: ok=%v", byte(c), pos, ok)
+			}
+			if ok && byte(c) == sig[pos] && m != want {
+				t.Fatalf("decoded %x, want %x", m, want)
+			}
+		}
+	}
+}
+
+// BenchmarkParseMAC is what a command whose session vouches for its MAC pays instead of the
+// HMAC (BenchmarkVerifierHMAC): decoding the signature.
+func BenchmarkParseMAC(b *testing.B) {
+	sg := NewSigner([]byte("a sign key of ordinary length"))
+	id := mustID(b, 3)
+	_, sig, _ := ParseToken(sg.AppendToken(nil, id))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok := ParseMAC(&sig); !ok {
+			b.Fatal("rejected")
+		}
+	}
+}
+
+// BenchmarkVerifierHMAC is the HMAC check a miss, another key or a forward costs.
+func BenchmarkVerifierHMAC(b *testing.B) {
+	sg := NewSigner([]byte("a sign key of ordinary length"))
+	id := mustID(b, 3)
+	mac := sg.MAC(id)
+	v := sg.Verifier()
+	b.ReportAllocs()
+	for b.Loop() {
+		if !v.CheckMAC(id, &mac) {
+			b.Fatal("rejected")
+		}
+	}
+}
