@@ -206,8 +206,9 @@ func (s *Store) applyLocked(sh *shard, op *Op, ti uint32, now int64) {
 // further rotations. It only ever merges into a live session, never creates one: a successor
 // this replica does not hold may have ended with its tombstone not here yet (or forgotten),
 // and creating it would bring it back. Every stream sends a rotation's new session before the
-// old id's tombstone (ROTATE's ops, and SlotOps, which sends live sessions first), so a
-// successor that is live anywhere is here by the time the link is.
+// old id's tombstone (ROTATE's ops; SlotOps, which sends live sessions first and a chain's
+// newest link first; ExportChain), so a successor that is live anywhere is here by the time
+// the link is.
 func (s *Store) forwardLocked(sh *shard, next ID, op *Op, ti uint32, now int64) {
 	for hops := 0; hops < maxHops; hops++ {
 		if _, ended := sh.tombs[next]; ended {

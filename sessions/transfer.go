@@ -19,15 +19,50 @@ func (s *Store) SlotOps(slot int, fn func(op *Op)) {
 			ops = append(ops, s.opOf(r.id, r, allFields(splitBlob(r.bytes()))))
 		}
 	})
+	var linked []ID
 	for id, forget := range sh.tombs {
-		if id.Slot() == slot {
-			ops = append(ops, Op{ID: id, Ended: true, Forget: forget, Next: sh.next[id]})
+		if id.Slot() != slot {
+			continue
 		}
+		if _, ok := sh.next[id]; ok {
+			linked = append(linked, id)
+			continue
+		}
+		ops = append(ops, Op{ID: id, Ended: true, Forget: forget})
+	}
+	for _, id := range successorsFirst(linked, sh.next) {
+		ops = append(ops, Op{ID: id, Ended: true, Forget: sh.tombs[id], Next: sh.next[id]})
 	}
 	sh.mu.Unlock()
 	for i := range ops {
 		fn(&ops[i])
 	}
+}
+
+// successorsFirst orders rotated ids so that each comes after the one it was rotated into,
+// when that was rotated too: a receiver then follows a chain of links (old -> new -> newer)
+// into the live end of it, which SlotOps sends before any tombstone. Ids are never reused, so
+// links form no cycle; should one appear anyway, what is left goes last in any order.
+func successorsFirst(ids []ID, next map[ID]ID) []ID {
+	out := make([]ID, 0, len(ids))
+	done := make(map[ID]bool, len(ids))
+	for len(ids) > 0 {
+		rest := ids[:0]
+		for _, id := range ids {
+			n := next[id]
+			if _, rotated := next[n]; rotated && !done[n] {
+				rest = append(rest, id)
+				continue
+			}
+			out = append(out, id)
+			done[id] = true
+		}
+		if len(rest) == len(ids) {
+			return append(out, rest...)
+		}
+		ids = rest
+	}
+	return out
 }
 
 // SlotDigest summarises the replicated state of a slot: ids, header and payload versions,
