@@ -1,12 +1,10 @@
 package sessions
 
 import (
-	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
 	"errors"
-	"hash"
 	"sync"
 )
 
@@ -69,28 +67,21 @@ type Checker interface {
 	CheckMAC(id ID, mac *MAC) bool
 }
 
-// Verifier is a Checker for one sign key, safe for concurrent use. It never changes key: a
-// connection that switches keys gets a new one, so commands already prepared keep theirs.
+// Verifier is a Checker for one sign key, safe for concurrent use: a Signer of its own behind
+// a lock. It never changes key: a connection that switches keys gets a new one, so commands
+// already prepared keep theirs.
 type Verifier struct {
-	mu  sync.Mutex
-	mac hash.Hash
-	id  ID
-	sum MAC
+	mu sync.Mutex
+	s  *Signer
 }
 
-func newVerifier(key []byte) *Verifier {
-	return &Verifier{mac: hmac.New(sha256.New, append([]byte(nil), key...))}
-}
+func newVerifier(key []byte) *Verifier { return &Verifier{s: NewSigner(key)} }
 
 // CheckMAC reports, in constant time, whether mac is the key's signature of id.
 func (v *Verifier) CheckMAC(id ID, mac *MAC) bool {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	v.mac.Reset()
-	v.id = id
-	v.mac.Write(v.id[:])
-	v.mac.Sum(v.sum[:0])
-	return subtle.ConstantTimeCompare(v.sum[:], mac[:]) == 1
+	return subtle.ConstantTimeCompare(v.s.mac256(id), mac[:]) == 1
 }
 
 // macMatches reports, in constant time, whether the record r found for cmd vouches for its

@@ -162,11 +162,8 @@ func (s *Signer) Verify(id ID, sig [SigLen]byte) bool {
 
 // AppendToken appends "v1.<id>.<hex sig>" to dst.
 func (s *Signer) AppendToken(dst []byte, id ID) []byte {
-	sum := s.mac256(id)
-	dst = append(dst, 'v', '1', '.')
-	dst = append(dst, id[:]...)
-	dst = append(dst, '.')
-	return hex.AppendEncode(dst, sum)
+	m := s.MAC(id)
+	return AppendTokenMAC(dst, id, &m)
 }
 
 func charValue(c byte) byte {

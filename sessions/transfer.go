@@ -44,6 +44,9 @@ func (s *Store) SlotOps(slot int, fn func(op *Op)) {
 // into the live end of it, which SlotOps sends before any tombstone. Ids are never reused, so
 // links form no cycle; should one appear anyway, what is left goes last in any order.
 func successorsFirst(ids []ID, next map[ID]ID) []ID {
+	if len(ids) < 2 {
+		return ids // the common case: SlotOps runs for every slot a hand-off or repair sends
+	}
 	out := make([]ID, 0, len(ids))
 	done := make(map[ID]bool, len(ids))
 	for len(ids) > 0 {
