@@ -16,6 +16,21 @@ func pget(s *Store, id ID, name string) string {
 	return string(res.Data)
 }
 
+// rotatedTwice starts a session on a primary, copies it to a replica that then misses two
+// rotations of it (id -> n1 -> n2), and moves the clock on so the replica's next write is newer.
+func rotatedTwice(t *testing.T) (s *Store, c *fakeClock, id, n2 ID, stale *Store) {
+	t.Helper()
+	s, c = newTestStore()
+	id = start(t, s, tenantA, 600)
+	stale = replicaOf(t, s, c, id.Slot())
+	n1 := mustID(t, id.Slot())
+	n2 = mustID(t, id.Slot())
+	do(t, s, Command{Kind: KindRotate, Tenant: tenantA, ID: id, NewID: n1})
+	do(t, s, Command{Kind: KindRotate, Tenant: tenantA, ID: n1, NewID: n2})
+	c.Advance(time.Millisecond)
+	return s, c, id, n2, stale
+}
+
 // replicaOf returns a store that holds everything src holds, through SlotOps as a hand-off does.
 func replicaOf(t *testing.T, src *Store, c *fakeClock, slot int) *Store {
 	t.Helper()
@@ -97,13 +112,7 @@ func TestRotationTakesInWritesItMissed(t *testing.T) {
 // A session rotated twice takes a late copy of its first id into its last one; two rotations
 // of one id (one per side of a partition) settle on the same successor on every replica.
 func TestRotationChainsAndForks(t *testing.T) {
-	s, c := newTestStore()
-	id := start(t, s, tenantA, 600)
-	stale := replicaOf(t, s, c, id.Slot())
-	n1, n2 := mustID(t, id.Slot()), mustID(t, id.Slot())
-	do(t, s, Command{Kind: KindRotate, Tenant: tenantA, ID: id, NewID: n1})
-	do(t, s, Command{Kind: KindRotate, Tenant: tenantA, ID: n1, NewID: n2})
-	c.Advance(time.Millisecond)
+	s, c, id, n2, stale := rotatedTwice(t)
 	late := do(t, stale, Command{Kind: KindPSet, Tenant: tenantA, ID: id, Name: []byte("a"), Data: []byte("late")}).Ops
 	s.Apply(&late[0])
 	if got := pget(s, n2, "a"); got != "late" {
@@ -284,13 +293,7 @@ func TestRotationNeverCreatesTheNewID(t *testing.T) {
 // the chain, whatever order the store's maps hold the tombstones in.
 func TestSlotOpsSendsAChainNewestLinkFirst(t *testing.T) {
 	for try := 0; try < 20; try++ {
-		s, c := newTestStore()
-		id := start(t, s, tenantA, 600)
-		cut := replicaOf(t, s, c, id.Slot())
-		n1, n2 := mustID(t, id.Slot()), mustID(t, id.Slot())
-		do(t, s, Command{Kind: KindRotate, Tenant: tenantA, ID: id, NewID: n1})
-		do(t, s, Command{Kind: KindRotate, Tenant: tenantA, ID: n1, NewID: n2})
-		c.Advance(time.Millisecond)
+		s, _, id, n2, cut := rotatedTwice(t)
 		do(t, cut, Command{Kind: KindPSet, Tenant: tenantA, ID: id, Name: []byte("a"), Data: []byte("cut off")})
 		s.SlotOps(id.Slot(), cut.Apply)
 		if got := pget(cut, n2, "a"); got != "cut off" {
