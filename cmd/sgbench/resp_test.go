@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -185,5 +186,46 @@ func TestErrorKinds(t *testing.T) {
 		if got := errorKind([]byte(in)); got != want {
 			t.Errorf("%q: got %q, want %q", in, got, want)
 		}
+	}
+}
+
+// deadlineConn records the deadlines set on it.
+type deadlineConn struct {
+	net.Conn
+	sets []time.Time
+}
+
+func (c *deadlineConn) SetDeadline(t time.Time) error {
+	c.sets = append(c.sets, t)
+	return nil
+}
+func (c *deadlineConn) Write(b []byte) (int, error) { return len(b), nil }
+
+// flush gives every reply at least its timeout, at most an eighth more, and moves the
+// connection's deadline only when it would fall outside that window.
+func TestFlushMovesTheDeadlineOnlyWhenItMust(t *testing.T) {
+	nc := &deadlineConn{}
+	c := &Conn{nc: nc, w: newWriter(nc)}
+	const timeout = 10 * time.Second
+	for range 1000 {
+		c.w.cmd([]byte("PING"))
+		before := time.Now()
+		if err := c.flush(timeout); err != nil {
+			t.Fatal(err)
+		}
+		dl := nc.sets[len(nc.sets)-1]
+		if dl.Before(before.Add(timeout)) || dl.After(time.Now().Add(timeout+timeout/8)) {
+			t.Fatalf("deadline %v after a flush at %v, want within [timeout, 9/8 timeout]", dl.Sub(before), before)
+		}
+	}
+	if len(nc.sets) != 1 {
+		t.Fatalf("1000 flushes within a second set the deadline %d times, want once", len(nc.sets))
+	}
+	// A shorter timeout takes effect at once.
+	c.w.cmd([]byte("PING"))
+	before := time.Now()
+	c.flush(50 * time.Millisecond)
+	if dl := nc.sets[len(nc.sets)-1]; len(nc.sets) != 2 || dl.After(before.Add(time.Second)) {
+		t.Fatalf("a 50ms flush after 10s ones left the deadline %v away (%d sets)", dl.Sub(before), len(nc.sets))
 	}
 }
