@@ -159,13 +159,7 @@ func (h handler) ServeCall(ctx context.Context, m replication.Method, dec *msgpa
 		if err := dec.Decode(&req); err != nil {
 			return nil, err
 		}
-		resp := digestMsg{Digests: make([]uint64, len(req.Slots))}
-		for i, s := range req.Slots {
-			if int(s) < sessions.Slots {
-				resp.Digests[i] = c.n.store.SlotDigest(int(s))
-			}
-		}
-		return &resp, nil
+		return &digestMsg{Digests: c.n.store.SlotDigests(intSlots(req.Slots))}, nil
 	}
 	return nil, fmt.Errorf("unknown method %d", m)
 }

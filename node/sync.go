@@ -188,6 +188,15 @@ func (c *cluster) pullFromAll(v *view, ps partitionSync, firstRound func()) {
 }
 
 // slotsOf lists the slots of partition p.
+// intSlots widens slot numbers for the store.
+func intSlots(slots []uint16) []int {
+	out := make([]int, len(slots))
+	for i, s := range slots {
+		out[i] = int(s)
+	}
+	return out
+}
+
 func slotsOf(partitions, p int) []uint16 {
 	var out []uint16
 	for s := p; s < sessions.Slots; s += partitions {
@@ -408,8 +417,9 @@ func (c *cluster) compareWith(addr string, slots []uint16) (int, error) {
 		return 0, err
 	}
 	n := 0
+	local := c.n.store.SlotDigests(intSlots(slots)) // one pass over the partition's shard
 	for i, s := range slots {
-		if i >= len(resp.Digests) || resp.Digests[i] == c.n.store.SlotDigest(int(s)) {
+		if i >= len(resp.Digests) || resp.Digests[i] == local[i] {
 			continue
 		}
 		if err := c.pullSlot(addr, int(s), 4*c.cfg.RPCTimeout); err != nil {

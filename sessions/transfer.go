@@ -73,33 +73,66 @@ func successorsFirst(ids []ID, next map[ID]ID) []ID {
 // with equal digests hold the same sessions. The digest is an XOR of per-session hashes, so
 // it does not depend on iteration order.
 func (s *Store) SlotDigest(slot int) uint64 {
-	sh := s.shard(slot)
-	var d uint64
-	var buf [64]byte
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	now := s.nowMs()
-	sh.live.each(func(r *record) {
-		if r.id.Slot() != slot || r.deadline <= now {
-			return
+	return s.SlotDigests([]int{slot})[0]
+}
+
+// SlotDigests returns SlotDigest of each slot, in order, visiting each shard involved once:
+// a shard holds many slots (a partition's slots all share one), and a pass per slot made an
+// anti-entropy round cost slots × shard size instead of shard size. An out-of-range slot's
+// digest is 0.
+func (s *Store) SlotDigests(slots []int) []uint64 {
+	out := make([]uint64, len(slots))
+	// want maps a slot to the first of its positions in slots; a slot asked for twice is
+	// copied at the end.
+	want := make(map[int]int, len(slots))
+	var shards []int
+	seen := make(map[int]bool)
+	for i, slot := range slots {
+		if slot < 0 || slot >= Slots {
+			continue
 		}
-		h := xxhash.New()
-		b := append(buf[:0], r.id[:]...)
-		b = binary.LittleEndian.AppendUint64(b, r.hver)
-		h.Write(b)
-		it := fieldIter{splitBlob(r.bytes()).fields}
-		for n, v, _, ok := it.next(); ok; n, v, _, ok = it.next() {
-			h.Write(n)
-			h.Write(binary.LittleEndian.AppendUint64(buf[:0], v))
+		if _, dup := want[slot]; !dup {
+			want[slot] = i
 		}
-		d ^= h.Sum64()
-	})
-	for id := range sh.tombs {
-		if id.Slot() == slot {
-			d ^= xxhash.Sum64(append(append(buf[:0], id[:]...), "ended"...))
+		if sh := slot % numShards; !seen[sh] {
+			seen[sh] = true
+			shards = append(shards, sh)
 		}
 	}
-	return d
+	var buf [64]byte
+	now := s.nowMs()
+	for _, i := range shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		sh.live.each(func(r *record) {
+			at, ok := want[r.id.Slot()]
+			if !ok || r.deadline <= now {
+				return
+			}
+			h := xxhash.New()
+			b := append(buf[:0], r.id[:]...)
+			b = binary.LittleEndian.AppendUint64(b, r.hver)
+			h.Write(b)
+			it := fieldIter{splitBlob(r.bytes()).fields}
+			for n, v, _, ok := it.next(); ok; n, v, _, ok = it.next() {
+				h.Write(n)
+				h.Write(binary.LittleEndian.AppendUint64(buf[:0], v))
+			}
+			out[at] ^= h.Sum64()
+		})
+		for id := range sh.tombs {
+			if at, ok := want[id.Slot()]; ok {
+				out[at] ^= xxhash.Sum64(append(append(buf[:0], id[:]...), "ended"...))
+			}
+		}
+		sh.mu.Unlock()
+	}
+	for i, slot := range slots {
+		if at, ok := want[slot]; ok && at != i {
+			out[i] = out[at]
+		}
+	}
+	return out
 }
 
 // Export returns a full copy of one session (or its tombstone), for read repair.

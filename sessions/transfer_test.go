@@ -56,3 +56,42 @@ func TestDropSlot(t *testing.T) {
 		t.Fatal("another slot was dropped")
 	}
 }
+
+// A slot's digest covers its own sessions and tombstones only, though its shard holds other
+// slots too; SlotDigests answers each slot asked for, in order, however often it is asked.
+func TestSlotDigestsKeepShardMatesApart(t *testing.T) {
+	mates := []int{7, 7 + numShards, 7 + 2*numShards, 8} // the first three share a shard
+	all, c := newTestStore()
+	for i := 0; i < 40; i++ {
+		slot := mates[i%len(mates)]
+		id := mustID(t, slot)
+		cmds := []Command{
+			{Kind: KindStart, Tenant: tenantA, ID: id, TTL: 60, Owner: []byte("o")},
+			{Kind: KindPSet, Tenant: tenantA, ID: id, Name: []byte("a"), Data: []byte{byte(i)}},
+		}
+		if i%5 == 0 {
+			cmds = append(cmds, Command{Kind: KindEnd, Tenant: tenantA, ID: id}) // a tombstone
+		}
+		for _, cmd := range cmds {
+			do(t, all, cmd)
+		}
+	}
+	alone := New(Config{Now: c.Now}) // slot 7's state only, versions and all
+	all.SlotOps(7, func(op *Op) { alone.Apply(op) })
+	got := all.SlotDigests([]int{7, -1, 7 + numShards, 7, Slots, 8})
+	want7 := alone.SlotDigest(7)
+	if want7 == 0 || got[0] != want7 || got[3] != want7 {
+		t.Fatalf("slot 7's digest %x/%x with shard mates, %x alone", got[0], got[3], want7)
+	}
+	if got[1] != 0 || got[4] != 0 {
+		t.Fatalf("out-of-range slots got digests %x, %x", got[1], got[4])
+	}
+	if got[2] == 0 || got[2] == want7 || got[5] == 0 {
+		t.Fatalf("shard mate 263 and slot 8: %x, %x", got[2], got[5])
+	}
+	for i, slot := range []int{7, 7 + numShards, 8} {
+		if d := all.SlotDigest(slot); d != got[[]int{0, 2, 5}[i]] {
+			t.Fatalf("SlotDigest(%d) = %x, SlotDigests said %x", slot, d, got[[]int{0, 2, 5}[i]])
+		}
+	}
+}
