@@ -187,7 +187,6 @@ func (c *cluster) pullFromAll(v *view, ps partitionSync, firstRound func()) {
 	all.Wait()
 }
 
-// slotsOf lists the slots of partition p.
 // intSlots widens slot numbers for the store.
 func intSlots(slots []uint16) []int {
 	out := make([]int, len(slots))
@@ -197,6 +196,7 @@ func intSlots(slots []uint16) []int {
 	return out
 }
 
+// slotsOf lists the slots of partition p.
 func slotsOf(partitions, p int) []uint16 {
 	var out []uint16
 	for s := p; s < sessions.Slots; s += partitions {

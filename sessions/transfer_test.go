@@ -89,9 +89,9 @@ func TestSlotDigestsKeepShardMatesApart(t *testing.T) {
 	if got[2] == 0 || got[2] == want7 || got[5] == 0 {
 		t.Fatalf("shard mate 263 and slot 8: %x, %x", got[2], got[5])
 	}
-	for i, slot := range []int{7, 7 + numShards, 8} {
-		if d := all.SlotDigest(slot); d != got[[]int{0, 2, 5}[i]] {
-			t.Fatalf("SlotDigest(%d) = %x, SlotDigests said %x", slot, d, got[[]int{0, 2, 5}[i]])
+	for slot, at := range map[int]int{7: 0, 7 + numShards: 2, 8: 5} {
+		if d := all.SlotDigest(slot); d != got[at] {
+			t.Fatalf("SlotDigest(%d) = %x, SlotDigests said %x", slot, d, got[at])
 		}
 	}
 }
