@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
-	"errors"
 	"sync"
 )
 
@@ -21,13 +20,7 @@ func (m MAC) IsZero() bool { return m == MAC{} }
 func (m MAC) MarshalBinary() ([]byte, error) { return m[:], nil }
 
 // UnmarshalBinary is MarshalBinary's inverse.
-func (m *MAC) UnmarshalBinary(b []byte) error {
-	if len(b) != len(m) {
-		return errors.New("sessions: signature must be 32 bytes")
-	}
-	copy(m[:], b)
-	return nil
-}
+func (m *MAC) UnmarshalBinary(b []byte) error { return unmarshalFixed(m[:], b, "signature") }
 
 // ParseMAC decodes a token's signature. Only lowercase hex can equal a signature this server
 // issued (the original module compared the hex text), so anything else is rejected here.

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"hash"
 	"hash/fnv"
 	"io"
@@ -183,22 +184,19 @@ func charValue(c byte) byte {
 func (id ID) MarshalBinary() ([]byte, error) { return id[:], nil }
 
 // UnmarshalBinary is MarshalBinary's inverse.
-func (id *ID) UnmarshalBinary(b []byte) error {
-	if len(b) != IDLen {
-		return errors.New("sessions: id must be 16 bytes")
-	}
-	copy(id[:], b)
-	return nil
-}
+func (id *ID) UnmarshalBinary(b []byte) error { return unmarshalFixed(id[:], b, "id") }
 
 // MarshalBinary sends a tenant as 16 raw bytes.
 func (t Tenant) MarshalBinary() ([]byte, error) { return t[:], nil }
 
 // UnmarshalBinary is MarshalBinary's inverse.
-func (t *Tenant) UnmarshalBinary(b []byte) error {
-	if len(b) != len(t) {
-		return errors.New("sessions: tenant must be 16 bytes")
+func (t *Tenant) UnmarshalBinary(b []byte) error { return unmarshalFixed(t[:], b, "tenant") }
+
+// unmarshalFixed copies b into dst, a fixed-size value's bytes, refusing any other length.
+func unmarshalFixed(dst, b []byte, what string) error {
+	if len(b) != len(dst) {
+		return fmt.Errorf("sessions: %s must be %d bytes", what, len(dst))
 	}
-	copy(t[:], b)
+	copy(dst, b)
 	return nil
 }
