@@ -340,7 +340,7 @@ func (c *cluster) allServeNow(cmds []*sessions.Command, idx []int) bool {
 
 // serveBatch runs a forwarded batch here (or further on, where views disagree).
 func (c *cluster) serveBatch(ctx context.Context, req *batchMsg) *batchResultMsg {
-	if err := c.overdue(req.Deadline); err != nil {
+	if err := c.refused(req.Deadline); err != nil {
 		return overdueBatch(len(req.Cmds), err)
 	}
 	ctx, cancel := c.forwardedCtx(ctx, req.Deadline)

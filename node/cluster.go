@@ -35,6 +35,10 @@ type cluster struct {
 	rebuild chan struct{}
 	leaving atomic.Bool
 	joinErr atomic.Pointer[error]
+	// joined is set once the node has installed the view its seeds gave it (at once when it
+	// has none). Before that it sees itself alone, primary of everything with no backups, so
+	// it refuses forwarded commands: a write taken then would be acknowledged on one copy.
+	joined atomic.Bool
 
 	// mu serialises view installs and guards unheld. Never call into memberlist while
 	// holding it: memberlist calls our delegate with its own locks held.
@@ -58,6 +62,9 @@ type cluster struct {
 	lastTick atomic.Int64 // nanoseconds since born at the watchdog's last note
 
 	syncs      atomic.Int64 // partition syncs under way
+	// pulling counts, per partition, this node's pulls of it still under way (as primary or
+	// as backup): until they finish, its copy may lack acknowledged writes.
+	pulling    []atomic.Int32
 	lastSyncMs atomic.Int64 // duration of the last completed round of syncs after a view change
 	repairs    atomic.Uint64
 
@@ -99,6 +106,7 @@ func newCluster(n *Node, cfg ClusterConfig) (*cluster, error) {
 		peers:   map[string]memberInfo{},
 		unheld:  map[int]time.Time{},
 		dirty:   make([]atomic.Bool, cfg.Partitions),
+		pulling: make([]atomic.Int32, cfg.Partitions),
 		stop:    make(chan struct{}),
 	}
 	c.leases = newLeases(c, cfg.ReadLease)
@@ -128,6 +136,7 @@ func newCluster(n *Node, cfg ClusterConfig) (*cluster, error) {
 		c.known["seed:"+s] = s
 	}
 	c.knownMu.Unlock()
+	c.joined.Store(len(cfg.Join) == 0)
 	c.wg.Add(1)
 	go c.viewLoop()
 	c.born = time.Now()
@@ -160,6 +169,7 @@ func (n *Node) Join(ctx context.Context) error {
 	// restarted empty would otherwise serve its first commands from its alone view, in
 	// which it is primary of everything and answers "does not exist" for every session.
 	c.installView()
+	c.joined.Store(true)
 	return nil
 }
 
@@ -320,12 +330,10 @@ func (c *cluster) installView() {
 			c.unheld[p] = time.Now()
 		}
 	}
+	c.startSyncs(syncs, nv) // counted before the view shows: reports never miss a pull
 	c.view.Store(nv)
 	if old != nil {
 		c.log.Info("ring changed", "members", len(names), "partitions_moved", len(moves), "syncs", len(syncs))
-	}
-	if len(syncs) > 0 {
-		go c.runSyncs(syncs, nv)
 	}
 	if len(lost) > 0 {
 		go c.runHandoffs(lost)
@@ -383,6 +391,9 @@ func (c *cluster) shutdown() error {
 // lost partitions to their new primaries).
 const handoffParallelism = 16
 
+// leavePushAttempts bounds the tries of one partition's push to one holder when leaving.
+const leavePushAttempts = 4
+
 // leave hands this node's partitions to their next holders, then leaves the gossip group.
 func (c *cluster) leave(ctx context.Context) error {
 	old := c.view.Load()
@@ -403,9 +414,22 @@ func (c *cluster) leave(ctx context.Context) error {
 	}
 	// Pushes run in parallel: while they last, the partitions answer TRYAGAIN (the others
 	// still route to this node, which no longer serves them), so their length is downtime.
-	c.pushEach(hs, func() bool { return true }, func(h handoff) {
-		if err := c.pushPartition(ctx, h.to, h.p); err != nil {
-			c.log.Warn("hand-off failed", "partition", h.p, "to", h.to, "err", err)
+	c.pushEach(hs, func() bool { return ctx.Err() == nil }, func(h handoff) {
+		// This copy may be the only one of the last writes: a push is tried again (a
+		// holder restarting, a dial failed a moment ago) before it is given up.
+		for attempt := 1; ; attempt++ {
+			err := c.pushPartition(ctx, h.to, h.p)
+			if err == nil {
+				return
+			}
+			if attempt == leavePushAttempts || ctx.Err() != nil {
+				c.log.Warn("hand-off failed", "partition", h.p, "to", h.to, "attempts", attempt, "err", err)
+				return
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(250 * time.Millisecond):
+			}
 		}
 	})
 	c.log.Info("handed off partitions", "partitions", moved, "took", time.Since(start))

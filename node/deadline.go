@@ -23,6 +23,15 @@ func deadlineOf(ctx context.Context) int64 {
 	return 0
 }
 
+// refused returns why a forwarded command (or batch) with this deadline may not run here:
+// the node has not joined yet (see cluster.joined), or the command came too late.
+func (c *cluster) refused(deadline int64) error {
+	if !c.joined.Load() {
+		return tryAgain("node %s is starting and has not joined the cluster yet", c.cfg.Name)
+	}
+	return c.overdue(deadline)
+}
+
 // overdue returns an error when a forwarded command with this deadline arrived too late to run.
 func (c *cluster) overdue(deadline int64) error {
 	if deadline == 0 || c.cfg.ClockSkew < 0 {

@@ -81,6 +81,17 @@ func startNode(t testing.TB, name string, seeds []string, opts ...nodeOpt) *test
 // startNodeAt starts a node whose gossip port is port (replication: port+1).
 func startNodeAt(t testing.TB, port int, name string, seeds []string, opts ...nodeOpt) *testNode {
 	t.Helper()
+	tn := createNodeAt(t, port, name, seeds, opts...)
+	if err := tn.n.Join(context.Background()); err != nil {
+		t.Fatalf("join %s: %v", name, err)
+	}
+	return tn
+}
+
+// createNodeAt creates a node as startNodeAt does, but does not join it: its replication
+// server already serves, from the view in which it is alone.
+func createNodeAt(t testing.TB, port int, name string, seeds []string, opts ...nodeOpt) *testNode {
+	t.Helper()
 	tn := &testNode{
 		name:   name,
 		gossip: "127.0.0.1:" + strconv.Itoa(port),
@@ -123,10 +134,6 @@ func startNodeAt(t testing.TB, port int, name string, seeds []string, opts ...no
 	n, err := Create(Config{Cluster: &cfg, Logger: testLogger(t).With("test-node", name), SweepInterval: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatalf("create %s: %v", name, err)
-	}
-	if err := n.Join(context.Background()); err != nil {
-		n.Shutdown()
-		t.Fatalf("join %s: %v", name, err)
 	}
 	tn.n = n
 	t.Cleanup(func() { n.Shutdown() })

@@ -84,7 +84,8 @@ type PartitionInfo struct {
 	// Syncing is set while this node, as new primary, is still pulling the partition.
 	Syncing bool
 	// UnderReplicated is set when the partition has fewer replicas than configured, a replica
-	// is not alive, a sync is under way, or a backup missed a write not yet repaired.
+	// is not alive, a sync is under way (this node pulling it, as primary or as backup), or a
+	// backup missed a write not yet repaired.
 	UnderReplicated bool
 }
 
@@ -109,7 +110,8 @@ func (n *Node) ClusterView() *ClusterView {
 			pi.Syncing = true
 		}
 		// Only a primary keeps the dirty flag of a partition (its backups missed a write).
-		pi.UnderReplicated = pi.Syncing || len(set) < c.cfg.Replicas || set[0] == c.cfg.Name && c.dirty[p].Load()
+		pi.UnderReplicated = pi.Syncing || len(set) < c.cfg.Replicas || set[0] == c.cfg.Name && c.dirty[p].Load() ||
+			c.pulling[p].Load() > 0 && slices.Contains(set, c.cfg.Name) // a backup's copy still filling
 		for i, m := range set {
 			if v.members[m].State != "alive" {
 				pi.UnderReplicated = true

@@ -105,9 +105,12 @@ func (h handler) ServeCall(ctx context.Context, m replication.Method, dec *msgpa
 			return nil, err
 		}
 		if m == methodScatter {
+			if err := c.refused(0); err != nil {
+				return resultOf(sessions.Result{}, err), nil
+			}
 			return resultOf(c.executeScatter(ctx, c.view.Load(), &req.Cmd)), nil
 		}
-		if err := c.overdue(req.Deadline); err != nil {
+		if err := c.refused(req.Deadline); err != nil {
 			return resultOf(sessions.Result{}, err), nil
 		}
 		ctx, cancel := c.forwardedCtx(ctx, req.Deadline)
@@ -209,7 +212,7 @@ func (h handler) ServeInline(ctx context.Context, m replication.Method, dec *msg
 		if err := dec.Decode(&req); err != nil {
 			return nil, true, err
 		}
-		if err := c.overdue(req.Deadline); err != nil {
+		if err := c.refused(req.Deadline); err != nil {
 			return resultOf(sessions.Result{}, err), true, nil
 		}
 		resp, ok := c.inlineOne(ctx, &req)
@@ -219,7 +222,7 @@ func (h handler) ServeInline(ctx context.Context, m replication.Method, dec *msg
 		if err := dec.Decode(&req); err != nil {
 			return nil, true, err
 		}
-		if err := c.overdue(req.Deadline); err != nil {
+		if err := c.refused(req.Deadline); err != nil {
 			return overdueBatch(len(req.Cmds), err), true, nil
 		}
 		resp, ok := c.inlineBatch(ctx, &req)

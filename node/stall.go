@@ -60,8 +60,6 @@ func (c *cluster) resyncPrimaries() {
 		nv.ready[p] = ps.ready
 		syncs = append(syncs, ps)
 	}
+	c.startSyncs(syncs, &nv)
 	c.view.Store(&nv)
-	if len(syncs) > 0 {
-		go c.runSyncs(syncs, &nv)
-	}
 }

@@ -17,11 +17,23 @@ type partitionSync struct {
 	ready chan struct{}   // closed when done, if this node is the new primary
 }
 
+// startSyncs counts syncs as under way, before the view that calls for them can be read
+// (so that no report finds a partition complete that is still being pulled), and runs them.
+func (c *cluster) startSyncs(syncs []partitionSync, v *view) {
+	if len(syncs) == 0 {
+		return
+	}
+	c.syncs.Add(int64(len(syncs)))
+	for _, ps := range syncs {
+		c.pulling[ps.p].Add(1)
+	}
+	go c.runSyncs(syncs, v)
+}
+
 // runSyncs pulls every partition this node gained from everyone who may hold a copy, then
 // pulls once more a moment later for writes the previous primary accepted before it saw the
 // new view.
 func (c *cluster) runSyncs(syncs []partitionSync, v *view) {
-	c.syncs.Add(int64(len(syncs)))
 	start := time.Now()
 	// Partitions that answer nothing until synced go first.
 	slices.SortStableFunc(syncs, func(a, b partitionSync) int {
@@ -40,6 +52,7 @@ func (c *cluster) runSyncs(syncs []partitionSync, v *view) {
 					close(ps.ready)
 				}
 			})
+			c.pulling[ps.p].Add(-1)
 			c.syncs.Add(-1)
 		}()
 	}
