@@ -308,13 +308,18 @@ func (s *Server) serveConn(k *conn) {
 	sem := make(chan struct{}, s.cfg.MaxInFlightPerConn)
 	var calls sync.WaitGroup
 	inline, _ := s.h.(InlineHandler)
+	// Calls see the connection's context, cancelled once it is gone: their answers can no
+	// longer arrive, and the caller, told the connection was lost, may send the command
+	// again by another way. A forwarded write still queued here must not run after that.
+	ctx, cancel := context.WithCancel(s.ctx)
+	defer cancel()
 	k.readLoop(func(f frame, more bool) {
 		if f.kind != kindRequest {
 			k.close(fmt.Errorf("unexpected frame kind %d", f.kind))
 			return
 		}
 		if inline != nil {
-			deferred, ok := s.serveInline(inline, k, f, more)
+			deferred, ok := s.serveInline(ctx, inline, k, f, more)
 			if deferred != nil {
 				sem <- struct{}{}
 				calls.Add(1)
@@ -332,9 +337,10 @@ func (s *Server) serveConn(k *conn) {
 		calls.Add(1)
 		s.pool.Go(func() {
 			defer func() { <-sem; calls.Done() }()
-			s.serveFrame(k, f)
+			s.serveFrame(ctx, k, f)
 		})
 	}, func() { k.flush() }) // answers queued inline go out before the reader waits
+	cancel()
 	if k.err != nil && !errors.Is(k.err, net.ErrClosed) && s.ctx.Err() == nil && !isEOF(k.err) {
 		s.cfg.Logger.Debug("replication connection closed", "remote", k.c.RemoteAddr().String(), "err", k.err)
 	}
@@ -344,10 +350,10 @@ func (s *Server) serveConn(k *conn) {
 // serveInline offers a call to the handler's inline path and answers it if taken, unless
 // the handler deferred the answer. While more requests are buffered the answer is only
 // queued: the reader flushes before it waits.
-func (s *Server) serveInline(h InlineHandler, k *conn, f frame, more bool) (deferred Deferred, ok bool) {
+func (s *Server) serveInline(ctx context.Context, h InlineHandler, k *conn, f frame, more bool) (deferred Deferred, ok bool) {
 	dec := msgpack.GetDecoder()
 	dec.Reset(bytes.NewReader(f.payload))
-	resp, ok, err := h.ServeInline(s.ctx, f.method, dec)
+	resp, ok, err := h.ServeInline(ctx, f.method, dec)
 	msgpack.PutDecoder(dec)
 	if !ok {
 		return nil, false
@@ -360,10 +366,10 @@ func (s *Server) serveInline(h InlineHandler, k *conn, f frame, more bool) (defe
 }
 
 // serveFrame runs one call and sends its answer.
-func (s *Server) serveFrame(k *conn, f frame) {
+func (s *Server) serveFrame(ctx context.Context, k *conn, f frame) {
 	dec := msgpack.GetDecoder()
 	dec.Reset(bytes.NewReader(f.payload))
-	resp, err := s.h.ServeCall(s.ctx, f.method, dec)
+	resp, err := s.h.ServeCall(ctx, f.method, dec)
 	msgpack.PutDecoder(dec)
 	s.answer(k, f, resp, err, false)
 }

@@ -226,3 +226,44 @@ func BenchmarkCallParallel(b *testing.B) {
 		}
 	})
 }
+
+// ctxHandler reports when a call's context ends.
+type ctxHandler struct {
+	started chan struct{}
+	ended   chan error
+}
+
+func (h ctxHandler) ServeCall(ctx context.Context, m Method, dec *msgpack.Decoder) (any, error) {
+	close(h.started)
+	select {
+	case <-ctx.Done():
+		h.ended <- ctx.Err()
+	case <-time.After(10 * time.Second):
+		h.ended <- errors.New("still running 10 s after its connection closed")
+	}
+	return nil, nil
+}
+
+// A call whose connection is gone has its context cancelled: its answer cannot arrive, and
+// its caller, told the connection was lost, may already have sent it again another way.
+func TestCallContextEndsWithItsConnection(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := ctxHandler{started: make(chan struct{}), ended: make(chan error, 1)}
+	s := NewServer(ServerConfig{}, h)
+	go s.Serve(ln)
+	defer s.Close()
+	c := NewClient(ClientConfig{})
+	done := make(chan error, 1)
+	go func() { done <- c.Call(context.Background(), ln.Addr().String(), 1, echoReq{N: 1}, nil) }()
+	<-h.started
+	c.Close()
+	if err := <-done; !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("call on a closed client: %v, want ErrUnavailable", err)
+	}
+	if err := <-h.ended; !errors.Is(err, context.Canceled) {
+		t.Fatalf("handler: %v", err)
+	}
+}
