@@ -245,5 +245,10 @@ func (h *harness) report(stdout io.Writer, start, runEnd time.Time, final checkR
 	printDetails(stdout, rows, h.errs)
 	fmt.Fprintln(stdout)
 	h.anom.print(stdout, tl)
+	var all []*session
+	for _, w := range h.workers {
+		all = append(all, w.all...)
+	}
+	printTrails(stdout, final.wrong, all, ops, tl, h.names, h.errs)
 	return rows[len(rows)-1]
 }

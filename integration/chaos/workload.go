@@ -285,6 +285,7 @@ func (w *worker) create() {
 		return // unacknowledged: without a token nothing can be checked
 	}
 	tok, _ := res.(string)
+	rec.sess, rec.detail = idOf(tok), owner // the trail of a session found wrong starts here
 	s := &session{token: tok, owner: owner, part: w.partOf(tok), created: rec.done, short: short,
 		regs: map[string]*register{}, maybeEnded: w.tainted[owner]}
 	s.setDeadline(ttl, rec.inv, rec.done, acked)
@@ -473,6 +474,7 @@ func (w *worker) endOwner(owner string) {
 		}
 	}
 	_, _, rec := w.call(opEndOwner, one, "SESSIONGATE.ENDOWNER", w.key, owner)
+	rec.detail = owner // it concerns every session of the owner, not only one's (trails)
 	if rec.out == unknown {
 		// It may still land, much later, and end sessions this owner opens meanwhile.
 		w.tainted[owner] = true
