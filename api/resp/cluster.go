@@ -1,6 +1,7 @@
 package resp
 
 import (
+	"context"
 	"strings"
 
 	"github.com/sessiongate/sessiongate/node"
@@ -13,7 +14,11 @@ import (
 //	SESSIONGATE.CLUSTER PARTITIONS       partition, replicas (primary first), syncing, under_replicated
 //	SESSIONGATE.CLUSTER UNDERREPLICATED  the partitions lacking a full, synced replica set
 //	SESSIONGATE.CLUSTER HANDOFFS         syncs under way and how long the last round took
-func cmdCluster(c *client, _ *sessions.Signer, args [][]byte) reply {
+//	SESSIONGATE.CLUSTER LOCATE key token each member's own copy of the session (see cmdLocate)
+func cmdCluster(c *client, sg *sessions.Signer, args [][]byte) reply {
+	if strings.EqualFold(string(args[1]), "locate") {
+		return cmdLocate(c, sg, args)
+	}
 	var v *node.ClusterView
 	if c.s.cfg.Cluster != nil {
 		v = c.s.cfg.Cluster()
@@ -69,7 +74,7 @@ func cmdCluster(c *client, _ *sessions.Signer, args [][]byte) reply {
 			bulk("repairs"), num(int64(v.Repairs)),
 		}}
 	}
-	return errReply("ERR unknown subcommand '" + trunc(args[1]) + "'. Try MEMBERS, PARTITIONS, UNDERREPLICATED or HANDOFFS.")
+	return errReply("ERR unknown subcommand '" + trunc(args[1]) + "'. Try MEMBERS, PARTITIONS, UNDERREPLICATED, HANDOFFS or LOCATE.")
 }
 
 func b2i(b bool) int64 {
@@ -77,4 +82,35 @@ func b2i(b bool) int64 {
 		return 1
 	}
 	return 0
+}
+
+// cmdLocate answers SESSIONGATE.CLUSTER LOCATE key token: for every member, its own copy of
+// the session (node, rank in the replica set, state, version, deadline, payload count, the
+// id a rotated tombstone names, error), read without routing or repair. The token must be
+// signed with key, as for any token command: a copy's state is the session's business.
+func cmdLocate(c *client, sg *sessions.Signer, args [][]byte) reply {
+	if len(args) != 4 {
+		return errReply("ERR wrong number of arguments for 'sessiongate.cluster|locate' command")
+	}
+	cmd, e := tokenCmd(sg, args[2], args[3], nil)
+	if e != "" {
+		return errReply(e)
+	}
+	if !cmd.Settle() {
+		return errReply(errSignature)
+	}
+	if c.s.cfg.Locate == nil {
+		return errReply("ERR LOCATE is not available on this server")
+	}
+	bulk := func(s string) reply { return reply{kind: rBulk, bulk: []byte(s)} }
+	num := func(n int64) reply { return reply{kind: rInt, n: n} }
+	var out []reply
+	for _, cp := range c.s.cfg.Locate(context.Background(), cmd.ID) {
+		out = append(out, reply{kind: rArray, isMap: true, array: []reply{
+			bulk("node"), bulk(cp.Node), bulk("rank"), num(int64(cp.Rank)), bulk("state"), bulk(cp.State),
+			bulk("version"), num(int64(cp.HVer)), bulk("deadline_ms"), num(cp.Deadline),
+			bulk("payloads"), num(int64(cp.Fields)), bulk("next"), bulk(cp.Next), bulk("error"), bulk(cp.Err),
+		}})
+	}
+	return reply{kind: rArray, array: out}
 }

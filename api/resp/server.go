@@ -53,6 +53,8 @@ type Config struct {
 	Sections func() []node.Section
 	// Cluster answers SESSIONGATE.CLUSTER; it returns nil when the node runs alone.
 	Cluster func() *node.ClusterView
+	// Locate answers SESSIONGATE.CLUSTER LOCATE: every member's own copy of a session.
+	Locate func(ctx context.Context, id sessions.ID) []node.Copy
 	// Sequential runs a pipeline's commands one after another on the connection's goroutine:
 	// fastest when the backend never waits on the network (a node running alone). Otherwise a
 	// Batcher backend gets a pipeline's session commands in one call, and any other backend

@@ -33,6 +33,7 @@ func startServerOver(t testing.TB, cfg Config, wrap func(Backend) Backend) (*Ser
 	}
 	cfg.Sections = n.InfoSections
 	cfg.Cluster = n.ClusterView
+	cfg.Locate = n.Locate
 	s := NewServer(cfg, wrap(n))
 	go s.Serve(ln)
 	t.Cleanup(func() {

@@ -216,7 +216,7 @@ func run(args []string, stderr io.Writer) error {
 	}
 	srv := resp.NewServer(resp.Config{
 		Addr: o.addr, RequirePass: o.requirepass, MaxConns: o.maxClients, IdleTimeout: o.idleTimeout,
-		Logger: log, Sections: n.InfoSections, Cluster: n.ClusterView, Version: version,
+		Logger: log, Sections: n.InfoSections, Cluster: n.ClusterView, Locate: n.Locate, Version: version,
 		Sequential: o.clusterAddr == "",
 	}, backend)
 	go func() { serveErr <- srv.Serve(ln) }()

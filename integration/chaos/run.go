@@ -249,6 +249,43 @@ func (h *harness) report(stdout io.Writer, start, runEnd time.Time, final checkR
 	for _, w := range h.workers {
 		all = append(all, w.all...)
 	}
-	printTrails(stdout, final.wrong, all, ops, tl, h.names, h.errs)
+	printTrails(stdout, final.wrong, all, ops, tl, h.names, h.errs, h.locate)
 	return rows[len(rows)-1]
+}
+
+// locate asks the nodes, one after another until one answers, where token's session has
+// copies (SESSIONGATE.CLUSTER LOCATE), in one line.
+func (h *harness) locate(token string) string {
+	var last error
+	for _, c := range h.admin {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		res, err := c.Do(ctx, "SESSIONGATE.CLUSTER", "LOCATE", h.cfg.SignKey, token).Slice()
+		cancel()
+		if err != nil {
+			last = err
+			continue
+		}
+		var parts []string
+		for _, e := range res {
+			kv, _ := e.([]any)
+			m := map[string]any{}
+			for i := 0; i+1 < len(kv); i += 2 {
+				k, _ := kv[i].(string)
+				m[k] = kv[i+1]
+			}
+			part := fmt.Sprintf("%v(rank %v) %v", m["node"], m["rank"], m["state"])
+			if m["state"] == "live" {
+				part += fmt.Sprintf(" v%v dl %v", m["version"], m["deadline_ms"])
+			}
+			if s, _ := m["next"].(string); s != "" {
+				part += " next " + s
+			}
+			if s, _ := m["error"].(string); s != "" {
+				part += " (" + s + ")"
+			}
+			parts = append(parts, part)
+		}
+		return strings.Join(parts, ", ")
+	}
+	return fmt.Sprintf("not known: %v", last)
 }

@@ -18,14 +18,20 @@ const (
 // it came from), its own, and its owner's ENDOWNERs, with the entry node, the outcome and
 // the fault under way. The history file holds the same and more, but CI keeps only what is
 // printed, and a loss seen once must be explainable from that.
-func printTrails(w io.Writer, wrong map[string]wrongItem, all []*session, ops []opRecord, tl *timeline, names []string, errs *errorTable) {
+//
+// locate, when not nil, says where the session's copies are now (SESSIONGATE.CLUSTER
+// LOCATE): present on some replica but read as missing, absent everywhere, or ended.
+func printTrails(w io.Writer, wrong map[string]wrongItem, all []*session, ops []opRecord, tl *timeline, names []string,
+	errs *errorTable, locate func(token string) string) {
 	var ids []string
 	seen := map[string]bool{}
+	tokens := map[string]string{}
 	for item := range wrong {
 		tok, _, _ := strings.Cut(item, "/")
 		if id := idOf(tok); !seen[id] {
 			seen[id] = true
 			ids = append(ids, id)
+			tokens[id] = tok
 		}
 	}
 	if len(ids) == 0 {
@@ -55,6 +61,9 @@ func printTrails(w io.Writer, wrong map[string]wrongItem, all []*session, ops []
 		}
 		sort.SliceStable(mine, func(i, j int) bool { return mine[i].inv.Before(mine[j].inv) })
 		fmt.Fprintf(w, "  session %s (owner %q), %d operations:\n", id, owner, len(mine))
+		if locate != nil {
+			fmt.Fprintf(w, "    copies now: %s\n", locate(tokens[id]))
+		}
 		for k, op := range mine {
 			if k == maxTrailOps {
 				fmt.Fprintf(w, "    (%d more)\n", len(mine)-k)
