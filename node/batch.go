@@ -259,8 +259,12 @@ func (c *cluster) sendBatch(ctx context.Context, primary, addr string, cmds []*s
 			out[i].Err = tryAgain("primary at %s unreachable; outcome unknown", addr)
 		}
 	}
+	lost := ""
+	if errors.Is(err, replication.ErrConnLost) {
+		lost = primary
+	}
 	c.runOrdered(cmds, retry, out, func(cmd *sessions.Command) (sessions.Result, error) {
-		return c.route(ctx, cmd, 0, "")
+		return c.routeAfter(ctx, cmd, 0, "", lost)
 	})
 }
 

@@ -18,6 +18,7 @@ type Faults struct {
 	holed   map[string]bool // destinations whose traffic is silently dropped
 	delay   map[string]time.Duration
 	conns   map[net.Conn]string
+	refused int // dials refused because their destination was blocked
 }
 
 // NewFaults returns a Faults with nothing blocked.
@@ -57,6 +58,13 @@ func (f *Faults) Delay(addr string, d time.Duration) {
 	f.mu.Unlock()
 }
 
+// Refused counts the dials refused so far because their destination was blocked.
+func (f *Faults) Refused() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.refused
+}
+
 // Heal removes every fault.
 func (f *Faults) Heal() {
 	f.mu.Lock()
@@ -78,6 +86,9 @@ var errBlocked = errors.New("faults: destination blocked")
 func (f *Faults) Dial(network, addr string) (net.Conn, error) {
 	d, blocked := f.check(addr)
 	if blocked {
+		f.mu.Lock()
+		f.refused++
+		f.mu.Unlock()
 		return nil, errBlocked
 	}
 	time.Sleep(d)

@@ -2,6 +2,8 @@ package node
 
 import (
 	"context"
+	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -133,7 +135,9 @@ func TestLeaveRetriesAFailedPush(t *testing.T) {
 	healed := make(chan struct{})
 	go func() {
 		defer close(healed)
-		time.Sleep(400 * time.Millisecond) // the first push to every holder fails
+		for leaver.faults.Refused() == 0 { // a first push has failed
+			time.Sleep(time.Millisecond)
+		}
 		leaver.faults.Heal()
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -156,4 +160,75 @@ func TestLeaveRetriesAFailedPush(t *testing.T) {
 func hasSession(tn *testNode, id sessions.ID) bool {
 	op, ok := tn.n.store.Export(id)
 	return ok && !op.Ended
+}
+
+// An END whose primary ended the session and was lost before it answered (here: it waits
+// out the fence after a view change, and is stopped meanwhile) is retried through the new
+// primary, which finds the session ended. "Does not exist" would deny the END's own effect
+// (chaos, rolling restart: the client took the session for live, and then lost), so the
+// outcome is unknown instead.
+func TestRetriedEndDoesNotDenyItsOwnEffect(t *testing.T) {
+	nodes := startCluster(t, 4)
+	id := writeSessions(t, nodes, 1)[0]
+	joiner := startNode(t, "n4", []string{nodes[0].gossip})
+	all := append(slices.Clone(nodes), joiner)
+	waitMembers(t, all, 5) // every node has just changed views: writes wait out the fence
+	primary, backups := roles(t, all, id)
+	var via *testNode
+	for _, tn := range all {
+		if tn != primary && !slices.Contains(backups, tn) {
+			via = tn
+		}
+	}
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		_, err := via.n.Do(ctx, &sessions.Command{Kind: sessions.KindEnd, Tenant: testTenant, ID: id})
+		done <- err
+	}()
+	eventually(t, 5*time.Second, "the primary to run the END", func() bool { return primary.n.store.Ended(id) })
+	primary.n.Shutdown() // before the fence lets it answer
+	err := <-done
+	if errors.Is(err, sessions.ErrNoSession) {
+		t.Fatalf("the retried END said the session does not exist, though its first attempt ended it: %v", err)
+	}
+	if err != nil && !errors.Is(err, ErrTryAgain) {
+		t.Fatalf("END: %v", err)
+	}
+	t.Logf("END through %s: %v", via.name, err)
+}
+
+// A primary that leaves while a forwarded write is waiting out the fence of a view change
+// answers it before it stops: the write ran, and a retry elsewhere could not tell.
+func TestLeavingPrimaryAnswersItsWrites(t *testing.T) {
+	nodes := startCluster(t, 4)
+	id := writeSessions(t, nodes, 1)[0]
+	joiner := startNode(t, "n4", []string{nodes[0].gossip})
+	all := append(slices.Clone(nodes), joiner)
+	waitMembers(t, all, 5)
+	primary, backups := roles(t, all, id)
+	var via *testNode
+	for _, tn := range all {
+		if tn != primary && !slices.Contains(backups, tn) {
+			via = tn
+		}
+	}
+	done := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		_, err := via.n.Do(ctx, &sessions.Command{Kind: sessions.KindEnd, Tenant: testTenant, ID: id})
+		done <- err
+	}()
+	eventually(t, 5*time.Second, "the primary to run the END", func() bool { return primary.n.store.Ended(id) })
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := primary.n.Leave(ctx); err != nil {
+		t.Fatal(err)
+	}
+	primary.n.Shutdown()
+	if err := <-done; err != nil {
+		t.Fatalf("an END the leaving primary ran: %v, want it answered", err)
+	}
 }

@@ -47,13 +47,22 @@ func retrySafe(k sessions.Kind) bool { return k != sessions.KindStart && k != se
 // came here: hops forwards so far, via the node that took it from the client, when that node
 // forwarded it straight here (via.go).
 func (c *cluster) route(ctx context.Context, cmd *sessions.Command, hops int, via string) (sessions.Result, error) {
+	return c.routeAfter(ctx, cmd, hops, via, "")
+}
+
+// routeAfter is route for a command already sent once, to the primary lost ("" if none),
+// whose connection broke before it answered (see retried).
+func (c *cluster) routeAfter(ctx context.Context, cmd *sessions.Command, hops int, via, lost string) (sessions.Result, error) {
 	slot := slotOf(cmd)
 	for {
 		v := c.view.Load()
 		p := v.ring.PartitionOfSlot(slot)
 		primary := v.ring.Primary(p)
+		var res sessions.Result
+		var err error
 		if primary == c.cfg.Name {
-			return c.execute(ctx, v, p, cmd, via)
+			res, err = c.execute(ctx, v, p, cmd, via)
+			return retried(res, err, cmd, lost)
 		}
 		if res, ok := c.copyRead(v, p, primary, cmd); ok {
 			return res, nil
@@ -62,9 +71,12 @@ func (c *cluster) route(ctx context.Context, cmd *sessions.Command, hops int, vi
 			return sessions.Result{}, tryAgain("partition %d is changing owner", p)
 		}
 		c.n.stats.Forwarded.Add(1)
-		res, err := c.forward(ctx, primary, v.members[primary].Repl, cmd, hops+1)
+		res, err = c.forward(ctx, primary, v.members[primary].Repl, cmd, hops+1)
 		if !errors.Is(err, replication.ErrUnavailable) {
-			return res, err
+			return retried(res, err, cmd, lost)
+		}
+		if errors.Is(err, replication.ErrConnLost) {
+			lost = primary
 		}
 		if !retrySafe(cmd.Kind) {
 			return sessions.Result{}, tryAgain("primary %s of partition %d unreachable; outcome unknown", primary, p)
@@ -74,6 +86,18 @@ func (c *cluster) route(ctx context.Context, cmd *sessions.Command, hops int, vi
 			return sessions.Result{}, tryAgain("primary %s of partition %d unreachable", primary, p)
 		}
 	}
+}
+
+// retried is a command's outcome once it may have run twice: when an earlier attempt went to
+// a primary that was lost before it answered (lost), that attempt may have done what the
+// retry then finds done. A write told "does not exist" (an END whose first attempt ended the
+// session, a PDEL whose first attempt deleted the payload) would deny its own effect, so its
+// outcome is unknown instead; any other answer stands.
+func retried(res sessions.Result, err error, cmd *sessions.Command, lost string) (sessions.Result, error) {
+	if lost == "" || isRead(cmd.Kind) || !(errors.Is(err, sessions.ErrNoSession) || errors.Is(err, sessions.ErrNoPayload)) {
+		return res, err
+	}
+	return sessions.Result{}, tryAgain("the connection to %s broke after the command was sent, and the retry found nothing to change; outcome unknown", lost)
 }
 
 // waitNewView waits until the view changes or ctx is done.

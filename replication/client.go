@@ -119,7 +119,7 @@ func (c *Client) Call(ctx context.Context, addr string, m Method, req, resp any)
 		}
 		return nil
 	case <-cc.done:
-		return fmt.Errorf("%w: %s: connection lost: %v", ErrUnavailable, addr, cc.err)
+		return fmt.Errorf("%w: %s: %w: %v", ErrUnavailable, addr, ErrConnLost, cc.err)
 	case <-ctx.Done():
 		return ctx.Err()
 	}

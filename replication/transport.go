@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -22,6 +23,11 @@ import (
 // ErrUnavailable means the peer could not be reached or the connection broke during the
 // call: the request may or may not have been served. Callers may retry elsewhere.
 var ErrUnavailable = errors.New("replication: peer unavailable")
+
+// ErrConnLost comes with ErrUnavailable when the connection broke after the request was
+// sent: the peer may have served it, so a caller that retries a write elsewhere must not
+// take the retry's "nothing there" for the first attempt's outcome.
+var ErrConnLost = errors.New("connection lost")
 
 // RemoteError is an error the remote handler returned.
 type RemoteError struct{ Msg string }
@@ -251,6 +257,8 @@ type Server struct {
 	conns map[*conn]struct{}
 	wg    sync.WaitGroup
 	pool  workpool.Pool // runs calls
+
+	inflight atomic.Int64 // calls taken and not yet answered (Drain)
 }
 
 // NewServer returns a server for h.
@@ -323,9 +331,11 @@ func (s *Server) serveConn(k *conn) {
 			if deferred != nil {
 				sem <- struct{}{}
 				calls.Add(1)
+				s.inflight.Add(1)
 				deferred(func(resp any, err error) {
 					s.answer(k, f, resp, err, false)
 					<-sem
+					s.inflight.Add(-1)
 					calls.Done()
 				})
 			}
@@ -335,8 +345,9 @@ func (s *Server) serveConn(k *conn) {
 		}
 		sem <- struct{}{}
 		calls.Add(1)
+		s.inflight.Add(1)
 		s.pool.Go(func() {
-			defer func() { <-sem; calls.Done() }()
+			defer func() { <-sem; s.inflight.Add(-1); calls.Done() }()
 			s.serveFrame(ctx, k, f)
 		})
 	}, func() { k.flush() }) // answers queued inline go out before the reader waits
@@ -402,6 +413,23 @@ func (s *Server) answer(k *conn, f frame, resp any, err error, hold bool) {
 
 func isEOF(err error) bool {
 	return errors.Is(err, net.ErrClosed) || err.Error() == "EOF"
+}
+
+// Drain waits until no call is in flight (each taken call has been answered), or ctx ends;
+// it reports whether it got there. Calls keep being taken meanwhile: a node leaving the
+// cluster drains once its peers no longer route to it, so that writes it ran still get
+// their answers before Close cuts the connections.
+func (s *Server) Drain(ctx context.Context) bool {
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for s.inflight.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+		}
+	}
+	return true
 }
 
 // Close stops accepting, cancels in-flight handlers and closes every connection.

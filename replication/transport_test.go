@@ -267,3 +267,31 @@ func TestCallContextEndsWithItsConnection(t *testing.T) {
 		t.Fatalf("handler: %v", err)
 	}
 }
+
+// Drain waits for the calls taken to be answered.
+func TestDrainWaitsForCallsInFlight(t *testing.T) {
+	s, addr := serve(t, "127.0.0.1:0")
+	c := NewClient(ClientConfig{})
+	defer c.Close()
+	done := make(chan error, 1)
+	go func() { done <- c.Call(context.Background(), addr, 1, echoReq{N: 1, Sleep: 300 * time.Millisecond}, nil) }()
+	for s.inflight.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	short, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if s.Drain(short) {
+		t.Fatal("Drain reported nothing in flight while a call slept")
+	}
+	if !s.Drain(context.Background()) {
+		t.Fatal("Drain gave up without a deadline")
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("the drained call: %v", err)
+		}
+	case <-time.After(time.Second):
+		t.Fatal("Drain returned before the call was answered")
+	}
+}
