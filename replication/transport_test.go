@@ -274,7 +274,9 @@ func TestDrainWaitsForCallsInFlight(t *testing.T) {
 	c := NewClient(ClientConfig{})
 	defer c.Close()
 	done := make(chan error, 1)
-	go func() { done <- c.Call(context.Background(), addr, 1, echoReq{N: 1, Sleep: 300 * time.Millisecond}, nil) }()
+	go func() {
+		done <- c.Call(context.Background(), addr, 1, echoReq{N: 1, Sleep: 300 * time.Millisecond}, nil)
+	}()
 	for s.inflight.Load() == 0 {
 		time.Sleep(time.Millisecond)
 	}
