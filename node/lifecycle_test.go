@@ -162,12 +162,11 @@ func hasSession(tn *testNode, id sessions.ID) bool {
 	return ok && !op.Ended
 }
 
-// An END whose primary ended the session and was lost before it answered (here: it waits
-// out the fence after a view change, and is stopped meanwhile) is retried through the new
-// primary, which finds the session ended. "Does not exist" would deny the END's own effect
-// (chaos, rolling restart: the client took the session for live, and then lost), so the
-// outcome is unknown instead.
-func TestRetriedEndDoesNotDenyItsOwnEffect(t *testing.T) {
+// endInFence has a node that is neither primary nor backup of a session forward an END of it
+// right after a view change, and returns once the primary has run it: the primary then waits
+// out the read-lease fence before it answers. done gets the END's outcome.
+func endInFence(t *testing.T) (primary *testNode, done <-chan error) {
+	t.Helper()
 	nodes := startCluster(t, 4)
 	id := writeSessions(t, nodes, 1)[0]
 	joiner := startNode(t, "n4", []string{nodes[0].gossip})
@@ -180,14 +179,23 @@ func TestRetriedEndDoesNotDenyItsOwnEffect(t *testing.T) {
 			via = tn
 		}
 	}
-	done := make(chan error, 1)
+	out := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
 		_, err := via.n.Do(ctx, &sessions.Command{Kind: sessions.KindEnd, Tenant: testTenant, ID: id})
-		done <- err
+		out <- err
 	}()
 	eventually(t, 5*time.Second, "the primary to run the END", func() bool { return primary.n.store.Ended(id) })
+	return primary, out
+}
+
+// An END whose primary ended the session and was lost before it answered (stopped while it
+// waited out the fence) is retried through the new primary, which finds the session ended.
+// "Does not exist" would deny the END's own effect (chaos, rolling restart: the client took
+// the session for live, and then lost), so the outcome is unknown instead.
+func TestRetriedEndDoesNotDenyItsOwnEffect(t *testing.T) {
+	primary, done := endInFence(t)
 	primary.n.Shutdown() // before the fence lets it answer
 	err := <-done
 	if errors.Is(err, sessions.ErrNoSession) {
@@ -196,32 +204,12 @@ func TestRetriedEndDoesNotDenyItsOwnEffect(t *testing.T) {
 	if err != nil && !errors.Is(err, ErrTryAgain) {
 		t.Fatalf("END: %v", err)
 	}
-	t.Logf("END through %s: %v", via.name, err)
 }
 
 // A primary that leaves while a forwarded write is waiting out the fence of a view change
 // answers it before it stops: the write ran, and a retry elsewhere could not tell.
 func TestLeavingPrimaryAnswersItsWrites(t *testing.T) {
-	nodes := startCluster(t, 4)
-	id := writeSessions(t, nodes, 1)[0]
-	joiner := startNode(t, "n4", []string{nodes[0].gossip})
-	all := append(slices.Clone(nodes), joiner)
-	waitMembers(t, all, 5)
-	primary, backups := roles(t, all, id)
-	var via *testNode
-	for _, tn := range all {
-		if tn != primary && !slices.Contains(backups, tn) {
-			via = tn
-		}
-	}
-	done := make(chan error, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		defer cancel()
-		_, err := via.n.Do(ctx, &sessions.Command{Kind: sessions.KindEnd, Tenant: testTenant, ID: id})
-		done <- err
-	}()
-	eventually(t, 5*time.Second, "the primary to run the END", func() bool { return primary.n.store.Ended(id) })
+	primary, done := endInFence(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if err := primary.n.Leave(ctx); err != nil {
