@@ -26,8 +26,6 @@ func cmdCluster(c *client, sg *sessions.Signer, args [][]byte) reply {
 	if v == nil {
 		return errReply("ERR this node runs alone (start it with --cluster-addr to form a cluster)")
 	}
-	bulk := func(s string) reply { return reply{kind: rBulk, bulk: []byte(s)} }
-	num := func(n int64) reply { return reply{kind: rInt, n: n} }
 	partition := func(p node.PartitionInfo) reply {
 		reps := make([]reply, len(p.Replicas))
 		for i, r := range p.Replicas {
@@ -102,8 +100,6 @@ func cmdLocate(c *client, sg *sessions.Signer, args [][]byte) reply {
 	if c.s.cfg.Locate == nil {
 		return errReply("ERR LOCATE is not available on this server")
 	}
-	bulk := func(s string) reply { return reply{kind: rBulk, bulk: []byte(s)} }
-	num := func(n int64) reply { return reply{kind: rInt, n: n} }
 	var out []reply
 	for _, cp := range c.s.cfg.Locate(context.Background(), cmd.ID) {
 		out = append(out, reply{kind: rArray, isMap: true, array: []reply{

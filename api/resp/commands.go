@@ -151,7 +151,6 @@ func cmdHello(c *client, _ *sessions.Signer, args [][]byte) reply {
 		return errReply("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
 	}
 	c.proto = proto
-	bulk := func(s string) reply { return reply{kind: rBulk, bulk: []byte(s)} }
 	return reply{kind: rArray, isMap: true, array: []reply{
 		bulk("server"), bulk("sessiongate"),
 		bulk("version"), bulk(c.s.cfg.Version),

@@ -11,6 +11,10 @@ import (
 
 func errReply(msg string) reply { return reply{kind: rErr, str: msg} }
 
+// bulk is a bulk string reply; num an integer reply (the fields of map-shaped answers).
+func bulk(s string) reply { return reply{kind: rBulk, bulk: []byte(s)} }
+func num(n int64) reply   { return reply{kind: rInt, n: n} }
+
 // errorReply is the one place where backend errors become protocol replies.
 func errorReply(err error) reply {
 	var se *sessions.Error
