@@ -61,7 +61,6 @@ type cluster struct {
 	born     time.Time
 	lastTick atomic.Int64 // nanoseconds since born at the watchdog's last note
 
-	syncs atomic.Int64 // partition syncs under way
 	// pulling counts, per partition, this node's pulls of it still under way (as primary or
 	// as backup): until they finish, its copy may lack acknowledged writes.
 	pulling    []atomic.Int32

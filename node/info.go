@@ -98,7 +98,7 @@ func (n *Node) ClusterView() *ClusterView {
 	v := c.view.Load()
 	cv := &ClusterView{
 		Self: c.cfg.Name, Replicas: c.cfg.Replicas, WriteAcks: c.cfg.WriteAcks.String(),
-		SyncsInProgress: c.syncs.Load(), LastSyncMs: c.lastSyncMs.Load(), Repairs: c.repairs.Load(),
+		SyncsInProgress: c.syncsInProgress(), LastSyncMs: c.lastSyncMs.Load(), Repairs: c.repairs.Load(),
 	}
 	counts := map[string][2]int{}
 	for p := 0; p < v.ring.Partitions(); p++ {

@@ -23,11 +23,19 @@ func (c *cluster) startSyncs(syncs []partitionSync, v *view) {
 	if len(syncs) == 0 {
 		return
 	}
-	c.syncs.Add(int64(len(syncs)))
 	for _, ps := range syncs {
 		c.pulling[ps.p].Add(1)
 	}
 	go c.runSyncs(syncs, v)
+}
+
+// syncsInProgress is the number of partition syncs under way.
+func (c *cluster) syncsInProgress() int64 {
+	n := int64(0)
+	for i := range c.pulling {
+		n += int64(c.pulling[i].Load())
+	}
+	return n
 }
 
 // runSyncs pulls every partition this node gained from everyone who may hold a copy, then
@@ -53,7 +61,6 @@ func (c *cluster) runSyncs(syncs []partitionSync, v *view) {
 				}
 			})
 			c.pulling[ps.p].Add(-1)
-			c.syncs.Add(-1)
 		}()
 	}
 	wg.Wait()
