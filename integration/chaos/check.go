@@ -48,27 +48,31 @@ func convergedOnce(ctx context.Context, nodes []*redis.Client) error {
 func aliveMembers(res []any) ([]string, error) {
 	var names []string
 	for _, e := range res {
-		pairs, ok := e.([]any)
-		if !ok || len(pairs)%2 != 0 {
+		m, ok := fields(e)
+		if !ok {
 			return nil, errors.New("MEMBERS: malformed entry")
 		}
-		var name, state string
-		for i := 0; i < len(pairs); i += 2 {
-			k, _ := pairs[i].(string)
-			v, _ := pairs[i+1].(string)
-			switch k {
-			case "name":
-				name = v
-			case "state":
-				state = v
-			}
-		}
-		if state == "alive" {
+		if name, _ := m["name"].(string); m["state"] == "alive" {
 			names = append(names, name)
 		}
 	}
 	sort.Strings(names)
 	return names, nil
+}
+
+// fields reads one entry of a map-shaped reply (a flat name/value array, as RESP2 sends
+// maps); ok is false when it is not one.
+func fields(e any) (m map[string]any, ok bool) {
+	pairs, ok := e.([]any)
+	if !ok || len(pairs)%2 != 0 {
+		return nil, false
+	}
+	m = make(map[string]any, len(pairs)/2)
+	for i := 0; i < len(pairs); i += 2 {
+		k, _ := pairs[i].(string)
+		m[k] = pairs[i+1]
+	}
+	return m, true
 }
 
 // waitConverged polls until convergedOnce succeeds or timeout passes.

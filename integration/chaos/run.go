@@ -267,12 +267,7 @@ func (h *harness) locate(token string) string {
 		}
 		var parts []string
 		for _, e := range res {
-			kv, _ := e.([]any)
-			m := map[string]any{}
-			for i := 0; i+1 < len(kv); i += 2 {
-				k, _ := kv[i].(string)
-				m[k] = kv[i+1]
-			}
+			m, _ := fields(e) // a malformed entry prints as <nil> fields
 			part := fmt.Sprintf("%v(rank %v) %v", m["node"], m["rank"], m["state"])
 			if m["state"] == "live" {
 				part += fmt.Sprintf(" v%v dl %v", m["version"], m["deadline_ms"])
