@@ -124,8 +124,12 @@ func TestLeaveRetriesAFailedPush(t *testing.T) {
 	nodes := startCluster(t, 4)
 	leaver, others := nodes[0], nodes[1:]
 	// A session only the leaving node holds: written to its store alone, as the last write
-	// of a partition it is primary of that no backup acknowledged yet.
+	// of a partition it is primary of that no backup acknowledged yet. (A partition it does
+	// not hold it does not push at all.)
 	id := newID(t, -1)
+	for primaryOf(leaver, id) != leaver.name {
+		id = newID(t, -1)
+	}
 	if _, err := leaver.n.store.Do(&sessions.Command{Kind: sessions.KindStart, Tenant: testTenant, ID: id, TTL: 3600}); err != nil {
 		t.Fatal(err)
 	}
