@@ -126,6 +126,9 @@ func (s *Store) sessionCommand(cmd *Command) (Result, error) {
 		return Result{Fields: m.payloads()}, nil
 
 	case KindInfo:
+		if cmd.Limit&DescribePayloads != 0 {
+			return describeLocked(cmd, r, m, now), nil
+		}
 		r.reads++
 		r.lastSeen = now
 		info := infoOf(cmd.ID, r, m, now)
