@@ -4,13 +4,11 @@
 package httpapi
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -20,17 +18,6 @@ import (
 	"github.com/sessiongate/sessiongate/sessions"
 )
 
-// restSession is rest-sessions' JSON shape of a session.
-type restSession struct {
-	ID   string                     `json:"id"`
-	R    uint32                     `json:"r"`
-	W    uint32                     `json:"w"`
-	TTL  int64                      `json:"ttl"`
-	Idle int64                      `json:"idle"`
-	IP   string                     `json:"ip"`
-	D    map[string]json.RawMessage `json:"d,omitempty"`
-}
-
 // apiError is an error with its HTTP status.
 type apiError struct {
 	status int
@@ -38,10 +25,6 @@ type apiError struct {
 }
 
 func (e *apiError) Error() string { return e.msg }
-
-func badRequest(format string, a ...any) error {
-	return &apiError{http.StatusBadRequest, fmt.Sprintf(format, a...)}
-}
 
 // writeError is the one place errors become HTTP replies: a status and a JSON body.
 func writeError(w http.ResponseWriter, err error) {
@@ -79,6 +62,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 type rest struct {
 	b       Backend
 	apps    map[string][]byte // app name -> sign key
+	tokens  accessTokens
 	timeout time.Duration
 }
 
@@ -104,9 +88,15 @@ type call struct {
 
 func (s *rest) handle(fn func(c *call) (int, any, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		key, ok := s.apps[r.PathValue("app")]
+		app := r.PathValue("app")
+		key, ok := s.apps[app]
 		if !ok {
-			writeError(w, &apiError{http.StatusNotFound, "unknown app " + strconv.Quote(r.PathValue("app")) + " (apps are configured with --http-apps)"})
+			writeError(w, &apiError{http.StatusNotFound, "unknown app " + strconv.Quote(app) + " (apps are configured with --http-apps)"})
+			return
+		}
+		if !s.tokens.allows(app, r) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="sessiongate"`)
+			writeError(w, &apiError{http.StatusUnauthorized, "app " + strconv.Quote(app) + " needs its access token: Authorization: Bearer <token>"})
 			return
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
@@ -132,79 +122,63 @@ func (c *call) session() (sessions.Command, error) {
 	return sessions.Command{Tenant: c.signer.Tenant(), ID: id}, nil
 }
 
-func seconds(c *call, name string, def int64) (int64, error) {
-	v := c.r.URL.Query().Get(name)
-	if v == "" {
-		if def < 0 {
-			return 0, badRequest("%s is required", name)
-		}
-		return def, nil
+// describe reads a session with its payloads and absolute deadline in one INFO; quiet reads
+// count no read and leave the last access alone. A node that predates describe flags
+// answers a plain INFO (deadline 0): the payloads then take a PGETALL of their own.
+func (s *rest) describe(c *call, cmd sessions.Command, quiet bool) (sessions.Result, error) {
+	cmd.Kind, cmd.Limit = sessions.KindInfo, sessions.DescribePayloads
+	if quiet {
+		cmd.Limit |= sessions.DescribeQuietly
 	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n < 0 || n > sessions.MaxTTL {
-		return 0, badRequest("%s must be a number of seconds, not %q", name, v)
+	res, err := s.b.Do(c.ctx, &cmd)
+	if err != nil || res.Int != 0 {
+		return res, err
 	}
-	return n, nil
+	cmd.Kind, cmd.Limit = sessions.KindPGetAll, 0
+	all, err := s.b.Do(c.ctx, &cmd)
+	res.Fields = all.Fields
+	return res, err
 }
 
-// decodeData reads a JSON object body into PUPDATE steps: null deletes a key.
-func decodeData(c *call) ([]sessions.Update, error) {
-	body := http.MaxBytesReader(nil, c.r.Body, 16<<20)
-	var raw map[string]json.RawMessage
-	dec := json.NewDecoder(body)
-	if err := dec.Decode(&raw); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, nil
-		}
-		return nil, badRequest("body must be a JSON object: %v", err)
+// touch renews a sliding session's absolute deadline when an access finds it too close.
+func (s *rest) touch(c *call, cmd sessions.Command, res *sessions.Result, now time.Time) error {
+	if !needsRenewal(res.Info, res.Int, now.UnixMilli()) {
+		return nil
 	}
-	keys := make([]string, 0, len(raw))
-	for k := range raw {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	var ups []sessions.Update
-	for _, k := range keys {
-		v := raw[k]
-		if err := sessions.CheckName([]byte(k)); err != nil {
-			return nil, badRequest("key %q: %v", k, err)
-		}
-		if bytes.Equal(bytes.TrimSpace(v), []byte("null")) {
-			ups = append(ups, sessions.Update{Name: []byte(k), Delete: true})
-		} else {
-			ups = append(ups, sessions.Update{Name: []byte(k), Data: v})
-		}
-	}
-	return ups, nil
+	_, err := s.b.Do(c.ctx, renewal(cmd, res.Info))
+	return err
 }
 
 func (s *rest) create(c *call) (int, any, error) {
-	ttl, err := seconds(c, "ttl", 7200)
+	owner := c.r.PathValue("id")
+	if err := checkID(owner); err != nil {
+		return 0, nil, err
+	}
+	ip := c.r.URL.Query().Get("ip")
+	if err := checkIP(ip); err != nil {
+		return 0, nil, err
+	}
+	ttl, err := ttlParam(c.r, "ttl")
 	if err != nil {
 		return 0, nil, err
 	}
-	if ttl == 0 {
-		return 0, nil, badRequest("ttl must be positive")
+	if ttl > maxTTL {
+		return 0, nil, badRequest(fmt.Sprintf("ttl must be at most %d", maxTTL))
 	}
-	owner := []byte(c.r.PathValue("id"))
-	if len(owner) > sessions.MaxOwnerLen {
-		return 0, nil, badRequest("id is longer than %d bytes", sessions.MaxOwnerLen)
-	}
-	ip := []byte(c.r.URL.Query().Get("ip"))
-	if len(ip) > sessions.MaxIPLen {
-		return 0, nil, badRequest("ip is longer than %d bytes", sessions.MaxIPLen)
-	}
-	ups, err := decodeData(c)
+	d, err := readD(c.r)
 	if err != nil {
 		return 0, nil, err
 	}
-	cmd := sessions.Command{Kind: sessions.KindStart, Tenant: c.signer.Tenant(), TTL: ttl, Owner: owner, IP: ip,
-		UA: []byte(c.r.UserAgent())}
+	cmd := sessions.Command{Kind: sessions.KindStart, Tenant: c.signer.Tenant(), TTL: ttl * renewAhead,
+		Idle: uint32(ttl), Owner: []byte(owner), IP: []byte(ip), UA: []byte(c.r.UserAgent())}
+	if nr := c.r.URL.Query().Get("no_resave"); nr == "true" || nr == "1" {
+		cmd.TTL, cmd.Idle = ttl, 0
+	}
 	if len(cmd.UA) > sessions.MaxUALen {
 		cmd.UA = cmd.UA[:sessions.MaxUALen]
 	}
 	for attempt := 0; ; attempt++ {
-		cmd.ID, err = sessions.NewID(rand.Reader, sessions.OwnerSlot(cmd.Tenant, owner))
+		cmd.ID, err = sessions.NewID(rand.Reader, sessions.OwnerSlot(cmd.Tenant, cmd.Owner))
 		if err != nil {
 			return 0, nil, err
 		}
@@ -218,69 +192,69 @@ func (s *rest) create(c *call) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	if len(ups) > 0 {
-		if _, err := s.b.Do(c.ctx, &sessions.Command{Kind: sessions.KindPUpdate, Tenant: cmd.Tenant, ID: cmd.ID, Updates: ups}); err != nil {
+	// As redis-sessions does, null values of the initial d are dropped.
+	d = slices.DeleteFunc(d, func(e dEntry) bool { return e.val == nil })
+	if len(d) > 0 {
+		if _, err := s.b.Do(c.ctx, &sessions.Command{Kind: sessions.KindPUpdate, Tenant: cmd.Tenant, ID: cmd.ID, Updates: updates(d)}); err != nil {
 			return 0, nil, err
 		}
 	}
 	return http.StatusOK, map[string]string{"token": string(sessions.AppendTokenMAC(nil, cmd.ID, &cmd.NewMAC))}, nil
 }
 
-// describe renders a session with its data, as rest-sessions does.
-func (s *rest) describe(c *call, info *sessions.Info) (restSession, error) {
-	res, err := s.b.Do(c.ctx, &sessions.Command{Kind: sessions.KindPGetAll, Tenant: c.signer.Tenant(), ID: info.ID})
-	if err != nil {
-		return restSession{}, err
-	}
-	out := restSession{ID: string(info.Owner), R: info.Reads, W: info.Writes, TTL: (info.TTL + 999) / 1000,
-		Idle: max(0, time.Now().UnixMilli()-info.LastSeen) / 1000, IP: string(info.IP)}
-	if len(res.Fields) > 0 {
-		out.D = map[string]json.RawMessage{}
-		for _, f := range res.Fields {
-			if json.Valid(f.Data) {
-				out.D[string(f.Name)] = json.RawMessage(f.Data)
-			} else {
-				b, _ := json.Marshal(string(f.Data)) // set over RESP with non-JSON data
-				out.D[string(f.Name)] = b
-			}
-		}
-	}
-	return out, nil
-}
-
+// get is one read: it answers the session with r counting this get and idle the time since
+// the access before it.
 func (s *rest) get(c *call) (int, any, error) {
 	cmd, err := c.session()
 	if err != nil {
 		return 0, nil, err
 	}
-	cmd.Kind = sessions.KindInfo
-	res, err := s.b.Do(c.ctx, &cmd)
+	res, err := s.describe(c, cmd, false)
 	if err != nil {
 		return 0, nil, err
 	}
-	out, err := s.describe(c, res.Info)
-	return http.StatusOK, out, err
+	now := time.Now()
+	if err := s.touch(c, cmd, &res, now); err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, render(res.Info, dataOf(res.Fields), res.Info.Reads, res.Info.Writes+1, now), nil
 }
 
+// set is one write and no read: the session as it was, merged with d, as redis-sessions
+// answers it.
 func (s *rest) set(c *call) (int, any, error) {
 	cmd, err := c.session()
 	if err != nil {
 		return 0, nil, err
 	}
-	ups, err := decodeData(c)
+	d, err := readD(c.r)
+	switch {
+	case err != nil:
+		return 0, nil, err
+	case d == nil:
+		return 0, nil, badRequest(errNoD)
+	case len(d) == 0:
+		return 0, nil, badRequest(errDEmpty)
+	}
+	res, err := s.describe(c, cmd, true)
 	if err != nil {
 		return 0, nil, err
 	}
-	if len(ups) > 0 {
-		up := cmd
-		up.Kind, up.Updates = sessions.KindPUpdate, ups
-		if _, err := s.b.Do(c.ctx, &up); err != nil {
-			return 0, nil, err
-		}
+	up := cmd
+	up.Kind, up.Updates = sessions.KindPUpdate, updates(d)
+	if _, err := s.b.Do(c.ctx, &up); err != nil {
+		return 0, nil, err
 	}
-	return s.get(c)
+	now := time.Now()
+	if err := s.touch(c, cmd, &res, now); err != nil {
+		return 0, nil, err
+	}
+	all := dataOf(res.Fields)
+	all.merge(d)
+	return http.StatusOK, render(res.Info, all, res.Info.Reads+1, res.Info.Writes+2, now), nil
 }
 
+// list answers sessions with their data; listing is not an access.
 func (s *rest) list(c *call, cmd sessions.Command) (int, any, error) {
 	res, err := s.b.Do(c.ctx, &cmd)
 	if err != nil {
@@ -288,24 +262,24 @@ func (s *rest) list(c *call, cmd sessions.Command) (int, any, error) {
 	}
 	out := make([]restSession, 0, len(res.Sessions))
 	for i := range res.Sessions {
-		d, err := s.describe(c, &res.Sessions[i])
+		one, err := s.describe(c, sessions.Command{Tenant: cmd.Tenant, ID: res.Sessions[i].ID}, true)
 		if errors.Is(err, sessions.ErrNoSession) {
 			continue // ended meanwhile
 		}
 		if err != nil {
 			return 0, nil, err
 		}
-		out = append(out, d)
+		out = append(out, render(one.Info, dataOf(one.Fields), one.Info.Reads+1, one.Info.Writes+1, time.Now()))
 	}
 	return http.StatusOK, map[string]any{"sessions": out}, nil
 }
 
 func (s *rest) activity(c *call) (int, any, error) {
-	dt, err := seconds(c, "dt", -1)
+	dt, err := ttlParam(c.r, "dt")
 	if err != nil {
 		return 0, nil, err
 	}
-	res, err := s.b.Do(c.ctx, &sessions.Command{Kind: sessions.KindActivity, Tenant: c.signer.Tenant(), Seconds: dt})
+	res, err := s.b.Do(c.ctx, &sessions.Command{Kind: sessions.KindActivity, Tenant: c.signer.Tenant(), Seconds: min(dt, sessions.MaxTTL)})
 	if err != nil {
 		return 0, nil, err
 	}
@@ -313,19 +287,19 @@ func (s *rest) activity(c *call) (int, any, error) {
 }
 
 func (s *rest) soapp(c *call) (int, any, error) {
-	dt, err := seconds(c, "dt", -1)
+	dt, err := ttlParam(c.r, "dt")
 	if err != nil {
 		return 0, nil, err
 	}
-	return s.list(c, sessions.Command{Kind: sessions.KindActive, Tenant: c.signer.Tenant(), Seconds: dt, Limit: 1000})
+	return s.list(c, sessions.Command{Kind: sessions.KindActive, Tenant: c.signer.Tenant(), Seconds: min(dt, sessions.MaxTTL), Limit: 1000})
 }
 
 func (s *rest) soid(c *call) (int, any, error) {
-	owner := []byte(c.r.PathValue("id"))
-	if len(owner) > sessions.MaxOwnerLen {
-		return 0, nil, badRequest("id is longer than %d bytes", sessions.MaxOwnerLen)
+	owner := c.r.PathValue("id")
+	if err := checkID(owner); err != nil {
+		return 0, nil, err
 	}
-	return s.list(c, sessions.Command{Kind: sessions.KindList, Tenant: c.signer.Tenant(), Owner: owner})
+	return s.list(c, sessions.Command{Kind: sessions.KindList, Tenant: c.signer.Tenant(), Owner: []byte(owner)})
 }
 
 func (s *rest) kill(c *call) (int, any, error) {
@@ -348,11 +322,11 @@ func (s *rest) kill(c *call) (int, any, error) {
 }
 
 func (s *rest) killsoid(c *call) (int, any, error) {
-	owner := []byte(c.r.PathValue("id"))
-	if len(owner) > sessions.MaxOwnerLen {
-		return 0, nil, badRequest("id is longer than %d bytes", sessions.MaxOwnerLen)
+	owner := c.r.PathValue("id")
+	if err := checkID(owner); err != nil {
+		return 0, nil, err
 	}
-	res, err := s.b.Do(c.ctx, &sessions.Command{Kind: sessions.KindEndOwner, Tenant: c.signer.Tenant(), Owner: owner})
+	res, err := s.b.Do(c.ctx, &sessions.Command{Kind: sessions.KindEndOwner, Tenant: c.signer.Tenant(), Owner: []byte(owner)})
 	if err != nil {
 		return 0, nil, err
 	}

@@ -25,6 +25,12 @@ func newTestServer(t *testing.T) *httptest.Server {
 	return ts
 }
 
+// num reads a JSON number from a decoded body.
+func num(body map[string]any, key string) int64 {
+	f, _ := body[key].(float64)
+	return int64(f)
+}
+
 func request(t *testing.T, method, url, body string) (int, map[string]any) {
 	t.Helper()
 	req, _ := http.NewRequest(method, url, strings.NewReader(body))
@@ -46,6 +52,8 @@ func request(t *testing.T, method, url, body string) (int, map[string]any) {
 	return resp.StatusCode, out
 }
 
+// The routes answer as rest-sessions does: a session starts with r 1 and w 1, a get answers
+// r before its own read, a set counts a write and no read, and ttl is the setting.
 func TestRESTSessionsRoutes(t *testing.T) {
 	ts := newTestServer(t)
 	u := ts.URL + "/mywebapp"
@@ -54,26 +62,43 @@ func TestRESTSessionsRoutes(t *testing.T) {
 	if code != 200 || len(tok) != 84 {
 		t.Fatalf("create: %d %v", code, body)
 	}
-	code, body = request(t, "GET", u+"/get/"+tok, "")
-	if code != 200 || body["id"] != "user123" || body["ip"] != "192.168.99.22" || body["ttl"] != 86400.0 || body["r"] != 1.0 {
-		t.Fatalf("get: %d %v", code, body)
+	for want := int64(1); want <= 3; want++ {
+		code, body = request(t, "GET", u+"/get/"+tok, "")
+		if code != 200 || body["id"] != "user123" || body["ip"] != "192.168.99.22" || num(body, "ttl") != 86400 ||
+			num(body, "r") != want || num(body, "w") != 1 || body["no_resave"] != nil {
+			t.Fatalf("get %d: %d %v", want, code, body)
+		}
 	}
 	code, body = request(t, "POST", u+"/set/"+tok, `{"name":"Peter Smith","unread_msgs":12,"age":46}`)
 	d, _ := body["d"].(map[string]any)
-	if code != 200 || d["name"] != "Peter Smith" || d["unread_msgs"] != 12.0 || body["w"] != 1.0 {
+	if code != 200 || d["name"] != "Peter Smith" || d["unread_msgs"] != 12.0 || num(body, "w") != 2 || num(body, "r") != 4 {
 		t.Fatalf("set: %d %v", code, body)
 	}
 	// null removes a key, an absent key stays.
 	code, body = request(t, "POST", u+"/set/"+tok, `{"name":"Bruce Dickinson","unread_msgs":null,"job":"making gold records"}`)
 	d, _ = body["d"].(map[string]any)
-	if code != 200 || d["name"] != "Bruce Dickinson" || d["age"] != 46.0 || d["job"] != "making gold records" {
+	if code != 200 || d["name"] != "Bruce Dickinson" || d["age"] != 46.0 || d["job"] != "making gold records" || num(body, "w") != 3 {
 		t.Fatalf("merge: %d %v", code, body)
 	}
 	if _, ok := d["unread_msgs"]; ok {
 		t.Fatalf("null did not delete: %v", d)
 	}
-	request(t, "PUT", u+"/create/user123?ip=10.0.2.45", "")
-	request(t, "PUT", u+"/create/user456", "")
+	code, body = request(t, "GET", u+"/get/"+tok, "")
+	if d, _ = body["d"].(map[string]any); code != 200 || len(d) != 3 || num(body, "r") != 4 || num(body, "w") != 3 {
+		t.Fatalf("get after sets: %d %v", code, body)
+	}
+	// Removing every key leaves no d at all.
+	code, body = request(t, "POST", u+"/set/"+tok, `{"name":null,"age":null,"job":null}`)
+	if code != 200 || body["d"] != nil {
+		t.Fatalf("emptied: %d %v", code, body)
+	}
+	// create takes an initial d, nulls dropped.
+	_, body = request(t, "PUT", u+"/create/user123?ip=10.0.2.45", `{"cart":3,"gone":null}`)
+	code, body = request(t, "GET", u+"/get/"+body["token"].(string), "")
+	if d, _ = body["d"].(map[string]any); code != 200 || d["cart"] != 3.0 || len(d) != 1 || num(body, "ttl") != 7200 {
+		t.Fatalf("create with d: %d %v", code, body)
+	}
+	request(t, "PUT", u+"/create/user456?ip=10.0.2.46", "")
 	if code, body = request(t, "GET", u+"/activity?dt=600", ""); code != 200 || body["activity"] != 2.0 {
 		t.Fatalf("activity: %d %v", code, body)
 	}
@@ -82,6 +107,10 @@ func TestRESTSessionsRoutes(t *testing.T) {
 	}
 	if code, body = request(t, "GET", u+"/soapp?dt=600", ""); code != 200 || len(body["sessions"].([]any)) != 3 {
 		t.Fatalf("soapp: %d %v", code, body)
+	}
+	// Listing is not an access: the first session still shows r 5 on its next get.
+	if code, body = request(t, "GET", u+"/get/"+tok, ""); num(body, "r") != 5 {
+		t.Fatalf("listing counted reads: %d %v", code, body)
 	}
 	if code, body = request(t, "DELETE", u+"/kill/"+tok, ""); code != 200 || body["kill"] != 1.0 {
 		t.Fatalf("kill: %d %v", code, body)
@@ -102,44 +131,71 @@ func TestRESTSessionsRoutes(t *testing.T) {
 	}
 }
 
+// Bad input gets redis-sessions' own error texts with a 4xx status, and changes nothing.
 func TestRESTErrors(t *testing.T) {
 	ts := newTestServer(t)
 	u := ts.URL + "/mywebapp"
-	_, body := request(t, "PUT", u+"/create/u1", "")
+	_, body := request(t, "PUT", u+"/create/u1?ip=10.0.0.1", "")
 	tok := body["token"].(string)
 	tampered := tok[:83] + "0" // the signature's last digit changed
 	if tok[83] == '0' {
 		tampered = tok[:83] + "1"
 	}
+	long := strings.Repeat("x", 129)
 	cases := []struct {
 		method, url, body string
 		want              int
+		text              string
 	}{
-		{"GET", ts.URL + "/otherapp/get/" + tok, "", 404},
-		{"GET", u + "/get/garbage", "", 404},
-		{"GET", u + "/get/" + tampered, "", 404},
-		{"PUT", u + "/create/u1?ttl=abc", "", 400},
-		{"PUT", u + "/create/u1?ttl=-5", "", 400},
-		{"POST", u + "/set/" + tok, "not json", 400},
-		{"POST", u + "/set/" + tok, `{"":1}`, 400},
-		{"GET", u + "/activity", "", 400},
-		{"GET", u + "/soapp?dt=x", "", 400},
+		{"PUT", u + "/create/u1", "", 400, "No ip supplied"},
+		{"PUT", u + "/create/u1?ip=", "", 400, "No ip supplied"},
+		{"PUT", u + "/create/u1?ip=" + strings.Repeat("1", 40), "", 400, "Invalid ip format"},
+		{"PUT", u + "/create/" + long + "?ip=1.2.3.4", "", 400, "Invalid id format"},
+		{"PUT", u + "/create/u1?ip=1.2.3.4&ttl=abc", "", 400, "ttl must be a positive integer >= 10"},
+		{"PUT", u + "/create/u1?ip=1.2.3.4&ttl=-5", "", 400, "ttl must be a positive integer >= 10"},
+		{"PUT", u + "/create/u1?ip=1.2.3.4&ttl=9", "", 400, "ttl must be a positive integer >= 10"},
+		{"PUT", u + "/create/u1?ip=1.2.3.4", `[1,2]`, 400, "d must be an object"},
+		{"PUT", u + "/create/u1?ip=1.2.3.4", `{"a":[1]}`, 400, "d.a has a forbidden type. Only strings, numbers, boolean and null are allowed."},
+		{"POST", u + "/set/" + tok, "", 400, "No d supplied"},
+		{"POST", u + "/set/" + tok, "null", 400, "No d supplied"},
+		{"POST", u + "/set/" + tok, "{}", 400, "d must containt at least one key."},
+		{"POST", u + "/set/" + tok, "not json", 400, "d must be an object"},
+		{"POST", u + "/set/" + tok, `"text"`, 400, "d must be an object"},
+		{"POST", u + "/set/" + tok, `{"ok":1,"obj":{"x":1},"arr":[1]}`, 400, "d.obj has a forbidden type. Only strings, numbers, boolean and null are allowed."},
+		{"POST", u + "/set/" + tok, `{"":1}`, 400, ""},
+		{"GET", u + "/activity", "", 400, "ttl must be a positive integer >= 10"},
+		{"GET", u + "/activity?dt=5", "", 400, "ttl must be a positive integer >= 10"},
+		{"GET", u + "/soapp?dt=x", "", 400, "ttl must be a positive integer >= 10"},
+		{"GET", u + "/soid/" + long, "", 400, "Invalid id format"},
+		{"GET", ts.URL + "/otherapp/get/" + tok, "", 404, ""},
+		{"GET", u + "/get/garbage", "", 404, ""},
+		{"GET", u + "/get/" + tampered, "", 404, ""},
+		{"POST", u + "/set/" + tampered, `{"a":1}`, 404, ""},
 	}
 	for _, c := range cases {
 		code, body := request(t, c.method, c.url, c.body)
-		if code != c.want || body["error"] == nil {
-			t.Errorf("%s %s: %d %v, want %d with an error body", c.method, c.url, code, body, c.want)
+		msg, _ := body["error"].(string)
+		if code != c.want || msg == "" || c.text != "" && msg != c.text {
+			t.Errorf("%s %s %s: %d %q, want %d %q", c.method, c.url, c.body, code, msg, c.want, c.text)
 		}
 	}
-	// Nothing changed: the session is intact with no data.
-	if code, body := request(t, "GET", u+"/get/"+tok, ""); code != 200 || body["d"] != nil {
+	// Nothing changed: the session is intact with no data and one write.
+	if code, body := request(t, "GET", u+"/get/"+tok, ""); code != 200 || body["d"] != nil || num(body, "w") != 1 {
 		t.Fatalf("bad input changed the session: %v", body)
+	}
+	// Unknown and gone sessions are 404 on get and set alike.
+	request(t, "DELETE", u+"/kill/"+tok, "")
+	for _, m := range []string{"GET /get/", "POST /set/"} {
+		method, path, _ := strings.Cut(m, " ")
+		if code, body := request(t, method, u+path+tok, `{"a":1}`); code != 404 || body["error"] == nil {
+			t.Errorf("%s of an ended session: %d %v", m, code, body)
+		}
 	}
 }
 
 func TestMetricsAndHealth(t *testing.T) {
 	ts := newTestServer(t)
-	request(t, "PUT", ts.URL+"/mywebapp/create/u1", "")
+	request(t, "PUT", ts.URL+"/mywebapp/create/u1?ip=10.0.0.1", "")
 	request(t, "GET", ts.URL+"/mywebapp/get/v1.0000000000000000.0000000000000000000000000000000000000000000000000000000000000000", "")
 	resp, err := http.Get(ts.URL + "/metrics")
 	if err != nil {

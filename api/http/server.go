@@ -4,6 +4,7 @@ import (
 	"context"
 	"embed"
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
 	"time"
@@ -20,15 +21,33 @@ var static embed.FS
 type Config struct {
 	// Apps maps rest-sessions app names to their sign keys. Apps not listed get 404.
 	Apps map[string][]byte
+	// Tokens maps app names to access tokens: a request for such an app must carry
+	// "Authorization: Bearer <token>" or gets 401. Apps not listed need none.
+	Tokens map[string]string
 	// CommandTimeout bounds one request's trip through the cluster. Default 5s.
 	CommandTimeout time.Duration
+	// SeparateOps keeps the operator routes (/metrics, /healthz, /readyz, /cluster.json and
+	// the status page) off Serve's listener: only ServeOps serves them then.
+	SeparateOps bool
+	// MaxConns caps the connections open at once on each listener; more are answered 503
+	// and closed. Default 1000.
+	MaxConns int
+	// ReadTimeout bounds reading one request, headers and body. Default 30s.
+	ReadTimeout time.Duration
 }
+
+// Defaults of Config.
+const (
+	DefaultMaxConns    = 1000
+	DefaultReadTimeout = 30 * time.Second
+)
 
 // Server is the HTTP front end of one node.
 type Server struct {
-	n       *node.Node
-	metrics *Metrics
-	srv     *http.Server
+	n        *node.Node
+	metrics  *Metrics
+	srv, ops *http.Server
+	maxConns int
 }
 
 // New builds the HTTP front end. b is the (instrumented) backend the REST routes use.
@@ -36,10 +55,34 @@ func New(cfg Config, n *node.Node, m *Metrics, b Backend) *Server {
 	if cfg.CommandTimeout <= 0 {
 		cfg.CommandTimeout = 5 * time.Second
 	}
-	s := &Server{n: n, metrics: m}
-	mux := http.NewServeMux()
-	(&rest{b: b, apps: cfg.Apps, timeout: cfg.CommandTimeout}).routes(mux)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = DefaultMaxConns
+	}
+	if cfg.ReadTimeout <= 0 {
+		cfg.ReadTimeout = DefaultReadTimeout
+	}
+	s := &Server{n: n, metrics: m, maxConns: cfg.MaxConns}
+	app, ops := http.NewServeMux(), http.NewServeMux()
+	(&rest{b: b, apps: cfg.Apps, tokens: newAccessTokens(cfg.Tokens), timeout: cfg.CommandTimeout}).routes(app)
+	s.opsRoutes(ops)
+	if !cfg.SeparateOps {
+		s.opsRoutes(app)
+	}
+	s.srv, s.ops = s.server(app, cfg), s.server(ops, cfg)
+	return s
+}
+
+// server bounds what one connection may hold: a request must arrive within ReadTimeout,
+// body included (a body trickled in is cut off), and its answer must be written within the
+// command timeout and as long again as the read may take.
+func (s *Server) server(h http.Handler, cfg Config) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: min(10*time.Second, cfg.ReadTimeout),
+		ReadTimeout: cfg.ReadTimeout, WriteTimeout: 2*cfg.ReadTimeout + cfg.CommandTimeout,
+		IdleTimeout: 2 * time.Minute}
+}
+
+func (s *Server) opsRoutes(mux *http.ServeMux) {
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.ready)
 	mux.HandleFunc("GET /cluster.json", s.clusterJSON)
@@ -52,23 +95,29 @@ func New(cfg Config, n *node.Node, m *Metrics, b Backend) *Server {
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.ServeFileFS(w, r, static, "static/index.html")
 	})
-	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
-	return s
 }
 
-// Handler exposes the routes (for tests).
+// Handler exposes the REST routes, with the operator routes unless they are separate (for tests).
 func (s *Server) Handler() http.Handler { return s.srv.Handler }
 
-// Serve serves on ln until Shutdown.
-func (s *Server) Serve(ln net.Listener) error {
-	if err := s.srv.Serve(ln); err != http.ErrServerClosed {
+// Serve serves the REST API (and the operator routes unless they are separate) on ln until
+// Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return serve(s.srv, ln, s.maxConns) }
+
+// ServeOps serves the operator routes on ln until Shutdown.
+func (s *Server) ServeOps(ln net.Listener) error { return serve(s.ops, ln, s.maxConns) }
+
+func serve(srv *http.Server, ln net.Listener, maxConns int) error {
+	if err := srv.Serve(newLimitListener(ln, maxConns)); err != http.ErrServerClosed {
 		return err
 	}
 	return nil
 }
 
-// Shutdown stops the server gracefully.
-func (s *Server) Shutdown(ctx context.Context) error { return s.srv.Shutdown(ctx) }
+// Shutdown stops both listeners gracefully.
+func (s *Server) Shutdown(ctx context.Context) error {
+	return errors.Join(s.srv.Shutdown(ctx), s.ops.Shutdown(ctx))
+}
 
 // ready answers 200 when the node can serve: alone, or joined with no partition of its view
 // under-replicated and none still syncing.
