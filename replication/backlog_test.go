@@ -21,7 +21,7 @@ func TestSendBacklogIsBounded(t *testing.T) {
 	a, b := net.Pipe() // writes block until the other end reads: b never does
 	defer a.Close()
 	defer b.Close()
-	k := newConn(a, DefaultMaxFrame)
+	k := newConn(link{c: a}, DefaultMaxFrame)
 	k.maxBacklog = 10 << 10
 	ctx := context.Background()
 	blocked := make(chan error, 1)
@@ -63,10 +63,10 @@ func TestConcurrentSendsArriveWhole(t *testing.T) {
 	a, b := net.Pipe()
 	defer a.Close()
 	defer b.Close()
-	k := newConn(a, DefaultMaxFrame)
+	k := newConn(link{c: a}, DefaultMaxFrame)
 	const senders, each = 8, 50
 	got := make(chan frame, senders*each)
-	r := newConn(b, DefaultMaxFrame)
+	r := newConn(link{c: b}, DefaultMaxFrame)
 	go r.readLoop(func(f frame, _ bool) { got <- f }, nil)
 	for i := 0; i < senders; i++ {
 		go func() {
@@ -114,7 +114,7 @@ func TestSendToAFullSocketDoesNotWait(t *testing.T) {
 		t.Fatal("accept failed")
 	}
 	defer b.Close()
-	k := newConn(a, DefaultMaxFrame)
+	k := newConn(link{c: a}, DefaultMaxFrame)
 	if k.try == nil {
 		t.Skip("no raw writes on this OS")
 	}
@@ -134,7 +134,7 @@ func TestSendToAFullSocketDoesNotWait(t *testing.T) {
 		t.Fatal("the socket never filled; the test proves nothing")
 	}
 	got := make(chan frame, frames)
-	r := newConn(b, DefaultMaxFrame)
+	r := newConn(link{c: b}, DefaultMaxFrame)
 	go r.readLoop(func(f frame, _ bool) { got <- f }, nil)
 	for i := 1; i <= frames; i++ {
 		select {

@@ -20,6 +20,8 @@ type ClientConfig struct {
 	Dial func(ctx context.Context, addr string) (net.Conn, error)
 	// RetryBackoff is how long a peer that failed to connect fails fast. Default 200ms.
 	RetryBackoff time.Duration
+	// Security is how this node proves itself to peers. Default nil: insecure.
+	Security *Security
 }
 
 // Client calls peers over one persistent connection per peer, shared by all calls.
@@ -165,7 +167,13 @@ func (c *Client) connFor(ctx context.Context, addr string) (*clientConn, error) 
 	if tc, ok := nc.(*net.TCPConn); ok {
 		tc.SetNoDelay(true)
 	}
-	cc := &clientConn{conn: newConn(nc, c.cfg.MaxFrame), pending: map[uint64]chan result{},
+	l, err := c.cfg.Security.dial(dctx, nc, addr)
+	if err != nil {
+		nc.Close()
+		p.failedAt, p.failErr = time.Now(), err
+		return nil, fmt.Errorf("%w: %s: %w", ErrUnavailable, addr, err)
+	}
+	cc := &clientConn{conn: newConn(l, c.cfg.MaxFrame), pending: map[uint64]chan result{},
 		async: map[uint64]asyncCall{}, drained: make(chan struct{})}
 	go func() {
 		cc.readLoop(func(f frame, _ bool) {
@@ -224,6 +232,15 @@ func (c *Client) Connected(addr string) bool {
 func (c *Client) Connect(ctx context.Context, addr string) error {
 	_, err := c.connFor(ctx, addr)
 	return err
+}
+
+// Identify returns the name the peer at addr gave in its handshake, connecting if needed.
+func (c *Client) Identify(ctx context.Context, addr string) (string, error) {
+	cc, err := c.connFor(ctx, addr)
+	if err != nil {
+		return "", err
+	}
+	return cc.peer, nil
 }
 
 // Go sends req to addr without waiting for the answer: done runs once, with nil, the

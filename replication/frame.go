@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -51,11 +52,32 @@ func readFrame(r *bufio.Reader, max int) (frame, error) {
 		return frame{}, fmt.Errorf("%w: %d bytes", errFrameTooLarge, n)
 	}
 	f := frame{id: binary.BigEndian.Uint64(h[4:12]), kind: h[12], method: Method(h[13])}
-	f.payload = make([]byte, n-(headerLen-4))
-	if _, err := io.ReadFull(r, f.payload); err != nil {
+	var err error
+	if f.payload, err = readGrowing(r, n-(headerLen-4)); err != nil {
 		return frame{}, err
 	}
 	return f, nil
+}
+
+// growStep is the most a frame's buffer is allocated ahead of the bytes that arrived.
+const growStep = 4 << 10
+
+// readGrowing reads n bytes into a buffer that grows as they arrive, never more than
+// doubling what is there: a length field alone cannot make the reader allocate. A frame
+// already buffered whole is allocated once.
+func readGrowing(r *bufio.Reader, n int) ([]byte, error) {
+	b := make([]byte, 0, min(n, max(growStep, r.Buffered())))
+	for len(b) < n {
+		if len(b) == cap(b) {
+			b = slices.Grow(b, min(n, 2*cap(b))-len(b))
+		}
+		m := min(n, cap(b))
+		if _, err := io.ReadFull(r, b[len(b):m]); err != nil {
+			return nil, err
+		}
+		b = b[:m]
+	}
+	return b, nil
 }
 
 // appendFrame encodes a frame whose payload is already in buf[headerLen:].

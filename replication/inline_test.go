@@ -48,7 +48,7 @@ func startInline(t *testing.T) (*inlineEcho, *Server, string) {
 }
 
 // requestFrame encodes the echo request N=id as a whole request frame for method m.
-func requestFrame(t *testing.T, id uint64, m Method) []byte {
+func requestFrame(t testing.TB, id uint64, m Method) []byte {
 	t.Helper()
 	b := getBuf()
 	if err := encodeInto(b, echoReq{N: int(id)}); err != nil {
@@ -86,7 +86,7 @@ func TestInlineHandler(t *testing.T) {
 // here, so the queued inline answers must leave before the reader waits again.
 func TestInlineAnswersOfABurstLeaveTogether(t *testing.T) {
 	_, s, addr := startInline(t)
-	nc, err := net.Dial("tcp", addr)
+	nc, err := dialRaw(addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +135,7 @@ func TestInlineAnswersOfABurstLeaveTogether(t *testing.T) {
 // come (here it never comes until the answers are in).
 func TestInlineAnswersDoNotWaitForAPartialFrame(t *testing.T) {
 	_, _, addr := startInline(t)
-	nc, err := net.Dial("tcp", addr)
+	nc, err := dialRaw(addr)
 	if err != nil {
 		t.Fatal(err)
 	}

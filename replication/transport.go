@@ -60,6 +60,8 @@ type conn struct {
 	err        error
 	maxFrame   int
 	maxBacklog int
+	peer       string  // the peer's name, from the handshake
+	seal       *sealer // seals frames on a keyed link without TLS
 
 	wmu     sync.Mutex
 	backlog []byte // frames waiting for the active writer
@@ -69,8 +71,12 @@ type conn struct {
 	drains  int // times a full socket left the rest to drain, for tests
 }
 
-func newConn(c net.Conn, maxFrame int) *conn {
-	k := &conn{c: c, rd: rawtcp.Reader(c), wr: rawtcp.Writer(c), done: make(chan struct{}), maxFrame: maxFrame, maxBacklog: maxBacklog}
+func newConn(l link, maxFrame int) *conn {
+	k := &conn{c: l.c, rd: rawtcp.Reader(l.c), wr: rawtcp.Writer(l.c), done: make(chan struct{}),
+		maxFrame: maxFrame, maxBacklog: maxBacklog, peer: l.peer, seal: l.seal}
+	if l.recv != nil {
+		k.rd = newOpener(k.rd, l.recv)
+	}
 	k.try, _ = k.wr.(rawtcp.TryWriter)
 	return k
 }
@@ -109,7 +115,11 @@ func (k *conn) queue(ctx context.Context, b *[]byte) error {
 	if len(k.backlog)+len(*b) > k.maxBacklog {
 		return fmt.Errorf("%w: %d bytes already queued for %s", ErrUnavailable, len(k.backlog), k.c.RemoteAddr())
 	}
-	k.backlog = append(k.backlog, *b...)
+	if k.seal != nil {
+		k.backlog = k.seal.appendSealed(k.backlog, *b)
+	} else {
+		k.backlog = append(k.backlog, *b...)
+	}
 	return nil
 }
 
@@ -241,6 +251,16 @@ type ServerConfig struct {
 	MaxFrame int
 	// MaxInFlightPerConn bounds concurrent calls per connection; further frames wait. Default 1024.
 	MaxInFlightPerConn int
+	// MaxConns bounds authenticated connections; more are closed at once. Default 1024
+	// (a member keeps one to each peer).
+	MaxConns int
+	// MaxHandshakes bounds connections still in their handshake, so that strangers cannot
+	// hold every slot. Default 64.
+	MaxHandshakes int
+	// Security is how peers authenticate. Default nil: insecure.
+	Security *Security
+	// HandshakeTimeout bounds a connection's handshake. Default 5s.
+	HandshakeTimeout time.Duration
 	// Logger receives connection errors. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -258,7 +278,10 @@ type Server struct {
 	wg    sync.WaitGroup
 	pool  workpool.Pool // runs calls
 
-	inflight atomic.Int64 // calls taken and not yet answered (Drain)
+	inflight   atomic.Int64 // calls taken and not yet answered (Drain)
+	handshakes atomic.Int64 // connections in their handshake
+	refusals   rateLog      // strangers and connections over the caps
+	acceptErrs rateLog
 }
 
 // NewServer returns a server for h.
@@ -269,6 +292,15 @@ func NewServer(cfg ServerConfig, h Handler) *Server {
 	if cfg.MaxInFlightPerConn <= 0 {
 		cfg.MaxInFlightPerConn = 1024
 	}
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = 1024
+	}
+	if cfg.MaxHandshakes <= 0 {
+		cfg.MaxHandshakes = 64
+	}
+	if cfg.HandshakeTimeout <= 0 {
+		cfg.HandshakeTimeout = 5 * time.Second
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -276,37 +308,81 @@ func NewServer(cfg ServerConfig, h Handler) *Server {
 	return &Server{cfg: cfg, h: h, ctx: ctx, cancel: cancel, conns: map[*conn]struct{}{}}
 }
 
-// Serve accepts connections until Close.
+// Serve accepts connections until Close. An accept error (out of file descriptors, a
+// connection aborted before it was taken) is logged and retried after a pause that doubles
+// up to a second; it never stops the server.
 func (s *Server) Serve(ln net.Listener) error {
 	s.mu.Lock()
 	s.ln = ln
 	s.mu.Unlock()
+	var pause time.Duration
 	for {
 		c, err := ln.Accept()
 		if err != nil {
 			if s.ctx.Err() != nil {
 				return nil
 			}
-			return err
+			if errors.Is(err, net.ErrClosed) {
+				return err
+			}
+			pause = min(max(2*pause, 5*time.Millisecond), time.Second)
+			s.acceptErrs.log(s.cfg.Logger, "replication accept failed; retrying", "err", err, "pause", pause)
+			select {
+			case <-s.ctx.Done():
+				return nil
+			case <-time.After(pause):
+			}
+			continue
 		}
-		k := newConn(c, s.cfg.MaxFrame)
-		s.mu.Lock()
-		if s.ctx.Err() != nil {
-			s.mu.Unlock()
+		pause = 0
+		if s.handshakes.Add(1) > int64(s.cfg.MaxHandshakes) {
+			s.handshakes.Add(-1)
+			s.refusals.log(s.cfg.Logger, "replication connection refused: too many in their handshake", "remote", c.RemoteAddr().String())
 			c.Close()
-			return nil
+			continue
 		}
-		s.conns[k] = struct{}{}
-		s.mu.Unlock()
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			s.serveConn(k)
-			s.mu.Lock()
-			delete(s.conns, k)
-			s.mu.Unlock()
+			s.serveAccepted(c)
 		}()
 	}
+}
+
+// serveAccepted authenticates a connection, then serves it. Nothing the peer sends is read
+// as a frame before the handshake succeeded.
+func (s *Server) serveAccepted(c net.Conn) {
+	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.HandshakeTimeout)
+	l, err := s.cfg.Security.accept(ctx, c)
+	cancel()
+	s.handshakes.Add(-1)
+	if err != nil {
+		if s.ctx.Err() == nil {
+			s.refusals.log(s.cfg.Logger, "replication connection refused", "remote", c.RemoteAddr().String(), "err", err)
+		}
+		c.Close()
+		return
+	}
+	if tc, ok := l.c.(*net.TCPConn); ok {
+		tc.SetNoDelay(true)
+	}
+	k := newConn(l, s.cfg.MaxFrame)
+	s.mu.Lock()
+	if s.ctx.Err() != nil || len(s.conns) >= s.cfg.MaxConns {
+		n := len(s.conns)
+		s.mu.Unlock()
+		if s.ctx.Err() == nil {
+			s.refusals.log(s.cfg.Logger, "replication connection refused: too many", "remote", c.RemoteAddr().String(), "peer", l.peer, "conns", n)
+		}
+		k.close(net.ErrClosed)
+		return
+	}
+	s.conns[k] = struct{}{}
+	s.mu.Unlock()
+	s.serveConn(k)
+	s.mu.Lock()
+	delete(s.conns, k)
+	s.mu.Unlock()
 }
 
 // serveConn reads calls and runs each on the server's worker pool: a fresh goroutine per

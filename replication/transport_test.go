@@ -149,7 +149,7 @@ func TestContextCancelReturnsPromptly(t *testing.T) {
 
 func TestOversizeFrameRejected(t *testing.T) {
 	_, addr := serve(t, "127.0.0.1:0")
-	nc, err := net.Dial("tcp", addr)
+	nc, err := dialRaw(addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -296,4 +296,21 @@ func TestDrainWaitsForCallsInFlight(t *testing.T) {
 	case <-time.After(time.Second):
 		t.Fatal("Drain returned before the call was answered")
 	}
+}
+
+// dialRaw opens an insecure link as a member would, handshake done, for tests that write
+// frames by hand.
+func dialRaw(addr string) (net.Conn, error) {
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	l, err := (*Security)(nil).dial(ctx, nc, addr)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return l.c, nil
 }
