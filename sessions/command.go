@@ -150,6 +150,12 @@ const (
 	// CodeSignature: the token's signature is not the key's (reported by a store that
 	// checked it for the front end, see Command.Check).
 	CodeSignature
+	// CodePayloadLimit: the write would take the session past Max payload names.
+	CodePayloadLimit
+	// CodeTooManySteps: a PUPDATE has more than Max steps.
+	CodeTooManySteps
+	// CodeOOM: the store's used memory is past its MaxMemory and the command would grow it.
+	CodeOOM
 )
 
 // Error is a store error: a condition and, for CodeOwnerLimit, the limit.
@@ -178,6 +184,12 @@ func (e *Error) Error() string {
 		return fmt.Sprintf("owner already has the maximum of %d sessions", e.Max)
 	case CodeSignature:
 		return "token signature is invalid"
+	case CodePayloadLimit:
+		return fmt.Sprintf("session already has the maximum of %d payloads", e.Max)
+	case CodeTooManySteps:
+		return fmt.Sprintf("update has more than the maximum of %d steps", e.Max)
+	case CodeOOM:
+		return "used memory is past maxmemory"
 	}
 	return fmt.Sprintf("bad command (code %d)", e.Code)
 }
@@ -200,6 +212,10 @@ var (
 	ErrOwnerLimit  = &Error{Code: CodeOwnerLimit}
 	ErrBadCommand  = &Error{Code: CodeBadCommand}
 	ErrSignature   = &Error{Code: CodeSignature}
+	// ErrPayloadLimit and ErrTooManySteps carry the cap in Max when the store returns them.
+	ErrPayloadLimit = &Error{Code: CodePayloadLimit}
+	ErrTooManySteps = &Error{Code: CodeTooManySteps}
+	ErrOOM          = &Error{Code: CodeOOM}
 )
 
 // CheckName applies the payload-name limits.

@@ -7,7 +7,13 @@ import (
 // Do executes a command on this store as the primary of its slot and returns the result with
 // the ops to replicate. It checks what needs state, in the original module's order: the
 // session exists, it was signed by the same key, then the payload limits.
+//
+// Past MaxMemory, commands that grow the store are refused with ErrOOM before anything else,
+// as Redis refuses them, and change nothing.
 func (s *Store) Do(cmd *Command) (Result, error) {
+	if s.mem.over() && grows(cmd) {
+		return Result{}, ErrOOM
+	}
 	switch cmd.Kind {
 	case KindStart:
 		return s.start(cmd)
@@ -144,7 +150,7 @@ func (s *Store) sessionCommand(cmd *Command) (Result, error) {
 		if err := CheckData(cmd.Data); err != nil {
 			return Result{}, err
 		}
-		return s.writeFields(sh, cmd.ID, r, m, []FieldOp{{Name: cmd.Name, Data: cmd.Data}}, now), nil
+		return s.writeFields(sh, cmd.ID, r, m, []FieldOp{{Name: cmd.Name, Data: cmd.Data}}, now)
 
 	case KindPDel:
 		if err := CheckName(cmd.Name); err != nil {
@@ -156,9 +162,12 @@ func (s *Store) sessionCommand(cmd *Command) (Result, error) {
 		if data, _, found := m.field(cmd.Name); !found || len(data) == 0 {
 			return Result{}, nil // the module's quirk: +OK when other payloads exist
 		}
-		return s.writeFields(sh, cmd.ID, r, m, []FieldOp{{Name: cmd.Name}}, now), nil
+		return s.writeFields(sh, cmd.ID, r, m, []FieldOp{{Name: cmd.Name}}, now)
 
 	case KindPUpdate:
+		if len(cmd.Updates) > s.maxSteps {
+			return Result{}, &Error{Code: CodeTooManySteps, Max: s.maxSteps}
+		}
 		changes := make([]FieldOp, 0, len(cmd.Updates))
 		for _, u := range cmd.Updates {
 			if err := CheckName(u.Name); err != nil {
@@ -177,7 +186,7 @@ func (s *Store) sessionCommand(cmd *Command) (Result, error) {
 		if len(changes) == 0 {
 			return Result{}, ErrBadCommand
 		}
-		return s.writeFields(sh, cmd.ID, r, m, lastPerName(changes), now), nil
+		return s.writeFields(sh, cmd.ID, r, m, lastPerName(changes), now)
 
 	case KindRotate:
 		if cmd.NewID.Slot() != cmd.ID.Slot() {
@@ -206,23 +215,34 @@ func (s *Store) sessionCommand(cmd *Command) (Result, error) {
 	return Result{}, ErrBadCommand
 }
 
-// writeFields merges field changes (sorted, one per name) stamped with a fresh version.
-func (s *Store) writeFields(sh *shard, id ID, r *record, m blobMeta, changes []FieldOp, now int64) Result {
+// writeFields merges field changes (sorted, one per name) stamped with a fresh version. A
+// write that would take the session past maxPayloads names is refused and changes nothing;
+// one that adds no name always goes through (a session holding more, merged from a peer,
+// may still overwrite and delete). Linear in the session's fields and the changes.
+func (s *Store) writeFields(sh *shard, id ID, r *record, m blobMeta, changes []FieldOp, now int64) (Result, error) {
 	v := s.clock.next(now)
 	for i := range changes {
 		changes[i].Ver = v
 	}
-	blob, _ := buildBlob(m.owner, m.ip, m.ua, m.fields, changes)
+	blob, added := buildBlob(m.owner, m.ip, m.ua, m.fields, changes)
+	if added > 0 && countFields(m.fields)+added > s.maxPayloads {
+		return Result{}, &Error{Code: CodePayloadLimit, Max: s.maxPayloads}
+	}
 	sh.setBlobLocked(r, blob)
 	// The op must not alias the caller's buffers (it is encoded after Do returns): point it
-	// at the new, immutable blob instead.
-	nm := splitBlob(r.bytes())
-	for i := range changes {
-		_, _, changes[i].Name, changes[i].Data = nm.fieldAt(changes[i].Name)
+	// at the new, immutable blob instead. The blob's fields and the changes are both sorted
+	// by name, and every change's name is in the blob, so one walk over it finds them all.
+	it := fieldIter{splitBlob(r.bytes()).fields}
+	i := 0
+	for name, _, data, ok := it.next(); ok && i < len(changes); name, _, data, ok = it.next() {
+		if string(name) == string(changes[i].Name) {
+			changes[i].Name, changes[i].Data = name, data
+			i++
+		}
 	}
 	r.writes++
 	r.lastSeen = now
-	return Result{Ops: []Op{s.opOf(id, r, changes)}}
+	return Result{Ops: []Op{s.opOf(id, r, changes)}}, nil
 }
 
 // lastPerName sorts changes by name, keeping the last change of each name (the order of a

@@ -106,20 +106,6 @@ func (m blobMeta) field(name []byte) (data []byte, ver uint64, found bool) {
 	}
 }
 
-// fieldAt finds a field and returns it with the blob's own copies of its name and data.
-func (m blobMeta) fieldAt(name []byte) (ver uint64, found bool, blobName, data []byte) {
-	it := fieldIter{m.fields}
-	for {
-		n, v, d, ok := it.next()
-		if !ok {
-			return 0, false, name, nil
-		}
-		if string(n) == string(name) {
-			return v, true, n, d
-		}
-	}
-}
-
 // payloads lists the fields that are not deleted, as PGETALL answers them; the slices are
 // the blob's own.
 func (m blobMeta) payloads() []Field {
@@ -195,14 +181,14 @@ func uvarintLen(x uint64) int {
 }
 
 // buildBlob returns a new blob with header (owner, ip, ua) and the fields of old merged with
-// changes (changes must be sorted by name, without duplicates). It reports whether any change won.
-func buildBlob(owner, ip, ua, oldFields []byte, changes []FieldOp) ([]byte, bool) {
+// changes (changes must be sorted by name, without duplicates), and how many names the changes
+// added (names old did not hold). One merge walk: linear in the fields and the changes.
+func buildBlob(owner, ip, ua, oldFields []byte, changes []FieldOp) (blob []byte, added int) {
 	size := 1 + len(owner) + 1 + len(ip) + uvarintLen(uint64(len(ua))) + len(ua) + len(oldFields)
 	for i := range changes {
 		size += fieldSize(changes[i].Name, changes[i].Data)
 	}
 	out := appendHeader(make([]byte, 0, size), owner, ip, ua)
-	changed := false
 	it := fieldIter{oldFields}
 	name, ver, data, ok := it.next()
 	ci := 0
@@ -214,13 +200,12 @@ func buildBlob(owner, ip, ua, oldFields []byte, changes []FieldOp) ([]byte, bool
 		case !ok || string(changes[ci].Name) < string(name):
 			c := &changes[ci]
 			out = appendField(out, c.Name, c.Ver, c.Data)
-			changed = true
+			added++
 			ci++
 		default: // same name
 			c := &changes[ci]
 			if c.wins(ver, data) {
 				out = appendField(out, c.Name, c.Ver, c.Data)
-				changed = true
 			} else {
 				out = appendField(out, name, ver, data)
 			}
@@ -228,5 +213,5 @@ func buildBlob(owner, ip, ua, oldFields []byte, changes []FieldOp) ([]byte, bool
 			name, ver, data, ok = it.next()
 		}
 	}
-	return out, changed
+	return out, added
 }

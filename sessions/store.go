@@ -5,6 +5,7 @@ package sessions
 
 import (
 	"bytes"
+	"slices"
 	"sync"
 	"time"
 )
@@ -17,6 +18,10 @@ type Config struct {
 	// possible deadline, so that a late copy from a slow replica cannot bring it back.
 	// Default 10 minutes.
 	TombstoneTTL time.Duration
+	// MaxMemory is the used memory (see Stats.UsedMemory) past which Do refuses writes that
+	// grow the store with ErrOOM. Apply never refuses: a backup must keep what its primary
+	// acknowledged. 0 means no limit.
+	MaxMemory int64
 }
 
 // numShards is how many locks and maps the store is split into. Slot s lives in shard
@@ -31,6 +36,10 @@ type Store struct {
 	clock   clock
 	tenants tenantTable
 	shards  []shard
+	mem     *usage
+	// The caps on payloads per session and steps per PUPDATE: MaxPayloads and
+	// MaxUpdateSteps, fields only so that a benchmark can measure past them.
+	maxPayloads, maxSteps int
 
 	sweepMu sync.Mutex
 	cursor  int
@@ -44,6 +53,7 @@ type shard struct {
 	// shard). Only rotated ids have an entry; it is forgotten with the tombstone.
 	next  map[ID]ID
 	bytes int64 // blob bytes held
+	mem   *usage
 	// doomed is Sweep's scratch space, kept so sweeping does not allocate.
 	doomed []*record
 }
@@ -56,7 +66,12 @@ func New(cfg Config) *Store {
 	if cfg.TombstoneTTL <= 0 {
 		cfg.TombstoneTTL = 10 * time.Minute
 	}
-	return &Store{now: cfg.Now, tombTTL: cfg.TombstoneTTL.Milliseconds(), shards: make([]shard, numShards)}
+	s := &Store{now: cfg.Now, tombTTL: cfg.TombstoneTTL.Milliseconds(), shards: make([]shard, numShards),
+		mem: &usage{limit: max(cfg.MaxMemory, 0)}, maxPayloads: MaxPayloads, maxSteps: MaxUpdateSteps}
+	for i := range s.shards {
+		s.shards[i].mem = s.mem
+	}
+	return s
 }
 
 func (s *Store) nowMs() int64 { return s.now().UnixMilli() }
@@ -86,22 +101,34 @@ func (sh *shard) lookupLocked(id ID, ti uint32, known bool, now int64) (*record,
 
 func (sh *shard) putLocked(id ID, r *record) {
 	r.id = id
+	delta := int64(len(r.blob))
 	if old := sh.live.put(r); old != nil {
-		sh.bytes -= int64(len(old.blob))
+		delta -= int64(len(old.blob))
+	} else {
+		sh.mem.add(sessionCost)
 	}
-	sh.bytes += int64(len(r.blob))
+	sh.bytes += delta
+	sh.mem.add(delta)
+}
+
+// delLocked forgets a live session (without a tombstone).
+func (sh *shard) delLocked(id ID, r *record) {
+	sh.bytes -= int64(len(r.blob))
+	sh.mem.add(-int64(len(r.blob)) - sessionCost)
+	sh.live.del(id)
 }
 
 func (sh *shard) setBlobLocked(r *record, blob []byte) {
-	sh.bytes += int64(len(blob) - len(r.blob))
+	delta := int64(len(blob) - len(r.blob))
+	sh.bytes += delta
+	sh.mem.add(delta)
 	r.blob = frozen(blob)
 }
 
 // endLocked turns a live session into a tombstone and returns the op that says so.
 func (s *Store) endLocked(sh *shard, id ID, r *record, now int64) Op {
 	forget := max(r.deadline, now) + s.tombTTL
-	sh.bytes -= int64(len(r.blob))
-	sh.live.del(id)
+	sh.delLocked(id, r)
 	sh.tombLocked(id, forget)
 	return Op{ID: id, Tenant: s.tenants.get(r.tenant), Ended: true, Forget: forget}
 }
@@ -110,7 +137,10 @@ func (sh *shard) tombLocked(id ID, forget int64) {
 	if sh.tombs == nil {
 		sh.tombs = make(map[ID]int64)
 	}
-	if forget > sh.tombs[id] {
+	if old, ok := sh.tombs[id]; forget > old {
+		if !ok {
+			sh.mem.add(tombstoneCost)
+		}
 		sh.tombs[id] = forget
 	}
 }
@@ -160,8 +190,7 @@ func (s *Store) applyLocked(sh *shard, op *Op, ti uint32, now int64) {
 				full := s.opOf(op.ID, r, allFields(splitBlob(r.bytes())))
 				s.forwardLocked(sh, sh.next[op.ID], &full, r.tenant, now)
 			}
-			sh.bytes -= int64(len(r.blob))
-			sh.live.del(op.ID)
+			sh.delLocked(op.ID, r)
 		}
 		sh.tombLocked(op.ID, max(op.Forget, now+s.tombTTL))
 		return
@@ -247,11 +276,15 @@ func (sh *shard) linkLocked(id, next ID) bool {
 
 // forgetLocked drops a tombstone and its link.
 func (sh *shard) forgetLocked(id ID) {
+	if _, ok := sh.tombs[id]; ok {
+		sh.mem.add(-tombstoneCost)
+	}
 	delete(sh.tombs, id)
 	delete(sh.next, id)
 }
 
-// sortedFieldOps orders field ops by name and keeps, per name, the winning one.
+// sortedFieldOps orders field ops by name and keeps, per name, the winning one. It sorts a
+// copy (n log n, whatever order a peer sent them in) and leaves fs alone.
 func sortedFieldOps(fs []FieldOp) []FieldOp {
 	sorted := true
 	for i := 1; i < len(fs); i++ {
@@ -263,24 +296,20 @@ func sortedFieldOps(fs []FieldOp) []FieldOp {
 	if sorted {
 		return fs
 	}
-	out := make([]FieldOp, 0, len(fs))
-	for _, f := range fs {
-		i := 0
-		for i < len(out) && string(out[i].Name) < string(f.Name) {
-			i++
-		}
-		switch {
-		case i < len(out) && string(out[i].Name) == string(f.Name):
-			if f.wins(out[i].Ver, out[i].Data) {
-				out[i] = f
+	out := slices.Clone(fs)
+	slices.SortFunc(out, func(a, b FieldOp) int { return bytes.Compare(a.Name, b.Name) })
+	w := 0
+	for _, f := range out {
+		if w > 0 && string(out[w-1].Name) == string(f.Name) {
+			if f.wins(out[w-1].Ver, out[w-1].Data) {
+				out[w-1] = f
 			}
-		default:
-			out = append(out, FieldOp{})
-			copy(out[i+1:], out[i:])
-			out[i] = f
+			continue
 		}
+		out[w] = f
+		w++
 	}
-	return out
+	return out[:w]
 }
 
 // SweepFunc says whether this node may end a slot's idle-expired sessions. Only a slot's
@@ -335,6 +364,10 @@ type Stats struct {
 	Sessions   int   // live sessions
 	Tombstones int   // remembered ended or expired ids
 	BlobBytes  int64 // bytes of owners, metadata and payloads held
+	// UsedMemory is what the store counts against MaxMemory: BlobBytes plus a fixed cost per
+	// session and per tombstone (see sessionCost).
+	UsedMemory int64
+	MaxMemory  int64 // the limit, 0 = none
 }
 
 // Stats counts the store's contents. It locks each shard in turn.
@@ -348,5 +381,7 @@ func (s *Store) Stats() Stats {
 		st.BlobBytes += sh.bytes
 		sh.mu.Unlock()
 	}
+	st.UsedMemory = st.BlobBytes + int64(st.Sessions)*sessionCost + int64(st.Tombstones)*tombstoneCost
+	st.MaxMemory = s.mem.limit
 	return st
 }

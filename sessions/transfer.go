@@ -193,8 +193,7 @@ func (s *Store) DropSlot(slot int) int {
 		}
 	})
 	for _, r := range doomed {
-		sh.bytes -= int64(len(r.blob))
-		sh.live.del(r.id)
+		sh.delLocked(r.id, r)
 	}
 	for id := range sh.tombs {
 		if id.Slot() == slot {
