@@ -5,7 +5,8 @@ import (
 	"strconv"
 )
 
-// InfoSections returns the node's INFO sections: sessions, and cluster when clustered.
+// InfoSections returns the node's INFO sections: sessions, memory (the store's count against its
+// MaxMemory), and cluster when clustered.
 func (n *Node) InfoSections() []Section {
 	st := n.store.Stats()
 	out := []Section{{Name: "sessions", Fields: [][2]string{
@@ -56,7 +57,7 @@ func (n *Node) InfoSections() []Section {
 			{"read_leases_held", strconv.Itoa(n.cluster.leases.heldCount())},
 		}
 	}
-	return append(out, cl)
+	return append(out, Section{Name: "memory", Fields: st.MemoryFields()}, cl)
 }
 
 // ClusterView is a snapshot of what this node knows of the cluster.
