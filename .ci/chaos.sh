@@ -54,6 +54,12 @@ teardown() {
 }
 trap teardown EXIT
 
+# Members authenticate and encrypt every link with the cluster secret; a fresh one per run.
+if [ -z "${SESSIONGATE_CLUSTER_SECRET:-}" ]; then
+  SESSIONGATE_CLUSTER_SECRET=$(head -c 32 /dev/urandom | base64)
+  export SESSIONGATE_CLUSTER_SECRET
+fi
+
 echo "== up ($project)"
 dc down -v --remove-orphans --timeout 5 >/dev/null 2>&1 || true
 dc up -d

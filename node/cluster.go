@@ -27,6 +27,7 @@ type cluster struct {
 	log *slog.Logger
 
 	ml     *memberlist.Memberlist
+	kr     *memberlist.Keyring // gossip keys, nil without a cluster secret (security.go)
 	client *replication.Client
 	server *replication.Server
 	ln     net.Listener
@@ -50,6 +51,12 @@ type cluster struct {
 	// callbacks: memberlist mutates the *Node values Members() returns without a lock we
 	// can take, so reading them later is a data race.
 	peers map[string]memberInfo
+	// keysOf holds the ids of the cluster secrets each peer holds (security.go); verified,
+	// unverified and checking track members proving themselves under peer TLS alone.
+	keysOf     map[string][][]byte
+	verified   map[string]string // name -> the replication address it proved
+	unverified map[string]memberInfo
+	checking   map[string]bool
 	// dirty marks partitions whose backups missed a write; anti-entropy repairs them first.
 	dirty []atomic.Bool
 
@@ -70,6 +77,8 @@ type cluster struct {
 	leases *leases // read leases (lease.go)
 
 	stop chan struct{}
+	life context.Context // ends with stop
+	end  context.CancelFunc
 	wg   sync.WaitGroup
 	pool workpool.Pool // runs forwarded batches' commands, and copies waiting for a dial
 }
@@ -103,28 +112,40 @@ func newCluster(n *Node, cfg ClusterConfig) (*cluster, error) {
 		rebuild: make(chan struct{}, 1),
 		known:   map[string]string{},
 		peers:   map[string]memberInfo{},
+		keysOf:  map[string][][]byte{}, verified: map[string]string{},
+		unverified: map[string]memberInfo{}, checking: map[string]bool{},
 		unheld:  map[int]time.Time{},
 		dirty:   make([]atomic.Bool, cfg.Partitions),
 		pulling: make([]atomic.Int32, cfg.Partitions),
 		stop:    make(chan struct{}),
 	}
+	warn, err := cfg.checkProtected()
+	if err != nil {
+		return nil, err
+	}
+	if warn {
+		c.log.Warn("cluster links are neither authenticated nor encrypted: anyone who reaches the cluster ports can read and change every session; set a cluster secret", "gossip", cfg.BindAddr, "repl", cfg.ReplAddr)
+	}
+	c.life, c.end = context.WithCancel(context.Background())
 	c.leases = newLeases(c, cfg.ReadLease)
 	ln, err := net.Listen("tcp", cfg.ReplAddr)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: replication listener: %w", err)
 	}
 	c.ln = ln
-	c.server = replication.NewServer(replication.ServerConfig{Logger: c.log}, handler{c})
+	c.server = replication.NewServer(replication.ServerConfig{Logger: c.log, Security: c.security()}, handler{c})
 	go c.server.Serve(ln)
 	c.client = replication.NewClient(c.clientConfig())
 	c.installView() // alone until gossip says otherwise
 	mc, err := c.memberlistConfig()
 	if err != nil {
+		c.end()
 		c.server.Close()
 		return nil, err
 	}
 	ml, err := memberlist.Create(mc)
 	if err != nil {
+		c.end()
 		c.server.Close()
 		return nil, fmt.Errorf("cluster: gossip: %w", err)
 	}
@@ -157,7 +178,7 @@ func (n *Node) Join(ctx context.Context) error {
 	if c == nil || len(c.cfg.Join) == 0 {
 		return nil
 	}
-	_, err := c.ml.Join(c.cfg.Join)
+	_, err := c.joinAny(c.cfg.Join)
 	if p := c.joinErr.Load(); p != nil {
 		return *p
 	}
@@ -168,6 +189,7 @@ func (n *Node) Join(ctx context.Context) error {
 	// restarted empty would otherwise serve its first commands from its alone view, in
 	// which it is primary of everything and answers "does not exist" for every session.
 	c.installView()
+	c.useSharedKey()
 	c.joined.Store(true)
 	return nil
 }
@@ -182,8 +204,10 @@ func (c *cluster) remember(n *memberlist.Node) {
 	ok := msgpack.Unmarshal(n.Meta, &md) == nil && md.Partitions == c.cfg.Partitions
 	c.knownMu.Lock()
 	c.known[n.Name] = addr
-	if ok {
-		c.peers[n.Name] = memberInfo{Name: n.Name, Gossip: addr, Repl: md.Repl, RESP: md.RESP, State: stateName(n.State)}
+	c.keysOf[n.Name] = md.Keys
+	m := memberInfo{Name: n.Name, Gossip: addr, Repl: md.Repl, RESP: md.RESP, State: stateName(n.State)}
+	if ok && c.admit(m) {
+		c.peers[n.Name] = m
 	} else {
 		delete(c.peers, n.Name)
 	}
@@ -194,6 +218,9 @@ func (c *cluster) remember(n *memberlist.Node) {
 func (c *cluster) forget(n *memberlist.Node) {
 	c.knownMu.Lock()
 	delete(c.peers, n.Name)
+	delete(c.keysOf, n.Name)
+	delete(c.verified, n.Name)
+	delete(c.unverified, n.Name)
 	c.knownMu.Unlock()
 }
 
@@ -219,6 +246,7 @@ func (c *cluster) viewLoop() {
 		case <-time.After(50 * time.Millisecond):
 		}
 		c.installView()
+		c.useSharedKey()
 	}
 }
 
@@ -370,14 +398,16 @@ func (c *cluster) rejoin() {
 		}
 	}
 	c.knownMu.Unlock()
+	c.reverify()
 	if len(addrs) > 0 {
-		n, err := c.ml.Join(addrs)
+		n, err := c.joinAny(addrs)
 		c.log.Debug("re-join", "addrs", addrs, "reached", n, "err", err)
 	}
 }
 
 func (c *cluster) shutdown() error {
 	close(c.stop)
+	c.end()
 	c.wg.Wait()
 	err := c.ml.Shutdown()
 	c.client.Close()

@@ -10,6 +10,8 @@ import (
 
 	"github.com/hashicorp/memberlist"
 	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/sessiongate/sessiongate/clusterkey"
 )
 
 // Acks is a write-acknowledgement policy: how many replicas (the primary included) must hold a
@@ -73,8 +75,16 @@ type ClusterConfig struct {
 	Partitions int
 	// WriteAcks is the write-acknowledgement policy. Default majority.
 	WriteAcks Acks
-	// GossipKey encrypts gossip (16, 24 or 32 bytes). Default none.
-	GossipKey []byte
+	// Keys are the cluster secrets, newest first. Gossip is encrypted with keys derived from
+	// them (and refused when none opens it), and replication links authenticate both ends
+	// and are encrypted with them. Default none.
+	Keys []clusterkey.Key
+	// PeerTLS, if set, runs replication links over mutual TLS; without Keys, a gossip member
+	// counts only once its replication port has shown a certificate under its name.
+	PeerTLS *PeerTLS
+	// Insecure lets a node with neither Keys nor PeerTLS bind addresses that are not
+	// loopback (protected mode refuses that otherwise).
+	Insecure bool
 	// RejoinInterval is how often known peers that are not members are re-joined, so a
 	// partition longer than memberlist's dead-node timeout still heals. Default 5s.
 	RejoinInterval time.Duration
@@ -194,13 +204,15 @@ type meta struct {
 	Repl       string `msgpack:"r"`
 	RESP       string `msgpack:"c"`
 	Partitions int    `msgpack:"p"`
+	// Keys are the ids of the cluster secrets the node holds (secret rotation).
+	Keys [][]byte `msgpack:"k,omitempty"`
 }
 
 // delegate adapts the cluster to memberlist's callbacks.
 type delegate struct{ c *cluster }
 
 func (d delegate) NodeMeta(limit int) []byte {
-	b, _ := msgpack.Marshal(meta{Repl: d.c.cfg.ReplAdvertise, RESP: d.c.cfg.RESPAddr, Partitions: d.c.cfg.Partitions})
+	b, _ := msgpack.Marshal(meta{Repl: d.c.cfg.ReplAdvertise, RESP: d.c.cfg.RESPAddr, Partitions: d.c.cfg.Partitions, Keys: d.c.keyIDs()})
 	if len(b) > limit {
 		return nil
 	}
@@ -287,7 +299,10 @@ func (c *cluster) memberlistConfig() (*memberlist.Config, error) {
 	}
 	mc.AdvertiseAddr = ahost
 	mc.AdvertisePort, _ = strconv.Atoi(aport)
-	mc.SecretKey = c.cfg.GossipKey
+	if c.kr, err = c.keyring(); err != nil {
+		return nil, fmt.Errorf("cluster: gossip keys: %w", err)
+	}
+	mc.Keyring = c.kr
 	d := delegate{c}
 	mc.Delegate = d
 	mc.Events = d

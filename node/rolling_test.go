@@ -29,7 +29,14 @@ func TestRollingRestartUnderLoadLosesNothing(t *testing.T) {
 	if s := os.Getenv("SG_ROLLING_ROUNDS"); s != "" {
 		rounds, _ = strconv.Atoi(s)
 	}
-	const size = 5
+	rollingRestart(t, 5, nil, make([][]nodeOpt, rounds), nil)
+}
+
+// rollingRestart starts size nodes with opts, then restarts every node in turn once per
+// phase, with that phase's options, under write load, and checks that every acknowledged
+// write is still there at the end. afterPhase, if set, runs once each phase is converged.
+func rollingRestart(t *testing.T, size int, opts []nodeOpt, phases [][]nodeOpt, afterPhase func(phase int, nodes []*testNode)) {
+	rounds := len(phases)
 	ports := make([]int, size)
 	nodes := make([]*testNode, size)
 	var mu sync.RWMutex // guards nodes
@@ -39,7 +46,7 @@ func TestRollingRestartUnderLoadLosesNothing(t *testing.T) {
 		if i > 0 {
 			seeds = []string{nodes[0].gossip}
 		}
-		nodes[i] = startNodeAt(t, ports[i], fmt.Sprintf("n%d", i), seeds)
+		nodes[i] = startNodeAt(t, ports[i], fmt.Sprintf("n%d", i), seeds, opts...)
 	}
 	waitMembers(t, nodes, size)
 
@@ -127,11 +134,16 @@ func TestRollingRestartUnderLoadLosesNothing(t *testing.T) {
 			cancel()
 			old.n.Shutdown()
 			seed := nodes[(i+1)%size].gossip
-			back := startNodeAt(t, ports[i], old.name, []string{seed})
+			back := startNodeAt(t, ports[i], old.name, []string{seed}, phases[round]...)
 			mu.Lock()
 			nodes[i] = back
 			mu.Unlock()
 			converged(fmt.Sprintf("round %d: the cluster to converge after restarting %s", round, old.name))
+		}
+		if afterPhase != nil {
+			mu.RLock()
+			afterPhase(round, nodes)
+			mu.RUnlock()
 		}
 	}
 	stop.Store(true)

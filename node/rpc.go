@@ -168,7 +168,7 @@ func (h handler) ServeCall(ctx context.Context, m replication.Method, dec *msgpa
 }
 
 func (c *cluster) clientConfig() replication.ClientConfig {
-	cc := replication.ClientConfig{DialTimeout: c.cfg.RPCTimeout}
+	cc := replication.ClientConfig{DialTimeout: c.cfg.RPCTimeout, Security: c.security()}
 	if c.cfg.Dial != nil {
 		dial := c.cfg.Dial
 		cc.Dial = func(ctx context.Context, addr string) (net.Conn, error) { return dial("tcp", addr) }

@@ -155,7 +155,7 @@ func (c *Client) connFor(ctx context.Context, addr string) (*clientConn, error) 
 	}
 	// A peer that just failed fails fast instead of making every caller wait for a dial.
 	if time.Since(p.failedAt) < c.cfg.RetryBackoff {
-		return nil, fmt.Errorf("%w: %s: %v", ErrUnavailable, addr, p.failErr)
+		return nil, fmt.Errorf("%w: %s: %w", ErrUnavailable, addr, p.failErr)
 	}
 	dctx, cancel := context.WithTimeout(ctx, c.cfg.DialTimeout)
 	defer cancel()
