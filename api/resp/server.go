@@ -6,6 +6,7 @@ package resp
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"errors"
 	"io"
 	"log/slog"
@@ -66,6 +67,10 @@ type Config struct {
 	Rand io.Reader
 	// Logger receives connection errors. Default slog.Default().
 	Logger *slog.Logger
+	// HandshakeTimeout bounds a TLS handshake (on a listener whose connections are
+	// *tls.Conn, such as tls.NewListener's), so that a peer that connects and says nothing
+	// cannot hold a connection slot. Default 10s.
+	HandshakeTimeout time.Duration
 }
 
 // Limits for a connection that has not authenticated yet.
@@ -82,7 +87,7 @@ type Server struct {
 	cancel context.CancelFunc
 
 	mu    sync.Mutex
-	ln    net.Listener
+	lns   []net.Listener // in the order Serve was called; Addr is the first's
 	conns map[*client]struct{}
 	wg    sync.WaitGroup
 
@@ -91,6 +96,7 @@ type Server struct {
 	nextID    atomic.Int64
 	stats     serverStats
 	connCount atomic.Int64
+	acceptLog rateLog
 }
 
 type serverStats struct {
@@ -129,6 +135,9 @@ func NewServer(cfg Config, backend Backend) *Server {
 	if cfg.Version == "" {
 		cfg.Version = "0.1.0"
 	}
+	if cfg.HandshakeTimeout <= 0 {
+		cfg.HandshakeTimeout = 10 * time.Second
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{cfg: cfg, backend: backend, table: commands(), started: time.Now(), ctx: ctx, cancel: cancel, conns: map[*client]struct{}{}}
 }
@@ -142,40 +151,71 @@ func (s *Server) ListenAndServe() error {
 	return s.Serve(ln)
 }
 
-// Addr is the listening address, once serving.
+// Addr is the address of the first listener Serve was given, once serving.
 func (s *Server) Addr() net.Addr {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.ln == nil {
+	if len(s.lns) == 0 {
 		return nil
 	}
-	return s.ln.Addr()
+	return s.lns[0].Addr()
 }
 
-// Serve accepts clients on ln until Shutdown.
+// Accept backoff after a failed accept: doubling from the first to the last, reset by the
+// next success (net/http's schedule). The poller reports a listener with a pending
+// connection as readable, so retrying at once after EMFILE would spin a core.
+const (
+	acceptBackoffMin = 5 * time.Millisecond
+	acceptBackoffMax = time.Second
+)
+
+// Serve accepts clients on ln until Shutdown, and may be called for several listeners at
+// once (plain and TLS): they share the connection cap. A listener whose connections are
+// *tls.Conn is served over TLS, each handshake bounded by HandshakeTimeout. An accept
+// error (EMFILE, ENFILE, ECONNABORTED, ...) is logged and retried with backoff, never
+// returned: a node out of file descriptors keeps serving the clients it has. Serve returns
+// nil after Shutdown, and net.ErrClosed if ln is closed by someone else.
 func (s *Server) Serve(ln net.Listener) error {
 	s.mu.Lock()
-	s.ln = ln
+	if s.down.Load() {
+		s.mu.Unlock()
+		ln.Close()
+		return nil
+	}
+	s.lns = append(s.lns, ln)
 	s.mu.Unlock()
+	var backoff time.Duration
 	for {
 		nc, err := ln.Accept()
 		if err != nil {
 			if s.down.Load() {
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				time.Sleep(10 * time.Millisecond)
-				continue
+			if errors.Is(err, net.ErrClosed) {
+				return err
 			}
-			return err
+			backoff = min(max(2*backoff, acceptBackoffMin), acceptBackoffMax)
+			if n, ok := s.acceptLog.allow(time.Now()); ok {
+				s.cfg.Logger.Warn("accept failed; retrying", "addr", ln.Addr().String(), "err", err, "backoff", backoff, "suppressed", n)
+			}
+			select {
+			case <-time.After(backoff):
+			case <-s.ctx.Done():
+				return nil
+			}
+			continue
 		}
+		backoff = 0
 		s.stats.connections.Add(1)
 		if s.connCount.Add(1) > int64(s.cfg.MaxConns) {
 			s.connCount.Add(-1)
 			s.stats.rejected.Add(1)
-			nc.SetWriteDeadline(time.Now().Add(time.Second))
-			nc.Write([]byte("-ERR max number of clients reached\r\n"))
+			// A TLS connection would need a handshake (the peer's bytes, on this goroutine)
+			// before the error could be sent: it is closed without one.
+			if _, isTLS := nc.(*tls.Conn); !isTLS {
+				nc.SetWriteDeadline(time.Now().Add(time.Second))
+				nc.Write([]byte("-ERR max number of clients reached\r\n"))
+			}
 			nc.Close()
 			continue
 		}
@@ -191,7 +231,11 @@ func (s *Server) Serve(ln net.Listener) error {
 		s.mu.Unlock()
 		go func() {
 			defer s.wg.Done()
-			c.serve()
+			if s.handshake(nc) {
+				c.serve()
+			} else {
+				nc.Close()
+			}
 			s.connCount.Add(-1)
 			s.mu.Lock()
 			delete(s.conns, c)
@@ -205,8 +249,8 @@ func (s *Server) Serve(ln net.Listener) error {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.down.Store(true)
 	s.mu.Lock()
-	if s.ln != nil {
-		s.ln.Close()
+	for _, ln := range s.lns {
+		ln.Close()
 	}
 	for c := range s.conns {
 		c.closing.Store(true)
@@ -233,3 +277,45 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 func (s *Server) pid() int { return os.Getpid() }
+
+// handshake completes a TLS connection's handshake within HandshakeTimeout (true for a
+// connection that is not TLS). A failure is a stranger or a misconfigured client: it is
+// logged at debug level only, since anyone who can reach the port can cause one.
+func (s *Server) handshake(nc net.Conn) bool {
+	tc, ok := nc.(*tls.Conn)
+	if !ok {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.HandshakeTimeout)
+	defer cancel()
+	if err := tc.HandshakeContext(ctx); err != nil {
+		s.cfg.Logger.Debug("tls handshake failed", "remote", nc.RemoteAddr().String(), "err", err)
+		return false
+	}
+	return true
+}
+
+// rateLog lets one message through per interval and counts the ones it held back, so that
+// an error repeating thousands of times a second (an accept loop out of descriptors) is
+// reported without flooding the log.
+type rateLog struct {
+	mu         sync.Mutex
+	last       time.Time
+	suppressed int
+}
+
+// rateLogEvery is the interval between messages rateLog lets through.
+const rateLogEvery = 5 * time.Second
+
+// allow says whether to log now, and how many messages were held back since the last one.
+func (r *rateLog) allow(now time.Time) (int, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.last.IsZero() && now.Sub(r.last) < rateLogEvery {
+		r.suppressed++
+		return 0, false
+	}
+	n := r.suppressed
+	r.last, r.suppressed = now, 0
+	return n, true
+}
