@@ -36,6 +36,8 @@ type options struct {
 	replicas, partitions                             int
 	rejoinInterval, antiEntropy                      time.Duration
 	readLease, replicaReadDelay, clockSkew           time.Duration
+	// rest holds the HTTP front end's flags beyond --http-addr and --http-apps (rest_flags.go).
+	rest restFlags
 }
 
 func main() {
@@ -57,6 +59,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&o.httpAddr, "http-addr", "", "HTTP address for the REST API, /metrics, /healthz, /readyz and the status page (empty: off)")
 	fs.StringVar(&o.httpApps, "http-apps", "", "REST apps and their sign keys: app=key[,app=key...]")
+	o.rest.register(fs)
 	fs.StringVar(&o.pprofAddr, "pprof-addr", "", "address for Go's /debug/pprof profiles (empty: off; keep it private)")
 	fs.StringVar(&o.clusterAddr, "cluster-addr", "", "gossip address HOST:PORT; empty runs alone")
 	fs.StringVar(&o.advertise, "advertise", "", "gossip address peers use (default --cluster-addr)")
@@ -196,23 +199,10 @@ func run(args []string, stderr io.Writer) error {
 	}
 	var backend resp.Backend = n
 	var web *httpapi.Server
-	serveErr := make(chan error, 2)
-	if o.httpAddr != "" {
-		apps, err := parseApps(o.httpApps)
-		if err != nil {
-			n.Shutdown()
-			return err
-		}
-		hln, err := net.Listen("tcp", o.httpAddr)
-		if err != nil {
-			n.Shutdown()
-			return err
-		}
-		m := httpapi.NewMetrics(n)
-		backend = m.Instrument(n)
-		web = httpapi.New(httpapi.Config{Apps: apps}, n, m, backend)
-		go func() { serveErr <- web.Serve(hln) }()
-		log.Info("http ready", "addr", hln.Addr().String(), "apps", len(apps))
+	serveErr := make(chan error, 3)
+	if web, backend, err = startHTTP(o, n, backend, log, serveErr); err != nil {
+		n.Shutdown()
+		return err
 	}
 	srv := resp.NewServer(resp.Config{
 		Addr: o.addr, RequirePass: o.requirepass, MaxConns: o.maxClients, IdleTimeout: o.idleTimeout,
