@@ -1,0 +1,143 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/sessiongate/sessiongate/node"
+)
+
+func TestRESTFlagsAndHelp(t *testing.T) {
+	o, err := parseFlags([]string{"--ops-addr", "127.0.0.1:9090", "--http-max-conns", "50", "--http-read-timeout", "3s"}, io.Discard)
+	if err != nil || o.rest.opsAddr != "127.0.0.1:9090" || o.rest.maxConns != 50 || o.rest.readTimeout.Seconds() != 3 {
+		t.Fatalf("flags: %+v %v", o.rest, err)
+	}
+	var out bytes.Buffer
+	if err := run([]string{"--help"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"--ops-addr", "SESSIONGATE_OPS_ADDR", "--http-tokens-file", "SESSIONGATE_HTTP_TOKENS",
+		"--http-max-conns", "--http-read-timeout"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("--help lacks %s", want)
+		}
+	}
+}
+
+// Tokens come from a file (comments and blank lines allowed) and the environment; each must
+// name a known app once, and a bad entry never shows its secret in the error.
+func TestHTTPTokens(t *testing.T) {
+	apps := map[string][]byte{"web": []byte("k1"), "api": []byte("k2")}
+	file := filepath.Join(t.TempDir(), "tokens")
+	os.WriteFile(file, []byte("# access tokens\nweb = s3cret-web\n\n"), 0o600)
+	t.Setenv(tokensEnv, "api=s3cret-api")
+	cfg, err := (&restFlags{tokensFile: file, maxConns: 1, readTimeout: 1}).config(apps)
+	if err != nil || len(cfg.Tokens) != 2 || cfg.Tokens["web"] != "s3cret-web" || cfg.Tokens["api"] != "s3cret-api" {
+		t.Fatalf("tokens: %v %v", cfg.Tokens, err)
+	}
+	for name, c := range map[string]struct{ file, env string }{
+		"unknown app":       {"other=tok\n", ""},
+		"twice":             {"web=a\n", "web=b"},
+		"not app=token":     {"s3cret-alone\n", ""},
+		"empty token":       {"web=\n", ""},
+		"env, unknown app":  {"", "other=s3cret"},
+		"env, not a pair":   {"", "s3cret"},
+		"no such file":      {"-", ""},
+		"file then env dup": {"api=x\n", "api=y"},
+	} {
+		t.Setenv(tokensEnv, c.env)
+		f := &restFlags{maxConns: 1, readTimeout: 1}
+		if c.file == "-" {
+			f.tokensFile = filepath.Join(t.TempDir(), "missing")
+		} else if c.file != "" {
+			f.tokensFile = filepath.Join(t.TempDir(), "tokens")
+			os.WriteFile(f.tokensFile, []byte(c.file), 0o600)
+		}
+		_, err := f.config(apps)
+		if err == nil || strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	for _, f := range []*restFlags{{maxConns: 0, readTimeout: 1}, {maxConns: 1, readTimeout: 0}} {
+		if _, err := f.config(apps); err == nil {
+			t.Errorf("%+v accepted", f)
+		}
+	}
+}
+
+// startHTTP serves REST and the operator routes apart with --ops-addr and together without
+// it; a token file guards its app.
+func TestStartHTTP(t *testing.T) {
+	n, err := node.Create(node.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Shutdown()
+	file := filepath.Join(t.TempDir(), "tokens")
+	os.WriteFile(file, []byte("web=t0ken\n"), 0o600)
+	get := func(method, url, auth string) int {
+		req, _ := http.NewRequest(method, url, nil)
+		if auth != "" {
+			req.Header.Set("Authorization", "Bearer "+auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	addrs := regexp.MustCompile(`msg="(ops )?http ready" addr=(\S+)`)
+	for _, ops := range []bool{true, false} {
+		args := []string{"--http-addr", "127.0.0.1:0", "--http-apps", "web=k1", "--http-tokens-file", file}
+		if ops {
+			args = append(args, "--ops-addr", "127.0.0.1:0")
+		}
+		o, err := parseFlags(args, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var logs bytes.Buffer
+		web, _, err := startHTTP(o, n, n, slog.New(slog.NewTextHandler(&logs, nil)), make(chan error, 2))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer web.Shutdown(context.Background())
+		var app, opsURL string
+		for _, m := range addrs.FindAllStringSubmatch(logs.String(), -1) {
+			if m[1] == "" {
+				app = "http://" + m[2]
+			} else {
+				opsURL = "http://" + m[2]
+			}
+		}
+		if code := get("PUT", app+"/web/create/u1?ip=1.2.3.4", ""); code != 401 {
+			t.Errorf("ops %v: create without the token: %d", ops, code)
+		}
+		if code := get("PUT", app+"/web/create/u1?ip=1.2.3.4", "t0ken"); code != 200 {
+			t.Errorf("ops %v: create with the token: %d", ops, code)
+		}
+		if ops {
+			if code := get("GET", app+"/metrics", ""); code != 404 {
+				t.Errorf("--ops-addr: the REST listener serves /metrics: %d", code)
+			}
+			if code := get("GET", opsURL+"/metrics", ""); code != 200 {
+				t.Errorf("--ops-addr: the operator listener's /metrics: %d", code)
+			}
+		} else if code := get("GET", app+"/metrics", ""); code != 200 || opsURL != "" {
+			t.Errorf("without --ops-addr: /metrics %d, operator listener %q", code, opsURL)
+		}
+	}
+	o, _ := parseFlags(nil, io.Discard)
+	if web, _, err := startHTTP(o, n, n, slog.Default(), nil); web != nil || err != nil {
+		t.Fatalf("no HTTP address: %v %v", web, err)
+	}
+}
