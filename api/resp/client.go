@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -321,7 +322,7 @@ func (c *client) resolve(args [][]byte) (handler, reply, bool) {
 	lname := lower(buf[:0], args[0])
 	h, ok := c.s.table[string(lname)] // no allocation: the conversion is only a map key
 	name := h.name
-	if !c.authed && !(ok && (name == "auth" || name == "hello" || name == "quit")) {
+	if !c.authed && !(ok && slices.Contains(h.flags, "no-auth")) {
 		return h, errReply("NOAUTH Authentication required."), false
 	}
 	if !ok {

@@ -7,8 +7,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
+	"github.com/sessiongate/sessiongate/node"
 	"github.com/sessiongate/sessiongate/sessions"
 )
 
@@ -33,6 +35,7 @@ func commands() map[string]handler {
 }
 
 func commandList() map[string]handler {
+	guard := &crossGuard{}
 	return map[string]handler{
 		"sessiongate.start":    {cmdStart, 3, []string{"write"}, "", nil},
 		"sessiongate.expire":   batchable(prepExpire, 4, "write"),
@@ -58,11 +61,39 @@ func commandList() map[string]handler {
 		"auth":                 {cmdAuth, -2, []string{"fast", "no-auth"}, "", nil},
 		"hello":                {cmdHello, -1, []string{"fast", "no-auth"}, "", nil},
 		"select":               {cmdSelect, 2, []string{"fast"}, "", nil},
-		"quit":                 {cmdQuit, -1, []string{"fast"}, "", nil},
+		"quit":                 {cmdQuit, -1, []string{"fast", "no-auth"}, "", nil},
 		"client":               {cmdClient, -2, []string{"admin"}, "", nil},
 		"command":              {cmdCommand, -1, []string{"loading"}, "", nil},
 		"info":                 {cmdInfo, -1, []string{"loading"}, "", nil},
+		"post":                 {guard.refuse, -1, []string{"no-auth"}, "", nil},
+		"host:":                {guard.refuse, -1, []string{"no-auth"}, "", nil},
 	}
+}
+
+// crossGuard answers what an HTTP request sent to the RESP port begins with (a POST line, a
+// Host: header) as Redis does: the connection is closed at once, without a reply, and a
+// warning is logged, at most once per crossWarnEvery for the whole server. The reader frames
+// nothing after such a request, so no command a request body carries runs.
+type crossGuard struct {
+	lastWarn   atomic.Int64 // unix ns of the last warning
+	suppressed atomic.Int64 // refusals since then that were not logged
+}
+
+const crossWarnEvery = time.Minute
+
+func (g *crossGuard) refuse(c *client, _ *sessions.Signer, args [][]byte) reply {
+	c.quit = true
+	now := time.Now().UnixNano()
+	last := g.lastWarn.Load()
+	if now-last >= int64(crossWarnEvery) && g.lastWarn.CompareAndSwap(last, now) {
+		c.s.cfg.Logger.Warn("possible security attack: a client sent an HTTP request to the RESP port "+
+			"(cross-protocol scripting); connection closed",
+			"remote", c.nc.RemoteAddr().String(), "command", trunc(args[0]),
+			"unlogged_since_last_warning", g.suppressed.Swap(0))
+	} else {
+		g.suppressed.Add(1)
+	}
+	return reply{closed: true}
 }
 
 func cmdPing(c *client, _ *sessions.Signer, args [][]byte) reply {
@@ -269,19 +300,6 @@ func cmdInfo(c *client, _ *sessions.Signer, args [][]byte) reply {
 		want[strings.ToLower(string(a))] = true
 	}
 	all := len(want) == 0 || want["all"] || want["everything"] || want["default"]
-	var b strings.Builder
-	section := func(name string, fields [][2]string) {
-		if !all && !want[name] {
-			return
-		}
-		if b.Len() > 0 {
-			b.WriteString("\r\n")
-		}
-		b.WriteString("# " + strings.ToUpper(name[:1]) + name[1:] + "\r\n")
-		for _, f := range fields {
-			b.WriteString(f[0] + ":" + f[1] + "\r\n")
-		}
-	}
 	s := c.s
 	port := ""
 	if a := s.Addr(); a != nil {
@@ -289,32 +307,69 @@ func cmdInfo(c *client, _ *sessions.Signer, args [][]byte) reply {
 			port = a.String()[i+1:]
 		}
 	}
-	section("server", [][2]string{
-		{"redis_version", "7.2.0"}, {"sessiongate_version", s.cfg.Version}, {"redis_mode", "standalone"},
-		{"os", runtime.GOOS + " " + runtime.GOARCH}, {"process_id", strconv.Itoa(s.pid())},
-		{"tcp_port", port}, {"uptime_in_seconds", strconv.Itoa(int(time.Since(s.started).Seconds()))},
-	})
-	section("clients", [][2]string{
-		{"connected_clients", strconv.FormatInt(s.connCount.Load(), 10)},
-		{"maxclients", strconv.Itoa(s.cfg.MaxConns)},
-	})
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	section("memory", [][2]string{
-		{"used_memory", strconv.FormatUint(ms.HeapAlloc, 10)},
-		{"used_memory_rss", strconv.FormatUint(ms.Sys, 10)},
-		{"heap_objects", strconv.FormatUint(ms.HeapObjects, 10)},
-	})
-	section("stats", [][2]string{
-		{"total_connections_received", strconv.FormatUint(s.stats.connections.Load(), 10)},
-		{"total_commands_processed", strconv.FormatUint(s.stats.commands.Load(), 10)},
-		{"total_error_replies", strconv.FormatUint(s.stats.errors.Load(), 10)},
-		{"rejected_connections", strconv.FormatUint(s.stats.rejected.Load(), 10)},
-	})
+	sections := []node.Section{
+		{Name: "server", Fields: [][2]string{
+			{"redis_version", "7.2.0"}, {"sessiongate_version", s.cfg.Version}, {"redis_mode", "standalone"},
+			{"os", runtime.GOOS + " " + runtime.GOARCH}, {"process_id", strconv.Itoa(s.pid())},
+			{"tcp_port", port}, {"uptime_in_seconds", strconv.Itoa(int(time.Since(s.started).Seconds()))},
+		}},
+		{Name: "clients", Fields: [][2]string{
+			{"connected_clients", strconv.FormatInt(s.connCount.Load(), 10)},
+			{"maxclients", strconv.Itoa(s.cfg.MaxConns)},
+		}},
+		// used_memory is the Go heap until the backend reports the store's own count, which
+		// is what --maxmemory is compared with.
+		{Name: "memory", Fields: [][2]string{
+			{"used_memory", strconv.FormatUint(ms.HeapAlloc, 10)},
+			{"used_memory_heap", strconv.FormatUint(ms.HeapAlloc, 10)},
+			{"used_memory_rss", strconv.FormatUint(ms.Sys, 10)},
+			{"heap_objects", strconv.FormatUint(ms.HeapObjects, 10)},
+		}},
+		{Name: "stats", Fields: [][2]string{
+			{"total_connections_received", strconv.FormatUint(s.stats.connections.Load(), 10)},
+			{"total_commands_processed", strconv.FormatUint(s.stats.commands.Load(), 10)},
+			{"total_error_replies", strconv.FormatUint(s.stats.errors.Load(), 10)},
+			{"rejected_connections", strconv.FormatUint(s.stats.rejected.Load(), 10)},
+		}},
+	}
 	if s.cfg.Sections != nil {
 		for _, sec := range s.cfg.Sections() {
-			section(sec.Name, sec.Fields)
+			sections = mergeSection(sections, sec)
+		}
+	}
+	var b strings.Builder
+	for _, sec := range sections {
+		if !all && !want[sec.Name] {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteString("\r\n")
+		}
+		b.WriteString("# " + strings.ToUpper(sec.Name[:1]) + sec.Name[1:] + "\r\n")
+		for _, f := range sec.Fields {
+			b.WriteString(f[0] + ":" + f[1] + "\r\n")
 		}
 	}
 	return reply{kind: rBulk, bulk: []byte(b.String())}
+}
+
+// mergeSection adds a backend's section to INFO's: one with the name of a section already
+// there extends it, its fields taking the place of those of the same name.
+func mergeSection(sections []node.Section, add node.Section) []node.Section {
+	i := slices.IndexFunc(sections, func(s node.Section) bool { return s.Name == add.Name })
+	if i < 0 {
+		return append(sections, add)
+	}
+	fields := slices.Clone(sections[i].Fields)
+	for _, f := range add.Fields {
+		if j := slices.IndexFunc(fields, func(g [2]string) bool { return g[0] == f[0] }); j >= 0 {
+			fields[j] = f
+		} else {
+			fields = append(fields, f)
+		}
+	}
+	sections[i].Fields = fields
+	return sections
 }

@@ -14,6 +14,8 @@ var (
 	errExpectedBulk = errors.New("ERR Protocol error: expected '$'")
 	errInlineTooBig = errors.New("ERR Protocol error: too big inline request")
 	errCommandSize  = errors.New("ERR Protocol error: command too large")
+	// errCrossProtocol ends a connection that sent an HTTP request line or header.
+	errCrossProtocol = errors.New("ERR Protocol error: HTTP request sent to a RESP port")
 )
 
 const maxInline = 64 << 10
@@ -42,6 +44,9 @@ type reader struct {
 	arena [][]byte
 
 	lim limits
+	// crossed is set once a request looked like HTTP (see crossProtocol): that request is the
+	// last one framed, so that nothing an HTTP body carries after it ever runs.
+	crossed bool
 }
 
 func newReader(r io.Reader, lim limits) *reader {
@@ -52,6 +57,9 @@ func newReader(r io.Reader, lim limits) *reader {
 // Args alias the reader's buffer and stay valid until the following call to next.
 func (rd *reader) next(out [][][]byte) ([][][]byte, error) {
 	out = out[:0]
+	if rd.crossed {
+		return out, errCrossProtocol
+	}
 	if cap(rd.arena) > maxArena {
 		rd.arena = nil // one huge request does not pin its arg slices for the connection's life
 	}
@@ -67,6 +75,10 @@ func (rd *reader) next(out [][][]byte) ([][][]byte, error) {
 			}
 			if len(args) > 0 {
 				out = append(out, args)
+				if crossProtocol(args[0]) {
+					rd.crossed = true
+					return out, nil
+				}
 			}
 		}
 		if len(out) > 0 {
@@ -229,6 +241,14 @@ func (rd *reader) parseInline(data []byte) ([][]byte, bool, error) {
 	rd.pos = i + 1
 	rd.consume()
 	return args, true, nil
+}
+
+// crossProtocol reports whether a request's name is what an HTTP request begins with: a
+// POST request line or a Host: header (Redis's guard against cross-protocol scripting,
+// where a browser is made to POST a body of commands to a local Redis port).
+func crossProtocol(name []byte) bool {
+	return len(name) == 4 && bytes.EqualFold(name, []byte("post")) ||
+		len(name) == 5 && bytes.EqualFold(name, []byte("host:"))
 }
 
 // readNumber reads "<digits>\r\n" at the start of b; used is 0 when the line is incomplete.

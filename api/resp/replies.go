@@ -11,6 +11,9 @@ import (
 
 func errReply(msg string) reply { return reply{kind: rErr, str: msg} }
 
+// errOOM is Redis's noeviction refusal, word for word.
+const errOOM = "OOM command not allowed when used memory > 'maxmemory'."
+
 // bulk is a bulk string reply; num an integer reply (the fields of map-shaped answers).
 func bulk(s string) reply { return reply{kind: rBulk, bulk: []byte(s)} }
 func num(n int64) reply   { return reply{kind: rInt, n: n} }
@@ -40,6 +43,12 @@ func errorReply(err error) reply {
 			return errReply("the requested <payload_name> does not exist")
 		case sessions.CodeOwnerLimit:
 			return errReply("the owner already has the maximum of " + strconv.Itoa(se.Max) + " sessions")
+		case sessions.CodePayloadLimit:
+			return errReply("the session already has the maximum of " + strconv.Itoa(se.Max) + " payloads")
+		case sessions.CodeTooManySteps:
+			return errReply("the number of steps exceeds the maximum value allowed of " + strconv.Itoa(se.Max))
+		case sessions.CodeOOM:
+			return errReply(errOOM)
 		}
 		return errReply("ERR invalid command")
 	case errors.As(err, &re):
@@ -88,8 +97,12 @@ func listReply(sg *sessions.Signer, infos []sessions.Info) reply {
 	return reply{kind: rArray, array: out}
 }
 
-// write sends a reply in the connection's protocol version.
+// write sends a reply in the connection's protocol version. A closed reply sends nothing:
+// the connection is being dropped.
 func (c *client) write(r reply) {
+	if r.closed {
+		return
+	}
 	switch r.kind {
 	case rOK:
 		c.w.WriteString("OK")
