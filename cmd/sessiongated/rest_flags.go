@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -80,7 +81,7 @@ func addTokens(dst map[string]string, entries []string, apps map[string][]byte) 
 		app, tok = strings.TrimSpace(app), strings.TrimSpace(tok)
 		switch _, known := apps[app]; {
 		case !ok || app == "" || tok == "":
-			return fmt.Errorf("an entry is not app=token") // the entry holds a secret: not quoted
+			return errors.New("an entry is not app=token") // the entry holds a secret: not quoted
 		case !known:
 			return fmt.Errorf("a token for app %q, which --http-apps does not name", app)
 		case dst[app] != "":
