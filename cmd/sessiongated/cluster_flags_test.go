@@ -71,3 +71,25 @@ func TestClusterSecurityFlags(t *testing.T) {
 		t.Fatal("the newest secret is not first")
 	}
 }
+
+func TestSecretFlagsHaveFileForms(t *testing.T) {
+	pass := secretFile(t, "s3cret-pass\n", 0o600)
+	apps := secretFile(t, "# apps\nshop=key-one\nblog=key-two\n", 0o600)
+	o, err := parseFlags([]string{"--requirepass-file", pass, "--http-apps-file", apps}, &bytes.Buffer{})
+	if err != nil || o.requirepass != "s3cret-pass" {
+		t.Fatalf("parseFlags: %v, password %q", err, o.requirepass)
+	}
+	m, err := parseApps(o.httpApps)
+	if err != nil || string(m["shop"]) != "key-one" || string(m["blog"]) != "key-two" {
+		t.Fatalf("apps from the file: %v, %v", m, err)
+	}
+	for _, args := range [][]string{
+		{"--requirepass-file", pass, "--requirepass", "x"},
+		{"--requirepass-file", secretFile(t, "open\n", 0o644)},
+		{"--http-apps-file", secretFile(t, "a=k,b=k\n", 0o600)},
+	} {
+		if _, err := parseFlags(args, &bytes.Buffer{}); err == nil {
+			t.Errorf("%v accepted", args)
+		}
+	}
+}

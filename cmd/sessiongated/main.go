@@ -27,17 +27,21 @@ import (
 var version = "0.1.0-dev"
 
 type options struct {
-	addr, requirepass, logLevel                      string
-	maxClients                                       int
-	idleTimeout, tombstoneTTL                        time.Duration
-	clusterAddr, advertise, replAddr, replAdvertise  string
-	join, nodeName, writeAcks, gossipKey, gossipProf string
-	httpAddr, httpApps, pprofAddr                    string
-	replicas, partitions                             int
-	rejoinInterval, antiEntropy                      time.Duration
-	readLease, replicaReadDelay, clockSkew           time.Duration
+	addr, requirepass, logLevel                     string
+	maxClients                                      int
+	idleTimeout, tombstoneTTL                       time.Duration
+	clusterAddr, advertise, replAddr, replAdvertise string
+	join, nodeName, writeAcks, gossipProf           string
+	security                                        clusterSecurity
+	secretFiles                                     secretFiles
+	httpAddr, httpApps, pprofAddr                   string
+	replicas, partitions                            int
+	rejoinInterval, antiEntropy                     time.Duration
+	readLease, replicaReadDelay, clockSkew          time.Duration
 	// rest holds the HTTP front end's flags beyond --http-addr and --http-apps (rest_flags.go).
 	rest restFlags
+	// tls holds the flags of TLS towards clients (tls_flags.go).
+	tls clientTLS
 }
 
 func main() {
@@ -51,8 +55,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	o := &options{}
 	fs := flag.NewFlagSet("sessiongated", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.addr, "addr", "127.0.0.1:6380", "RESP listen address HOST:PORT")
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:6380", "RESP listen address HOST:PORT (off: no plain RESP, with --tls-addr)")
+	o.tls.register(fs)
 	fs.StringVar(&o.requirepass, "requirepass", "", "password clients must AUTH with (empty: none)")
+	o.secretFiles.register(fs)
 	fs.IntVar(&o.maxClients, "maxclients", 10000, "maximum client connections")
 	fs.DurationVar(&o.idleTimeout, "timeout", 5*time.Minute, "close client connections idle this long (0: never)")
 	fs.DurationVar(&o.tombstoneTTL, "tombstone-ttl", 10*time.Minute, "how long ended ids are remembered past their deadline")
@@ -70,7 +76,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.replicas, "replicas", 3, "copies of each session, capped at the member count")
 	fs.IntVar(&o.partitions, "partitions", 256, "partitions, 1..3844, fixed for the cluster's life")
 	fs.StringVar(&o.writeAcks, "write-acks", "majority", "one, majority or all")
-	fs.StringVar(&o.gossipKey, "gossip-key", "", "gossip encryption key (16, 24 or 32 bytes)")
+	o.security.register(fs)
 	fs.StringVar(&o.gossipProf, "gossip-profile", "lan", "failure-detection timers: lan (memberlist's defaults, ~5-10s to declare a node dead) or fast (~1-2s, for tests and quiet networks)")
 	fs.DurationVar(&o.rejoinInterval, "rejoin-interval", 5*time.Second, "how often known peers that are not members are re-joined")
 	fs.DurationVar(&o.antiEntropy, "anti-entropy-interval", 10*time.Second, "how often replicas compare digests")
@@ -99,7 +105,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 			}
 		}
 	})
-	return o, envErr
+	if envErr != nil {
+		return o, envErr
+	}
+	return o, o.secretFiles.apply(o)
 }
 
 // parseApps reads "app=key,app=key".
@@ -123,6 +132,9 @@ func envName(flagName string) string {
 }
 
 func run(args []string, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "cert" {
+		return runCert(args[1:], os.Stdout, stderr)
+	}
 	o, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
@@ -135,6 +147,9 @@ func run(args []string, stderr io.Writer) error {
 		return fmt.Errorf("--log-level: %w", err)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if o.maxClients, err = clampMaxClients(o.maxClients, fileLimit(), log); err != nil {
+		return err
+	}
 
 	ncfg := node.Config{Store: sessions.Config{TombstoneTTL: o.tombstoneTTL}, Logger: log}
 	if o.clusterAddr != "" {
@@ -145,9 +160,6 @@ func run(args []string, stderr io.Writer) error {
 		if o.partitions < 1 || o.partitions > sessions.Slots {
 			return fmt.Errorf("--partitions must be 1..%d", sessions.Slots)
 		}
-		if k := len(o.gossipKey); k != 0 && k != 16 && k != 24 && k != 32 {
-			return fmt.Errorf("--gossip-key must be 16, 24 or 32 bytes, not %d", k)
-		}
 		var seeds []string
 		for _, s := range strings.Split(o.join, ",") {
 			if s = strings.TrimSpace(s); s != "" {
@@ -156,11 +168,14 @@ func run(args []string, stderr io.Writer) error {
 		}
 		ncfg.Cluster = &node.ClusterConfig{
 			Name: o.nodeName, BindAddr: o.clusterAddr, Advertise: o.advertise,
-			ReplAddr: o.replAddr, ReplAdvertise: o.replAdvertise, RESPAddr: o.addr,
+			ReplAddr: o.replAddr, ReplAdvertise: o.replAdvertise, RESPAddr: advertised(o.addr, &o.tls),
 			Join: seeds, Replicas: o.replicas, Partitions: o.partitions, WriteAcks: acks,
-			GossipKey: []byte(o.gossipKey), RejoinInterval: o.rejoinInterval,
+			RejoinInterval:      o.rejoinInterval,
 			AntiEntropyInterval: o.antiEntropy, ReadLease: o.readLease, ReplicaReadDelay: o.replicaReadDelay,
 			ClockSkew: o.clockSkew,
+		}
+		if err := o.security.apply(ncfg.Cluster); err != nil {
+			return err
 		}
 		if o.readLease <= 0 {
 			ncfg.Cluster.ReadLease = -1 // off: every read goes to the primary
@@ -173,7 +188,7 @@ func run(args []string, stderr io.Writer) error {
 			return fmt.Errorf("--gossip-profile must be lan or fast, not %q", o.gossipProf)
 		}
 	}
-	ln, err := net.Listen("tcp", o.addr)
+	ln, err := openListeners(o.addr, &o.tls)
 	if err != nil {
 		return err
 	}
@@ -199,7 +214,7 @@ func run(args []string, stderr io.Writer) error {
 	}
 	var backend resp.Backend = n
 	var web *httpapi.Server
-	serveErr := make(chan error, 3)
+	serveErr := make(chan error, 4)
 	if web, backend, err = startHTTP(o, n, backend, log, serveErr); err != nil {
 		n.Shutdown()
 		return err
@@ -209,8 +224,8 @@ func run(args []string, stderr io.Writer) error {
 		Logger: log, Sections: n.InfoSections, Cluster: n.ClusterView, Locate: n.Locate, Version: version,
 		Sequential: o.clusterAddr == "",
 	}, backend)
-	go func() { serveErr <- srv.Serve(ln) }()
-	log.Info("sessiongated ready", "addr", ln.Addr().String(), "version", version, "cluster", o.clusterAddr != "")
+	ln.serve(srv, serveErr)
+	log.Info("sessiongated ready", "addr", ln.String(), "version", version, "cluster", o.clusterAddr != "")
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
