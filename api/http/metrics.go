@@ -78,6 +78,12 @@ func NewMetrics(n *node.Node) *Metrics {
 	gauge("sessiongate_stored_bytes", "Bytes of owners, metadata and payloads held.", func() float64 {
 		return float64(n.Store().Stats().BlobBytes)
 	})
+	gauge("sessiongate_used_memory_bytes", "Memory the store counts against --maxmemory: stored bytes plus a fixed cost per session and tombstone.", func() float64 {
+		return float64(n.Store().Stats().UsedMemory)
+	})
+	gauge("sessiongate_maxmemory_bytes", "The --maxmemory limit; 0 means none.", func() float64 {
+		return float64(n.Store().Stats().MaxMemory)
+	})
 	view := func(f func(v *node.ClusterView) float64) func() float64 {
 		return func() float64 {
 			if v := n.ClusterView(); v != nil {

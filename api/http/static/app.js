@@ -15,6 +15,26 @@ function field(info, section, name) {
   return s ? Number(s.fields[name] || 0) : 0;
 }
 
+function text(info, section, name) {
+  const s = info.find((x) => x.name === section);
+  return s && s.fields[name] !== undefined ? s.fields[name] : "";
+}
+
+// memoryCard shows the store's used memory against --maxmemory (0: no limit), red at 90%.
+function memoryCard(info) {
+  const used = field(info, "memory", "used_memory");
+  const limit = field(info, "memory", "maxmemory");
+  const card = el("div", { className: "card" });
+  let label = "memory used (no maxmemory)";
+  if (limit > 0) {
+    const pct = Math.round((100 * used) / limit);
+    label = `memory used of ${text(info, "memory", "maxmemory_human")} maxmemory (${pct}%)`;
+    if (used >= 0.9 * limit) card.className = "card bad";
+  }
+  card.append(el("b", {}, text(info, "memory", "used_memory_human") || "–"), el("span", {}, label));
+  return card;
+}
+
 function render(data) {
   const c = data.cluster;
   document.getElementById("updated").textContent = "updated " + new Date(data.now).toLocaleTimeString();
@@ -36,7 +56,7 @@ function render(data) {
   }
   const card = el("div", { className: "card" });
   card.append(el("b", {}, String(field(data.info, "sessions", "sessions"))), el("span", {}, "sessions held"));
-  rates.append(card);
+  rates.append(card, memoryCard(data.info));
   last = data;
 
   const tbody = document.querySelector("#members tbody");
