@@ -30,6 +30,7 @@ type options struct {
 	addr, requirepass, logLevel                     string
 	maxClients                                      int
 	idleTimeout, tombstoneTTL                       time.Duration
+	maxMemory                                       byteSize // maxmemory.go
 	clusterAddr, advertise, replAddr, replAdvertise string
 	join, nodeName, writeAcks, gossipProf           string
 	security                                        clusterSecurity
@@ -62,6 +63,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.maxClients, "maxclients", 10000, "maximum client connections")
 	fs.DurationVar(&o.idleTimeout, "timeout", 5*time.Minute, "close client connections idle this long (0: never)")
 	fs.DurationVar(&o.tombstoneTTL, "tombstone-ttl", 10*time.Minute, "how long ended ids are remembered past their deadline")
+	fs.Var(&o.maxMemory, "maxmemory", "used memory past which writes that grow the store get -OOM, as 100mb or 2gb (0: no limit)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&o.httpAddr, "http-addr", "", "HTTP address for the REST API, /metrics, /healthz, /readyz and the status page (empty: off)")
 	fs.StringVar(&o.httpApps, "http-apps", "", "REST apps and their sign keys: app=key[,app=key...]")
@@ -151,7 +153,7 @@ func run(args []string, stderr io.Writer) error {
 		return err
 	}
 
-	ncfg := node.Config{Store: sessions.Config{TombstoneTTL: o.tombstoneTTL}, Logger: log}
+	ncfg := node.Config{Store: sessions.Config{TombstoneTTL: o.tombstoneTTL, MaxMemory: int64(o.maxMemory)}, Logger: log}
 	if o.clusterAddr != "" {
 		acks, err := node.ParseAcks(o.writeAcks)
 		if err != nil {
