@@ -53,7 +53,7 @@ func (f *restFlags) config(apps map[string][]byte) (httpapi.Config, error) {
 		}
 	}
 	if f.tokensFile != "" {
-		raw, err := os.ReadFile(f.tokensFile)
+		raw, err := readSecretFile(f.tokensFile) // refuses a file others may read
 		if err != nil {
 			return cfg, fmt.Errorf("--http-tokens-file: %w", err)
 		}
@@ -123,7 +123,7 @@ func startHTTP(o *options, n *node.Node, backend resp.Backend, log *slog.Logger,
 			}
 			return nil, nil, err
 		}
-		lns = append(lns, ln)
+		lns = append(lns, o.tls.httpListener(ln)) // HTTPS with --http-tls (tls_flags.go)
 	}
 	m := httpapi.NewMetrics(n)
 	backend = m.Instrument(n)
