@@ -42,6 +42,8 @@ func writeError(w http.ResponseWriter, err error) {
 			status = http.StatusForbidden
 		case sessions.CodeOwnerLimit:
 			status = http.StatusConflict
+		case sessions.CodeOOM:
+			status = http.StatusInsufficientStorage // the node's state, not the request's fault
 		default:
 			status = http.StatusBadRequest
 		}

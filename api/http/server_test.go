@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sessiongate/sessiongate/node"
+	"github.com/sessiongate/sessiongate/sessions"
 )
 
 // serveNode serves a new node's HTTP front end on real listeners: the returned base URLs
@@ -194,5 +195,24 @@ func TestConnectionCap(t *testing.T) {
 			t.Fatalf("a closed connection's slot was never freed: %d", code)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// A node past --maxmemory refuses REST writes that would grow it with 507, and still ends
+// sessions.
+func TestRESTPastMaxMemory(t *testing.T) {
+	n, err := node.Create(node.Config{Store: sessions.Config{MaxMemory: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Shutdown() })
+	g := newGateway(t, n, false)
+	tok := slidingSession(t, n, "frank", 60) // past the limit from its first byte on
+	code, body := request(t, "POST", g.url+"/set/"+tok, `{"cart":1}`)
+	if msg, _ := body["error"].(string); code != http.StatusInsufficientStorage || msg == "" {
+		t.Fatalf("set past maxmemory: %d %v", code, body)
+	}
+	if code, body := request(t, "DELETE", g.url+"/kill/"+tok, ""); code != 200 || num(body, "kill") != 1 {
+		t.Fatalf("kill past maxmemory: %d %v", code, body)
 	}
 }

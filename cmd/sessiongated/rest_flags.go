@@ -123,7 +123,7 @@ func startHTTP(o *options, n *node.Node, backend resp.Backend, log *slog.Logger,
 			}
 			return nil, nil, err
 		}
-		lns = append(lns, o.tls.httpListener(ln)) // HTTPS with --http-tls (tls_flags.go)
+		lns = append(lns, ln)
 	}
 	m := httpapi.NewMetrics(n)
 	backend = m.Instrument(n)

@@ -66,6 +66,12 @@ func TestHTTPTokens(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
+	t.Setenv(tokensEnv, "")
+	open := filepath.Join(t.TempDir(), "tokens")
+	os.WriteFile(open, []byte("web=s3cret\n"), 0o644)
+	if _, err := (&restFlags{tokensFile: open, maxConns: 1, readTimeout: 1}).config(apps); err == nil {
+		t.Errorf("a tokens file others can read was accepted")
+	}
 	for _, f := range []*restFlags{{maxConns: 0, readTimeout: 1}, {maxConns: 1, readTimeout: 0}} {
 		if _, err := f.config(apps); err == nil {
 			t.Errorf("%+v accepted", f)
