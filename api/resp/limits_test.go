@@ -9,6 +9,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -237,5 +238,43 @@ func TestUpdateCapsOverRESP(t *testing.T) {
 	}
 	if err := rdb.Do(ctx, "SESSIONGATE.PGET", "k", tok, "one-more").Err(); err == nil {
 		t.Fatal("a refused PSET stored its payload")
+	}
+}
+
+// updateSpy counts the PUPDATEs that reach the backend.
+type updateSpy struct {
+	Backend
+	updates atomic.Int32
+}
+
+func (s *updateSpy) Do(ctx context.Context, cmd *sessions.Command) (sessions.Result, error) {
+	if cmd.Kind == sessions.KindPUpdate {
+		s.updates.Add(1)
+	}
+	return s.Backend.Do(ctx, cmd)
+}
+
+// A PUPDATE past the step cap is refused with its arguments: it never reaches the backend
+// (which would forward it to its primary in a cluster).
+func TestPUpdateStepCapBeforeTheBackend(t *testing.T) {
+	var spy *updateSpy
+	rdb := serveOver(t, false, func(b Backend) Backend { spy = &updateSpy{Backend: b}; return spy })
+	ctx := context.Background()
+	tok, err := rdb.Do(ctx, "SESSIONGATE.START", "k", "600").Text()
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := []any{"SESSIONGATE.PUPDATE", "k", tok}
+	for i := range sessions.MaxUpdateSteps + 1 {
+		args = append(args, "DEL", fmt.Sprint(i))
+	}
+	if err := rdb.Do(ctx, args...).Err(); err == nil || err.Error() != errSteps(sessions.MaxUpdateSteps) {
+		t.Fatalf("%d steps: %v", sessions.MaxUpdateSteps+1, err)
+	}
+	if n := spy.updates.Load(); n != 0 {
+		t.Fatalf("%d PUPDATEs reached the backend, want none", n)
+	}
+	if err := rdb.Do(ctx, args[:len(args)-2]...).Err(); err != nil || spy.updates.Load() != 1 {
+		t.Fatalf("a PUPDATE at the cap: %v, %d at the backend", err, spy.updates.Load())
 	}
 }

@@ -46,7 +46,7 @@ func errorReply(err error) reply {
 		case sessions.CodePayloadLimit:
 			return errReply("the session already has the maximum of " + strconv.Itoa(se.Max) + " payloads")
 		case sessions.CodeTooManySteps:
-			return errReply("the number of steps exceeds the maximum value allowed of " + strconv.Itoa(se.Max))
+			return errReply(errSteps(se.Max))
 		case sessions.CodeOOM:
 			return errReply(errOOM)
 		}

@@ -22,6 +22,11 @@ const (
 	errSyntax       = "ERR syntax error"
 )
 
+// errSteps is the refusal of a PUPDATE with more than max steps.
+func errSteps(max int) string {
+	return "the number of steps exceeds the maximum value allowed of " + strconv.Itoa(max)
+}
+
 // parseSeconds reads an integer the way Redis's string2ll does (no '+', no spaces, no leading
 // zeros) and requires 0..max.
 func parseSeconds(b []byte, max int64) (int64, bool) {
@@ -239,6 +244,11 @@ func prepPUpdate(sg *sessions.Signer, args [][]byte) (sessions.Command, string) 
 	}
 	cmd.Kind = sessions.KindPUpdate
 	for i := 3; i < len(args); {
+		// The store enforces the cap too (REST, peers); refusing here, with the arguments,
+		// spares building and forwarding a command that cannot run.
+		if len(cmd.Updates) == sessions.MaxUpdateSteps {
+			return cmd, errSteps(sessions.MaxUpdateSteps)
+		}
 		switch strings.ToUpper(string(args[i])) {
 		case "SET":
 			if i+2 >= len(args) {
