@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"math/rand/v2"
 	"sync/atomic"
@@ -21,6 +22,9 @@ type Config struct {
 	SignKey []byte
 	// Username and Password for AUTH (sessiongated --requirepass). Default none.
 	Username, Password string
+	// TLS, when set, makes every connection TLS (sessiongated --tls-addr): RootCAs to trust
+	// the nodes, Certificates for --tls-auth-clients. An empty ServerName is each Addr's host.
+	TLS *tls.Config
 	// Protocol is the RESP version, 2 or 3. Default 3; replies decode the same either way.
 	Protocol int
 	// PoolSize is the connections kept per node. Default go-redis's, 10 per CPU.
@@ -86,6 +90,9 @@ func New(cfg Config) (*Client, error) {
 			Password: cfg.Password,
 			Protocol: cfg.Protocol,
 			PoolSize: cfg.PoolSize,
+			// go-redis dials with tls.DialWithDialer, which fills an empty ServerName from
+			// the address and bounds the handshake by DialTimeout.
+			TLSConfig: cfg.TLS,
 			// go-redis would retry TRYAGAIN and broken connections on the same node, START
 			// included; retries here are ours, per command kind, across nodes.
 			MaxRetries: -1,

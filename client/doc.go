@@ -42,4 +42,19 @@
 //     so the request never left. Once it may have been sent, a retry could mint a second
 //     session (or, for ROTATE, end the old token and lose the new one), so the error is
 //     returned and the outcome is unknown.
+//
+// # TLS
+//
+// Config.TLS makes every connection TLS, for nodes started with --tls-addr. Trust the
+// nodes' CA with RootCAs, and give Certificates when they verify clients
+// (--tls-auth-clients yes or optional):
+//
+//	pool := x509.NewCertPool()
+//	pool.AppendCertsFromPEM(caPEM) // ca.crt from `sessiongated cert`
+//	cert, err := tls.LoadX509KeyPair("certs/client.crt", "certs/client.key")
+//	c, err := client.New(client.Config{
+//		Addrs:   []string{"10.0.0.1:6390"},
+//		SignKey: key,
+//		TLS:     &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}},
+//	})
 package client

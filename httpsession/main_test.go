@@ -17,6 +17,9 @@ import (
 // start; tests that need it skip then.
 var nodeAddr, noNodeReason string
 
+// serverBin is the sessiongated binary built for this test run ("" when nodeAddr is).
+var serverBin string
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "httpsession-test")
 	if err != nil {
@@ -33,7 +36,7 @@ func TestMain(m *testing.M) {
 		noNodeReason = fmt.Sprintf("no sessiongated node: %v", err)
 		fmt.Fprintln(os.Stderr, "httpsession: skipping tests against a real node:", noNodeReason)
 	} else {
-		nodeAddr = node.Addr
+		nodeAddr, serverBin = node.Addr, bin
 	}
 	code := m.Run()
 	if node != nil {
