@@ -28,7 +28,7 @@ func stallOnce(clk *fakeClock, t0 time.Time) fakeHandler {
 
 func newTestWorker(t *testing.T, addr string, depth int, ops int64, clk clock) *worker {
 	t.Helper()
-	c, err := dialConn(context.Background(), addr, 10*time.Second)
+	c, err := dialConn(context.Background(), addr, 10*time.Second, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

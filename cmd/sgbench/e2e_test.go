@@ -72,7 +72,7 @@ func startProc(t *testing.T, addr string, bin string, args ...string) {
 		logf.Close()
 	})
 	eventually(t, 30*time.Second, func() error {
-		c, err := dialConn(context.Background(), addr, time.Second)
+		c, err := dialConn(context.Background(), addr, time.Second, nil)
 		if err != nil {
 			return err
 		}
@@ -144,7 +144,7 @@ func waitForCluster(t *testing.T, addrs []string) {
 	t.Helper()
 	eventually(t, 90*time.Second, func() error {
 		for _, a := range addrs {
-			c, err := dialConn(context.Background(), a, time.Second)
+			c, err := dialConn(context.Background(), a, time.Second, nil)
 			if err != nil {
 				return err
 			}

@@ -11,6 +11,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -55,6 +56,7 @@ type Config struct {
 	Password     string        // sent with AUTH on every connection when set
 	JSON         bool          // print the result as JSON on stdout
 	Pids         []int         // local server processes whose CPU time per operation to report
+	TLS          *tls.Config   // for tls://HOST:PORT targets (--tls marks them all); nil when none
 }
 
 // Exit codes: 2 for bad flags, 1 for anything that stopped the run.
@@ -184,6 +186,7 @@ func writeJSON(w io.Writer, v any) error {
 func parseFlags(args []string, stderr io.Writer) (*Config, error) {
 	cfg := &Config{}
 	var addrs, compare, pids string
+	var tf tlsFlags
 	fs := flag.NewFlagSet("sgbench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&addrs, "addr", "127.0.0.1:6380", "comma-separated target addresses HOST:PORT")
@@ -209,6 +212,7 @@ func parseFlags(args []string, stderr io.Writer) (*Config, error) {
 	fs.DurationVar(&cfg.Timeout, "timeout", 10*time.Second, "connect timeout, and how long a reply may take")
 	fs.StringVar(&cfg.Password, "password", "", "AUTH password (empty: none)")
 	fs.BoolVar(&cfg.JSON, "json", false, "print the result as JSON on stdout")
+	tf.register(fs)
 	fs.StringVar(&pids, "server-pids", "", "comma-separated ids of server processes on this machine: report their CPU time per operation (Linux)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, usageText)
@@ -236,6 +240,12 @@ func parseFlags(args []string, stderr io.Writer) (*Config, error) {
 		addrs = compare
 	}
 	cfg.Addrs = splitList(addrs)
+	tf.mark(cfg.Addrs)
+	tf.mark(cfg.Compare)
+	var err error
+	if cfg.TLS, err = tf.config(cfg.Addrs); err != nil {
+		return nil, err
+	}
 	for _, p := range splitList(pids) {
 		pid, err := strconv.Atoi(p)
 		if err != nil || pid < 1 {
@@ -266,6 +276,10 @@ An operation of several commands is pipelined, timed and counted as one.
 ratio: BASELINE is a Redis server, or with --baseline sessiongate another sessiongate
 target (a lone node against a cluster's entry node, or an older build).
 
+TLS: --tls dials every target over TLS; tls://HOST:PORT marks one target, so that
+--compare 127.0.0.1:6380,tls://127.0.0.1:6390 --baseline sessiongate measures what TLS costs.
+--cacert, --cert and --key are PEM files (as redis-cli's).
+
 Flags:
 `
 
@@ -285,6 +299,7 @@ func (cfg *Config) validate() error {
 		return errors.New("--addr is empty")
 	}
 	for _, a := range cfg.Addrs {
+		a, _ := splitTLS(a)
 		if _, _, err := net.SplitHostPort(a); err != nil {
 			return fmt.Errorf("address %q: %w", a, err)
 		}

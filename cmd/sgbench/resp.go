@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -239,10 +240,17 @@ type Conn struct {
 	dl time.Time
 }
 
-// dialConn connects to addr, giving up after timeout or when ctx ends.
-func dialConn(ctx context.Context, addr string, timeout time.Duration) (*Conn, error) {
-	d := net.Dialer{Timeout: timeout}
-	nc, err := d.DialContext(ctx, "tcp", addr)
+// dialConn connects to addr, giving up after timeout or when ctx ends. A tls:// address is
+// dialled over TLS with tlsCfg (its reads and writes then go through crypto/tls, not rawtcp).
+func dialConn(ctx context.Context, addr string, timeout time.Duration, tlsCfg *tls.Config) (*Conn, error) {
+	var nc net.Conn
+	var err error
+	if hostport, ok := splitTLS(addr); ok {
+		nc, err = dialTLS(ctx, hostport, tlsCfg, timeout)
+	} else {
+		d := net.Dialer{Timeout: timeout}
+		nc, err = d.DialContext(ctx, "tcp", addr)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -118,7 +118,7 @@ func TestConnPipelinesInOneWrite(t *testing.T) {
 		}
 		return "-ERR unknown\r\n"
 	})
-	c, err := dialConn(context.Background(), addr, 10*time.Second)
+	c, err := dialConn(context.Background(), addr, 10*time.Second, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +147,7 @@ func TestConnPipelinesInOneWrite(t *testing.T) {
 
 func TestConnReportsServerHangup(t *testing.T) {
 	addr := startFake(t, func(*fakeConn, []string) string { return "" })
-	c, err := dialConn(context.Background(), addr, 10*time.Second)
+	c, err := dialConn(context.Background(), addr, 10*time.Second, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +165,7 @@ func TestConnTimesOut(t *testing.T) {
 		<-block
 		return "+OK\r\n"
 	})
-	c, err := dialConn(context.Background(), addr, 10*time.Second)
+	c, err := dialConn(context.Background(), addr, 10*time.Second, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -147,7 +147,7 @@ func connect(ctx context.Context, cfg *Config, target string, addrs []string) ([
 		if cfg.Spread == "all" {
 			addr = addrs[i%len(addrs)]
 		}
-		c, err := dialConn(ctx, addr, cfg.Timeout)
+		c, err := dialConn(ctx, addr, cfg.Timeout, cfg.TLS)
 		if err != nil {
 			return fail(fmt.Errorf("%w to %s: %w", errConnect, addr, err))
 		}
