@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/sessiongate/sessiongate/sessions"
@@ -47,11 +49,33 @@ func ttlParam(r *http.Request, name string) (int64, error) {
 	if v == "" && name == "ttl" {
 		return defaultTTL, nil
 	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n < minTTL {
+	n, ok := leadingInt(v)
+	if !ok || n < minTTL {
 		return 0, badRequest(errTTL)
 	}
 	return n, nil
+}
+
+// leadingInt reads a number as JavaScript's parseInt does, which redis-sessions uses: the
+// integer that starts the text after any spaces ("3600.0" and "60s" are 3600 and 60).
+func leadingInt(v string) (int64, bool) {
+	v = strings.TrimLeft(v, " \t\n\r")
+	end := 0
+	if end < len(v) && (v[0] == '+' || v[0] == '-') {
+		end++
+	}
+	digits := end
+	for end < len(v) && v[end] >= '0' && v[end] <= '9' {
+		end++
+	}
+	if end == digits {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(v[:end], 10, 64)
+	if err != nil { // beyond int64: far past any ttl
+		return math.MaxInt64, v[0] != '-'
+	}
+	return n, true
 }
 
 // checkIP applies redis-sessions' rule (1..39 characters) and the store's byte limit.

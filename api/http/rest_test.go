@@ -98,7 +98,11 @@ func TestRESTSessionsRoutes(t *testing.T) {
 	if d, _ = body["d"].(map[string]any); code != 200 || d["cart"] != 3.0 || len(d) != 1 || num(body, "ttl") != 7200 {
 		t.Fatalf("create with d: %d %v", code, body)
 	}
-	request(t, "PUT", u+"/create/user456?ip=10.0.2.46", "")
+	// ttl is read as redis-sessions reads it, with JavaScript's parseInt.
+	_, body = request(t, "PUT", u+"/create/user456?ip=10.0.2.46&ttl=3600.0", "")
+	if code, body = request(t, "GET", u+"/get/"+body["token"].(string), ""); code != 200 || num(body, "ttl") != 3600 {
+		t.Fatalf("ttl=3600.0: %d %v", code, body)
+	}
 	if code, body = request(t, "GET", u+"/activity?dt=600", ""); code != 200 || body["activity"] != 2.0 {
 		t.Fatalf("activity: %d %v", code, body)
 	}
@@ -154,6 +158,8 @@ func TestRESTErrors(t *testing.T) {
 		{"PUT", u + "/create/u1?ip=1.2.3.4&ttl=abc", "", 400, "ttl must be a positive integer >= 10"},
 		{"PUT", u + "/create/u1?ip=1.2.3.4&ttl=-5", "", 400, "ttl must be a positive integer >= 10"},
 		{"PUT", u + "/create/u1?ip=1.2.3.4&ttl=9", "", 400, "ttl must be a positive integer >= 10"},
+		{"PUT", u + "/create/u1?ip=1.2.3.4&ttl=9.9", "", 400, "ttl must be a positive integer >= 10"},
+		{"PUT", u + "/create/u1?ip=1.2.3.4&ttl=99999999999999999999", "", 400, ""},
 		{"PUT", u + "/create/u1?ip=1.2.3.4", `[1,2]`, 400, "d must be an object"},
 		{"PUT", u + "/create/u1?ip=1.2.3.4", `{"a":[1]}`, 400, "d.a has a forbidden type. Only strings, numbers, boolean and null are allowed."},
 		{"POST", u + "/set/" + tok, "", 400, "No d supplied"},
