@@ -198,6 +198,8 @@ func (s *rest) create(c *call) (int, any, error) {
 	d = slices.DeleteFunc(d, func(e dEntry) bool { return e.val == nil })
 	if len(d) > 0 {
 		if _, err := s.b.Do(c.ctx, &sessions.Command{Kind: sessions.KindPUpdate, Tenant: cmd.Tenant, ID: cmd.ID, Updates: updates(d)}); err != nil {
+			// A create refused leaves no session behind (its client never learns the token).
+			s.b.Do(c.ctx, &sessions.Command{Kind: sessions.KindEnd, Tenant: cmd.Tenant, ID: cmd.ID})
 			return 0, nil, err
 		}
 	}

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -214,5 +215,25 @@ func TestRESTPastMaxMemory(t *testing.T) {
 	}
 	if code, body := request(t, "DELETE", g.url+"/kill/"+tok, ""); code != 200 || num(body, "kill") != 1 {
 		t.Fatalf("kill past maxmemory: %d %v", code, body)
+	}
+}
+
+// A create whose d the store refuses (past the step cap) leaves no session behind.
+func TestRefusedCreateLeavesNoSession(t *testing.T) {
+	g := newNodeGateway(t, false)
+	var b strings.Builder
+	b.WriteString("{")
+	for i := range sessions.MaxUpdateSteps + 1 {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, `"k%d":1`, i)
+	}
+	b.WriteString("}")
+	if code, body := request(t, "PUT", g.url+"/create/gina?ip=10.0.0.7", b.String()); code != 400 {
+		t.Fatalf("create past the step cap: %d %v", code, body)
+	}
+	if code, body := request(t, "GET", g.url+"/soid/gina", ""); code != 200 || len(body["sessions"].([]any)) != 0 {
+		t.Fatalf("a refused create left a session: %d %v", code, body)
 	}
 }
