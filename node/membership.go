@@ -3,15 +3,18 @@ package node
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/memberlist"
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/sessiongate/sessiongate/clusterkey"
+	"github.com/sessiongate/sessiongate/ratelog"
 )
 
 // Acks is a write-acknowledgement policy: how many replicas (the primary included) must hold a
@@ -308,20 +311,28 @@ func (c *cluster) memberlistConfig() (*memberlist.Config, error) {
 	mc.Events = d
 	mc.Merge = d
 	mc.Alive = d
-	mc.LogOutput = slogWriter{c.log}
+	mc.LogOutput = slogWriter{log: c.log, refusals: &ratelog.Limiter{}}
 	if c.cfg.Memberlist != nil {
 		c.cfg.Memberlist(mc)
 	}
 	return mc, nil
 }
 
-// slogWriter routes memberlist's log lines into slog at debug level (they are chatty).
+// slogWriter routes memberlist's log lines into slog at debug level (they are chatty),
+// except those that say a stranger's gossip was refused: those are warnings, rate-limited.
 type slogWriter struct {
-	log interface{ Debug(string, ...any) }
+	log      *slog.Logger
+	refusals *ratelog.Limiter
 }
 
 func (w slogWriter) Write(p []byte) (int, error) {
-	w.log.Debug("memberlist", "msg", string(trimNL(p)))
+	msg := string(trimNL(p))
+	if strings.Contains(msg, "Decrypt packet failed") || strings.Contains(msg, "remote state is not encrypted") ||
+		strings.Contains(msg, "remote state is encrypted and encryption is not configured") {
+		w.refusals.Warn(w.log, "gossip refused: not encrypted with a cluster secret this node holds", "memberlist", msg)
+		return len(p), nil
+	}
+	w.log.Debug("memberlist", "msg", msg)
 	return len(p), nil
 }
 

@@ -5,6 +5,8 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"net"
 	"strconv"
 	"sync"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/sessiongate/sessiongate/clusterkey"
 	"github.com/sessiongate/sessiongate/internal/devcert"
+	"github.com/sessiongate/sessiongate/ratelog"
 	"github.com/sessiongate/sessiongate/replication"
 	"github.com/sessiongate/sessiongate/sessions"
 )
@@ -299,5 +302,17 @@ func TestPeerTLSAdmitsOnlyCertificateHolders(t *testing.T) {
 		if _, err := doRetry(t, tn.n, sessions.Command{Kind: sessions.KindTTL, Tenant: testTenant, ID: id}); err != nil {
 			t.Fatalf("through %s: %v", tn.name, err)
 		}
+	}
+}
+
+// memberlist reports refused gossip only in its own log lines; they become warnings (the
+// rest stays at debug level).
+func TestRefusedGossipIsAWarning(t *testing.T) {
+	var out bytes.Buffer
+	w := slogWriter{log: slog.New(slog.NewTextHandler(&out, nil)), refusals: &ratelog.Limiter{}}
+	fmt.Fprintln(w, "2026/12/07 01:00:00 [DEBUG] memberlist: Stream connection from=127.0.0.1:5000")
+	fmt.Fprintln(w, "2026/12/07 01:00:00 [ERR] memberlist: Decrypt packet failed: No installed keys could decrypt the message from=127.0.0.1:5000")
+	if got := out.String(); strings.Count(got, "level=WARN") != 1 || !strings.Contains(got, "gossip refused") || strings.Contains(got, "Stream connection") {
+		t.Fatalf("log:\n%s", got)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/sessiongate/sessiongate/internal/rawtcp"
+	"github.com/sessiongate/sessiongate/ratelog"
 	"github.com/sessiongate/sessiongate/workpool"
 )
 
@@ -280,8 +281,8 @@ type Server struct {
 
 	inflight   atomic.Int64 // calls taken and not yet answered (Drain)
 	handshakes atomic.Int64 // connections in their handshake
-	refusals   rateLog      // strangers and connections over the caps
-	acceptErrs rateLog
+	refusals   ratelog.Limiter // strangers and connections over the caps
+	acceptErrs ratelog.Limiter
 }
 
 // NewServer returns a server for h.
@@ -326,7 +327,7 @@ func (s *Server) Serve(ln net.Listener) error {
 				return err
 			}
 			pause = min(max(2*pause, 5*time.Millisecond), time.Second)
-			s.acceptErrs.log(s.cfg.Logger, "replication accept failed; retrying", "err", err, "pause", pause)
+			s.acceptErrs.Warn(s.cfg.Logger, "replication accept failed; retrying", "err", err, "pause", pause)
 			select {
 			case <-s.ctx.Done():
 				return nil
@@ -337,7 +338,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		pause = 0
 		if s.handshakes.Add(1) > int64(s.cfg.MaxHandshakes) {
 			s.handshakes.Add(-1)
-			s.refusals.log(s.cfg.Logger, "replication connection refused: too many in their handshake", "remote", c.RemoteAddr().String())
+			s.refusals.Warn(s.cfg.Logger, "replication connection refused: too many in their handshake", "remote", c.RemoteAddr().String())
 			c.Close()
 			continue
 		}
@@ -358,7 +359,7 @@ func (s *Server) serveAccepted(c net.Conn) {
 	s.handshakes.Add(-1)
 	if err != nil {
 		if s.ctx.Err() == nil {
-			s.refusals.log(s.cfg.Logger, "replication connection refused", "remote", c.RemoteAddr().String(), "err", err)
+			s.refusals.Warn(s.cfg.Logger, "replication connection refused", "remote", c.RemoteAddr().String(), "err", err)
 		}
 		c.Close()
 		return
@@ -372,7 +373,7 @@ func (s *Server) serveAccepted(c net.Conn) {
 		n := len(s.conns)
 		s.mu.Unlock()
 		if s.ctx.Err() == nil {
-			s.refusals.log(s.cfg.Logger, "replication connection refused: too many", "remote", c.RemoteAddr().String(), "peer", l.peer, "conns", n)
+			s.refusals.Warn(s.cfg.Logger, "replication connection refused: too many", "remote", c.RemoteAddr().String(), "peer", l.peer, "conns", n)
 		}
 		k.close(net.ErrClosed)
 		return
