@@ -7,10 +7,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/sessiongate/sessiongate/node"
+	"github.com/sessiongate/sessiongate/ratelog"
 	"github.com/sessiongate/sessiongate/sessions"
 )
 
@@ -35,7 +35,7 @@ func commands() map[string]handler {
 }
 
 func commandList() map[string]handler {
-	guard := &crossGuard{}
+	guard := &crossGuard{warn: ratelog.Limiter{Every: time.Minute}}
 	return map[string]handler{
 		"sessiongate.start":    {cmdStart, 3, []string{"write"}, "", nil},
 		"sessiongate.expire":   batchable(prepExpire, 4, "write"),
@@ -72,27 +72,15 @@ func commandList() map[string]handler {
 
 // crossGuard answers what an HTTP request sent to the RESP port begins with (a POST line, a
 // Host: header) as Redis does: the connection is closed at once, without a reply, and a
-// warning is logged, at most once per crossWarnEvery for the whole server. The reader frames
+// warning is logged, at most once a minute for the whole server. The reader frames
 // nothing after such a request, so no command a request body carries runs.
-type crossGuard struct {
-	lastWarn   atomic.Int64 // unix ns of the last warning
-	suppressed atomic.Int64 // refusals since then that were not logged
-}
-
-const crossWarnEvery = time.Minute
+type crossGuard struct{ warn ratelog.Limiter }
 
 func (g *crossGuard) refuse(c *client, _ *sessions.Signer, args [][]byte) reply {
 	c.quit = true
-	now := time.Now().UnixNano()
-	last := g.lastWarn.Load()
-	if now-last >= int64(crossWarnEvery) && g.lastWarn.CompareAndSwap(last, now) {
-		c.s.cfg.Logger.Warn("possible security attack: a client sent an HTTP request to the RESP port "+
-			"(cross-protocol scripting); connection closed",
-			"remote", c.nc.RemoteAddr().String(), "command", trunc(args[0]),
-			"unlogged_since_last_warning", g.suppressed.Swap(0))
-	} else {
-		g.suppressed.Add(1)
-	}
+	g.warn.Warn(c.s.cfg.Logger, "possible security attack: a client sent an HTTP request to the RESP port "+
+		"(cross-protocol scripting); connection closed",
+		"remote", c.nc.RemoteAddr().String(), "command", trunc(args[0]))
 	return reply{closed: true}
 }
 
