@@ -9,14 +9,15 @@ import (
 	"time"
 )
 
-// File names Write uses in its directory.
+// File names Write uses in its directories (the CA's in CADir, the rest in Dir); keys are
+// mode 0600, certificates 0644.
 const (
-	CACertFile     = "ca.crt"
-	CAKeyFile      = "ca.key"
-	NodeCertFile   = "node.crt"
-	NodeKeyFile    = "node.key"
-	ClientCertFile = "client.crt"
-	ClientKeyFile  = "client.key"
+	CACertFile     = "ca.crt"     // the CA certificate: --tls-ca-cert-file, clients' trust
+	CAKeyFile      = "ca.key"     // the CA key: only for issuing more certificates
+	NodeCertFile   = "node.crt"   // server and client usage: --tls-cert-file, peer TLS
+	NodeKeyFile    = "node.key"   // its key: --tls-key-file
+	ClientCertFile = "client.crt" // client usage only: redis-cli --cert, client.Config.TLS
+	ClientKeyFile  = "client.key" // its key
 )
 
 // Options says what Write makes and where. Hosts is required; zero validities take the
