@@ -192,38 +192,49 @@ func TestCloseLeavesNoGoroutines(t *testing.T) {
 	}
 }
 
-func BenchmarkCallSerial(b *testing.B) {
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	s := NewServer(ServerConfig{}, echoHandler{})
-	go s.Serve(ln)
-	defer s.Close()
-	c := NewClient(ClientConfig{})
-	defer c.Close()
-	b.ReportAllocs()
-	var resp echoResp
-	for i := 0; i < b.N; i++ {
-		if err := c.Call(context.Background(), ln.Addr().String(), 1, echoReq{N: i}, &resp); err != nil {
-			b.Fatal(err)
-		}
+// benchSecurity runs a benchmark over a plain link and over one sealed with a cluster secret,
+// so that the cost of encryption reads as a ratio within one run.
+func benchSecurity(b *testing.B, run func(b *testing.B, c *Client, addr string)) {
+	keys := mustKeys(b, secretA)
+	for _, tc := range []struct {
+		name string
+		sec  *Security
+	}{{"plain", nil}, {"sealed", &Security{Name: "n", Keys: keys}}} {
+		b.Run(tc.name, func(b *testing.B) {
+			ln, _ := net.Listen("tcp", "127.0.0.1:0")
+			s := NewServer(ServerConfig{Security: tc.sec}, echoHandler{})
+			go s.Serve(ln)
+			defer s.Close()
+			c := NewClient(ClientConfig{Security: tc.sec})
+			defer c.Close()
+			b.ReportAllocs()
+			run(b, c, ln.Addr().String())
+		})
 	}
 }
 
-func BenchmarkCallParallel(b *testing.B) {
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	s := NewServer(ServerConfig{}, echoHandler{})
-	go s.Serve(ln)
-	defer s.Close()
-	c := NewClient(ClientConfig{})
-	defer c.Close()
-	b.ReportAllocs()
-	b.SetParallelism(16)
-	b.RunParallel(func(pb *testing.PB) {
+func BenchmarkCallSerial(b *testing.B) {
+	benchSecurity(b, func(b *testing.B, c *Client, addr string) {
 		var resp echoResp
-		for pb.Next() {
-			if err := c.Call(context.Background(), ln.Addr().String(), 1, echoReq{N: 1}, &resp); err != nil {
+		for i := 0; i < b.N; i++ {
+			if err := c.Call(context.Background(), addr, 1, echoReq{N: i}, &resp); err != nil {
 				b.Fatal(err)
 			}
 		}
+	})
+}
+
+func BenchmarkCallParallel(b *testing.B) {
+	benchSecurity(b, func(b *testing.B, c *Client, addr string) {
+		b.SetParallelism(16)
+		b.RunParallel(func(pb *testing.PB) {
+			var resp echoResp
+			for pb.Next() {
+				if err := c.Call(context.Background(), addr, 1, echoReq{N: 1}, &resp); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	})
 }
 
