@@ -86,7 +86,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.replicaReadDelay, "replica-read-delay", 2*time.Minute, "after a view change, how long backups wait before answering reads from their copies (0: the default)")
 	fs.DurationVar(&o.clockSkew, "clock-skew", 100*time.Millisecond, "how far apart the nodes' clocks may be: a forwarded command reaching its primary more than this after its sender gave up is refused, not run (0: the default; negative: never refused)")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: sessiongated [flags]\n\nEvery flag can also be set with an environment variable:\n")
+		fmt.Fprintf(stderr, "Usage: sessiongated [flags]\n       sessiongated cert [flags]   (development TLS certificates; cert --help)\n\nEvery flag can also be set with an environment variable:\n")
 		fs.VisitAll(func(f *flag.Flag) {
 			fmt.Fprintf(stderr, "  --%s (%s, default %q)\n    \t%s\n", f.Name, envName(f.Name), f.DefValue, f.Usage)
 		})
