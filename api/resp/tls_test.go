@@ -249,3 +249,34 @@ print("ok")
 		t.Fatalf("redis-py over TLS: %v\n%s", err, out)
 	}
 }
+
+// A TLS connection past MaxConns is closed unanswered: answering would need its handshake,
+// and a peer that never sends one must not hold up the accept loop.
+func TestTLSOverMaxConnsDoesNotBlockAccept(t *testing.T) {
+	f := startTLSServer(t, Config{MaxConns: 1}, tls.NoClientCert)
+	ctx := context.Background()
+	first := f.goRedis(t, f.clientTLS(t, "", ""))
+	if err := first.Ping(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	silent, err := net.Dial("tcp", f.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	silent.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if _, err := silent.Read(make([]byte, 1)); err == nil {
+		t.Fatal("bytes sent to a connection over the cap that never said hello")
+	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatal("a connection over the cap was left open")
+	}
+	first.Close()
+	next := f.goRedis(t, f.clientTLS(t, "", ""))
+	deadline := time.Now().Add(10 * time.Second)
+	for next.Ping(ctx).Err() != nil { // the first's slot frees once its goroutine has finished
+		if time.Now().After(deadline) {
+			t.Fatal("no client served after the first left: the accept loop is stuck")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
