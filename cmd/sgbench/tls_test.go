@@ -27,6 +27,9 @@ func TestTLSFlags(t *testing.T) {
 	if cfg.TLS == nil || !cfg.TLS.InsecureSkipVerify || cfg.TLS.MinVersion != tls.VersionTLS12 {
 		t.Fatalf("TLS config %+v", cfg.TLS)
 	}
+	if cfg, err := parseFlags([]string{"--addr", "tls://127.0.0.1:1", "--sni", "n1"}, io.Discard); err != nil || cfg.TLS.ServerName != "n1" {
+		t.Fatalf("--sni: %v", err)
+	}
 	if cfg, err := parseFlags([]string{"--addr", "127.0.0.1:1"}, io.Discard); err != nil || cfg.TLS != nil {
 		t.Fatalf("plain target: %v %v", cfg.TLS, err)
 	}
