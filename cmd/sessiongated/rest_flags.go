@@ -123,7 +123,7 @@ func startHTTP(o *options, n *node.Node, backend resp.Backend, log *slog.Logger,
 			}
 			return nil, nil, err
 		}
-		lns = append(lns, ln)
+		lns = append(lns, o.tls.httpListener(ln)) // HTTPS with --http-tls (tls_flags.go)
 	}
 	m := httpapi.NewMetrics(n)
 	backend = m.Instrument(n)
