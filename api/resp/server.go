@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/sessiongate/sessiongate/node"
+	"github.com/sessiongate/sessiongate/ratelog"
 	"github.com/sessiongate/sessiongate/sessions"
 	"github.com/sessiongate/sessiongate/workpool"
 )
@@ -96,7 +97,7 @@ type Server struct {
 	nextID    atomic.Int64
 	stats     serverStats
 	connCount atomic.Int64
-	acceptLog rateLog
+	acceptLog ratelog.Limiter // accept errors: one line per acceptLogEvery
 }
 
 type serverStats struct {
@@ -139,7 +140,8 @@ func NewServer(cfg Config, backend Backend) *Server {
 		cfg.HandshakeTimeout = 10 * time.Second
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Server{cfg: cfg, backend: backend, table: commands(), started: time.Now(), ctx: ctx, cancel: cancel, conns: map[*client]struct{}{}}
+	return &Server{cfg: cfg, backend: backend, table: commands(), started: time.Now(), ctx: ctx, cancel: cancel,
+		conns: map[*client]struct{}{}, acceptLog: ratelog.Limiter{Every: acceptLogEvery}}
 }
 
 // ListenAndServe listens on cfg.Addr and serves.
@@ -161,12 +163,14 @@ func (s *Server) Addr() net.Addr {
 	return s.lns[0].Addr()
 }
 
-// Accept backoff after a failed accept: doubling from the first to the last, reset by the
-// next success (net/http's schedule). The poller reports a listener with a pending
-// connection as readable, so retrying at once after EMFILE would spin a core.
+// After a failed accept the loop waits acceptBackoffMin, doubling to acceptBackoffMax and
+// reset by the next success (net/http's schedule): the poller reports a listener with a
+// pending connection as readable, so retrying at once after EMFILE would spin a core. The
+// failures are logged at most once per acceptLogEvery.
 const (
 	acceptBackoffMin = 5 * time.Millisecond
 	acceptBackoffMax = time.Second
+	acceptLogEvery   = 5 * time.Second
 )
 
 // Serve accepts clients on ln until Shutdown, and may be called for several listeners at
@@ -195,9 +199,7 @@ func (s *Server) Serve(ln net.Listener) error {
 				return err
 			}
 			backoff = min(max(2*backoff, acceptBackoffMin), acceptBackoffMax)
-			if n, ok := s.acceptLog.allow(time.Now()); ok {
-				s.cfg.Logger.Warn("accept failed; retrying", "addr", ln.Addr().String(), "err", err, "backoff", backoff, "suppressed", n)
-			}
+			s.acceptLog.Warn(s.cfg.Logger, "accept failed; retrying", "addr", ln.Addr().String(), "err", err, "backoff", backoff)
 			select {
 			case <-time.After(backoff):
 			case <-s.ctx.Done():
@@ -293,29 +295,4 @@ func (s *Server) handshake(nc net.Conn) bool {
 		return false
 	}
 	return true
-}
-
-// rateLog lets one message through per interval and counts the ones it held back, so that
-// an error repeating thousands of times a second (an accept loop out of descriptors) is
-// reported without flooding the log.
-type rateLog struct {
-	mu         sync.Mutex
-	last       time.Time
-	suppressed int
-}
-
-// rateLogEvery is the interval between messages rateLog lets through.
-const rateLogEvery = 5 * time.Second
-
-// allow says whether to log now, and how many messages were held back since the last one.
-func (r *rateLog) allow(now time.Time) (int, bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if !r.last.IsZero() && now.Sub(r.last) < rateLogEvery {
-		r.suppressed++
-		return 0, false
-	}
-	n := r.suppressed
-	r.last, r.suppressed = now, 0
-	return n, true
 }
