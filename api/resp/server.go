@@ -92,12 +92,13 @@ type Server struct {
 	conns map[*client]struct{}
 	wg    sync.WaitGroup
 
-	pool      workpool.Pool // runs a pipeline's concurrent commands
-	down      atomic.Bool   // set by Shutdown before the listener closes
-	nextID    atomic.Int64
-	stats     serverStats
-	connCount atomic.Int64
-	acceptLog ratelog.Limiter // accept errors: one line per acceptLogEvery
+	pool         workpool.Pool // runs a pipeline's concurrent commands
+	down         atomic.Bool   // set by Shutdown before the listener closes
+	nextID       atomic.Int64
+	stats        serverStats
+	connCount    atomic.Int64
+	acceptLog    ratelog.Limiter // accept errors: one line per acceptLogEvery
+	handshakeLog ratelog.Limiter // failed TLS handshakes: one line per ratelog.DefaultEvery
 }
 
 type serverStats struct {
@@ -281,8 +282,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 func (s *Server) pid() int { return os.Getpid() }
 
 // handshake completes a TLS connection's handshake within HandshakeTimeout (true for a
-// connection that is not TLS). A failure is a stranger or a misconfigured client: it is
-// logged at debug level only, since anyone who can reach the port can cause one.
+// connection that is not TLS). A failed one (no or a foreign client certificate, plain text,
+// a timeout) is a warning, rate-limited since anyone who reaches the port can cause it; a
+// connection closed before its hello (a load balancer's TCP probe) is only a debug line.
 func (s *Server) handshake(nc net.Conn) bool {
 	tc, ok := nc.(*tls.Conn)
 	if !ok {
@@ -290,9 +292,14 @@ func (s *Server) handshake(nc net.Conn) bool {
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.HandshakeTimeout)
 	defer cancel()
-	if err := tc.HandshakeContext(ctx); err != nil {
+	err := tc.HandshakeContext(ctx)
+	switch {
+	case err == nil:
+		return true
+	case errors.Is(err, io.EOF) || s.down.Load():
 		s.cfg.Logger.Debug("tls handshake failed", "remote", nc.RemoteAddr().String(), "err", err)
-		return false
+	default:
+		s.handshakeLog.Warn(s.cfg.Logger, "tls handshake failed", "remote", nc.RemoteAddr().String(), "err", err)
 	}
-	return true
+	return false
 }

@@ -3,6 +3,7 @@ package resp
 import (
 	"context"
 	"crypto/tls"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -278,5 +279,34 @@ func TestTLSOverMaxConnsDoesNotBlockAccept(t *testing.T) {
 			t.Fatal("no client served after the first left: the accept loop is stuck")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// A failed handshake (no client certificate where one is required) is a warning; a TCP
+// probe that closes before its hello is not.
+func TestTLSHandshakeFailuresAreLogged(t *testing.T) {
+	var logs syncBuffer
+	f := startTLSServer(t, Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))}, tls.RequireAndVerifyClientCert)
+	probe, err := net.Dial("tcp", f.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	probe.Close()
+	if err := f.goRedis(t, f.clientTLS(t, "", "")).Ping(context.Background()).Err(); err == nil {
+		t.Fatal("served without a client certificate")
+	}
+	// Warnings are rate-limited, so a warning for the probe would take the place of the one
+	// for the refused client.
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(logs.String(), "level=WARN msg=\"tls handshake failed\"") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no warning for a refused client:\n%s", logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, line := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(line, "level=WARN") && !strings.Contains(line, "certificate") {
+			t.Fatalf("a warning that is not the refused client's:\n%s", logs.String())
+		}
 	}
 }
