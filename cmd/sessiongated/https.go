@@ -4,9 +4,13 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
+	"log/slog"
 	"net"
 	"sync"
 	"time"
+
+	"github.com/sessiongate/sessiongate/ratelog"
 )
 
 // HTTPS handshakes run off the accept path, each within httpsHandshakeTimeout, at most
@@ -30,11 +34,16 @@ type handshakeListener struct {
 	errs    chan error // unbuffered: one inner Accept per failed outer Accept, no spinning
 	done    chan struct{}
 	once    sync.Once
+	log     *slog.Logger
+	failed  ratelog.Limiter // failed handshakes, as the RESP server logs them
 }
 
-func newHandshakeListener(inner net.Listener, cfg *tls.Config, timeout time.Duration, maxPending int) *handshakeListener {
+func newHandshakeListener(inner net.Listener, cfg *tls.Config, timeout time.Duration, maxPending int, log *slog.Logger) *handshakeListener {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	l := &handshakeListener{
-		inner: inner, cfg: cfg, timeout: timeout,
+		inner: inner, cfg: cfg, timeout: timeout, log: log,
 		pending: make(chan struct{}, maxPending), conns: make(chan net.Conn),
 		errs: make(chan error), done: make(chan struct{}),
 	}
@@ -75,6 +84,10 @@ func (l *handshakeListener) handshake(c net.Conn) {
 	err := tc.HandshakeContext(ctx)
 	cancel()
 	if err != nil {
+		// A connection closed before its hello is a TCP probe, not worth a warning.
+		if !errors.Is(err, io.EOF) {
+			l.failed.Warn(l.log, "https handshake failed", "remote", c.RemoteAddr().String(), "err", err)
+		}
 		c.Close()
 		return
 	}

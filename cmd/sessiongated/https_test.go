@@ -53,7 +53,7 @@ func TestHTTPSOutlivesAcceptErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln := newHandshakeListener(&flakyListener{Listener: inner, fails: 3}, srvCfg, 5*time.Second, 4)
+	ln := newHandshakeListener(&flakyListener{Listener: inner, fails: 3}, srvCfg, 5*time.Second, 4, nil)
 	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }),
 		ErrorLog: log.New(io.Discard, "", 0)}
 	served := make(chan error, 1)
@@ -106,7 +106,7 @@ func TestHandshakeListenerBounds(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ln := newHandshakeListener(inner, srvCfg, timeout, maxPending)
+		ln := newHandshakeListener(inner, srvCfg, timeout, maxPending, nil)
 		t.Cleanup(func() { ln.Close() })
 		return ln
 	}

@@ -190,7 +190,7 @@ func run(args []string, stderr io.Writer) error {
 			return fmt.Errorf("--gossip-profile must be lan or fast, not %q", o.gossipProf)
 		}
 	}
-	ln, err := openListeners(o.addr, &o.tls)
+	ln, err := openListeners(o.addr, &o.tls, log)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"strings"
@@ -19,8 +20,9 @@ type clientTLS struct {
 	addr, certFile, keyFile, caFile, authClients string
 	http                                         bool
 	// server is the config openListeners built, which the HTTP listeners opened after it
-	// use too (nil without TLS).
+	// use too (nil without TLS), and log receives their failed handshakes.
 	server *tls.Config
+	log    *slog.Logger
 }
 
 func (t *clientTLS) register(fs *flag.FlagSet) {
@@ -97,12 +99,12 @@ type listeners struct {
 // openListeners validates the client TLS flags and opens the RESP listeners: plain on addr
 // unless it is "off" (or empty), TLS on --tls-addr when given. It must run before the HTTP
 // listeners are opened (httpListener uses the config it builds).
-func openListeners(addr string, t *clientTLS) (*listeners, error) {
+func openListeners(addr string, t *clientTLS, log *slog.Logger) (*listeners, error) {
 	cfg, err := t.config()
 	if err != nil {
 		return nil, err
 	}
-	t.server = cfg
+	t.server, t.log = cfg, log
 	l := &listeners{}
 	if plainOff(addr) && t.addr == "" {
 		return nil, errors.New("no RESP listener: --addr is off and --tls-addr is not set")
@@ -151,7 +153,7 @@ func (t *clientTLS) httpListener(ln net.Listener) net.Listener {
 	if !t.http {
 		return ln
 	}
-	return newHandshakeListener(ln, t.server, httpsHandshakeTimeout, maxPendingHandshakes)
+	return newHandshakeListener(ln, t.server, httpsHandshakeTimeout, maxPendingHandshakes, t.log)
 }
 
 // String names the RESP addresses for the start-up log.

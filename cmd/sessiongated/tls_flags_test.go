@@ -82,7 +82,7 @@ func TestPlainRESPCanBeTurnedOff(t *testing.T) {
 	}
 	tlsFlags := clientTLS{addr: "127.0.0.1:0", certFile: f.NodeCert, keyFile: f.NodeKey}
 	for _, off := range []string{"off", ""} {
-		l, err := openListeners(off, &tlsFlags)
+		l, err := openListeners(off, &tlsFlags, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -168,6 +168,12 @@ func TestNodeServesTLS(t *testing.T) {
 	}
 	if _, err := get(without, "https://"+httpAddr+"/healthz"); err == nil {
 		t.Fatal("HTTPS served a client without a certificate")
+	}
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(n.Log(), `msg="https handshake failed"`); {
+		if time.Now().After(deadline) {
+			t.Fatalf("no warning for the refused HTTPS client:\n%s", n.Log())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	if _, err := get(nil, "http://"+httpAddr+"/healthz"); err == nil {
 		t.Fatal("plain HTTP answered on the HTTPS listener")
