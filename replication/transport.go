@@ -279,8 +279,8 @@ type Server struct {
 	wg    sync.WaitGroup
 	pool  workpool.Pool // runs calls
 
-	inflight   atomic.Int64 // calls taken and not yet answered (Drain)
-	handshakes atomic.Int64 // connections in their handshake
+	inflight   atomic.Int64    // calls taken and not yet answered (Drain)
+	handshakes atomic.Int64    // connections in their handshake
 	refusals   ratelog.Limiter // strangers and connections over the caps
 	acceptErrs ratelog.Limiter
 }
