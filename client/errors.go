@@ -42,6 +42,13 @@ var (
 	ErrInvalidArgument = errors.New("invalid argument")
 	// ErrAuth: the server wants a password (NOAUTH) or refused the one given (WRONGPASS).
 	ErrAuth = errors.New("authentication failed")
+	// ErrPayloadLimit: the session holds the most payload names a session may (10,000).
+	ErrPayloadLimit = errors.New("session has the maximum number of payloads")
+	// ErrTooManySteps: a PUpdate with more steps than one may have (10,000).
+	ErrTooManySteps = errors.New("too many steps in one update")
+	// ErrOOM: the node is past its --maxmemory and refuses writes that would grow it; reads,
+	// deletes and ends still work.
+	ErrOOM = errors.New("node is out of memory for new data")
 )
 
 // Error is a failed command. Msg is the server's reply text when there was one.
@@ -110,6 +117,12 @@ func kindOf(msg string) error {
 	switch {
 	case strings.HasPrefix(msg, "the owner already has the maximum of "):
 		return ErrOwnerLimit
+	case strings.HasPrefix(msg, "the session already has the maximum of "):
+		return ErrPayloadLimit
+	case strings.HasPrefix(msg, "the number of steps exceeds the maximum value allowed of "):
+		return ErrTooManySteps
+	case hasWord(msg, "OOM"):
+		return ErrOOM
 	case hasWord(msg, "TRYAGAIN"), hasWord(msg, "CLUSTERDOWN"):
 		return ErrTryAgain
 	case hasWord(msg, "NOAUTH"), hasWord(msg, "WRONGPASS"):

@@ -24,6 +24,9 @@ var serverErrors = []struct {
 	{"<payload_data> must have at least one character", ErrDataEmpty},
 	{"<payload_data> length exceeds the maximum value allowed of 8000000", ErrDataTooLong},
 	{"the owner already has the maximum of 5 sessions", ErrOwnerLimit},
+	{"the session already has the maximum of 10000 payloads", ErrPayloadLimit},
+	{"the number of steps exceeds the maximum value allowed of 10000", ErrTooManySteps},
+	{"OOM command not allowed when used memory > 'maxmemory'.", ErrOOM},
 	{"TRYAGAIN the command timed out; its outcome is unknown", ErrTryAgain},
 	{"TRYAGAIN", ErrTryAgain},
 	{"CLUSTERDOWN no primary for partition 7", ErrTryAgain},
@@ -47,7 +50,7 @@ var serverErrors = []struct {
 
 var allKinds = []error{ErrNoSession, ErrBadSignature, ErrWrongKey, ErrBadToken, ErrNoPayload,
 	ErrBadPayload, ErrNameEmpty, ErrNameTooLong, ErrDataEmpty, ErrDataTooLong, ErrOwnerLimit,
-	ErrTryAgain, ErrInvalidArgument, ErrAuth}
+	ErrTryAgain, ErrInvalidArgument, ErrAuth, ErrPayloadLimit, ErrTooManySteps, ErrOOM}
 
 // Every server error reaches the caller as an *Error that keeps the server's text and
 // matches its kind (and, for the payload limits, ErrBadPayload) and no other kind.

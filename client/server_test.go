@@ -274,3 +274,31 @@ func TestRealPassword(t *testing.T) {
 		bad.Close()
 	}
 }
+
+// The bounds a node puts on one session and on its memory reach the caller as kinds.
+func TestRealLimits(t *testing.T) {
+	n := startNode(t, "--maxmemory", "2mb")
+	ctx := context.Background()
+	c := realClient(t, "key-limits", 3, n.Addr)
+	tok, err := c.Start(ctx, time.Hour)
+	must(t, err)
+	steps := make([]Update, 10_001)
+	for i := range steps {
+		steps[i] = Set(fmt.Sprintf("n%d", i), []byte("v"))
+	}
+	wantErr(t, "10,001 steps", c.PUpdate(ctx, tok, steps...), ErrTooManySteps)
+	must(t, c.PUpdate(ctx, tok, steps[:10_000]...))
+	wantErr(t, "a payload past 10,000", c.PSet(ctx, tok, "one-more", []byte("v")), ErrPayloadLimit)
+	other, err := c.Start(ctx, time.Hour)
+	must(t, err)
+	var full error
+	for i := 0; full == nil && i < 100; i++ {
+		full = c.PSet(ctx, other, fmt.Sprintf("big%d", i), make([]byte, 200_000))
+	}
+	wantErr(t, "past --maxmemory", full, ErrOOM)
+	_, err = c.Start(ctx, time.Hour)
+	wantErr(t, "a START past --maxmemory", err, ErrOOM)
+	must(t, c.End(ctx, other)) // ends still work, and free memory
+	_, err = c.Start(ctx, time.Hour)
+	must(t, err)
+}
