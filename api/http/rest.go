@@ -57,7 +57,9 @@ func writeError(w http.ResponseWriter, err error) {
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // as rest-sessions writes them: "ttl must be a positive integer >= 10"
+	enc.Encode(v)
 }
 
 // rest serves the rest-sessions routes for the configured apps.

@@ -185,6 +185,17 @@ func TestRESTErrors(t *testing.T) {
 			t.Errorf("%s %s %s: %d %q, want %d %q", c.method, c.url, c.body, code, msg, c.want, c.text)
 		}
 	}
+	// The body is byte for byte rest-sessions' (no HTML escaping of '>').
+	req, _ := http.NewRequest("PUT", u+"/create/u1?ip=1.2.3.4&ttl=9", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(raw), `{"error":"ttl must be a positive integer >= 10"}`) {
+		t.Errorf("error body %s", raw)
+	}
 	// Nothing changed: the session is intact with no data and one write.
 	if code, body := request(t, "GET", u+"/get/"+tok, ""); code != 200 || body["d"] != nil || num(body, "w") != 1 {
 		t.Fatalf("bad input changed the session: %v", body)
