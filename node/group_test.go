@@ -46,10 +46,14 @@ type framesOut struct {
 	addr    string
 	pending []byte // the start of a frame whose header is not complete yet
 	skip    int    // bytes of the current frame still to pass
+	hello   bool   // the link's handshake hello went out (in one write, before any frame)
 }
 
 func (f *framesOut) Write(p []byte) (int, error) {
-	f.scan(p)
+	if f.hello {
+		f.scan(p)
+	}
+	f.hello = true
 	return f.Conn.Write(p)
 }
 
