@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -46,14 +47,15 @@ type framesOut struct {
 	addr    string
 	pending []byte // the start of a frame whose header is not complete yet
 	skip    int    // bytes of the current frame still to pass
-	hello   bool   // the link's handshake hello went out (in one write, before any frame)
+	started bool   // a write went out
 }
 
 func (f *framesOut) Write(p []byte) (int, error) {
-	if f.hello {
+	// A secured link's handshake hello goes out in one write before any frame.
+	if f.started || !bytes.HasPrefix(p, []byte("SGR1")) {
 		f.scan(p)
 	}
-	f.hello = true
+	f.started = true
 	return f.Conn.Write(p)
 }
 

@@ -37,7 +37,7 @@ type Security struct {
 // ErrHandshake is wrapped by every failed handshake.
 var ErrHandshake = errors.New("replication: handshake failed")
 
-// The handshake, before any frame:
+// The handshake, before any frame, on every link but an insecure one:
 //
 //	client: magic, nonce(32), name length(1), name, key count(1), key IDs(8 each, newest first)
 //	server: magic, mode(1), nonce(32), name length(1), name, and when mode is keyed:
@@ -47,6 +47,11 @@ var ErrHandshake = errors.New("replication: handshake failed")
 // The transcript is the SHA-256 of both hellos up to the server's proof; the auth key and the
 // two traffic keys are derived from the chosen secret, the traffic keys with the transcript
 // as salt, so every link has keys of its own.
+//
+// An insecure link (no secret, no TLS on either end) has no handshake: it speaks the frames of
+// nodes older than the handshake, so that a cluster without a secret can be upgraded by a
+// rolling restart. The server tells the two apart by their first four bytes: the magic, read
+// as a frame's length, is far over any frame's bound.
 const (
 	magic      = "SGR1"
 	nonceLen   = 32
@@ -63,12 +68,23 @@ type link struct {
 	peer string
 	seal *sealer
 	recv cipher.AEAD
+	// early holds bytes read while telling a handshake from a frame: the start of the first
+	// frame of an insecure link.
+	early []byte
 }
 
 func (s *Security) keyed() bool { return s != nil && len(s.Keys) > 0 }
 
+// insecure reports whether this end neither proves nor checks anything.
+func (s *Security) insecure() bool {
+	return s == nil || len(s.Keys) == 0 && s.ServerTLS == nil && s.ClientTLS == nil
+}
+
 // dial runs the client side of the handshake on a fresh connection to addr.
 func (s *Security) dial(ctx context.Context, c net.Conn, addr string) (link, error) {
+	if s.insecure() {
+		return link{c: c}, nil
+	}
 	defer guard(ctx, c)()
 	if s != nil && s.ClientTLS != nil {
 		cfg := s.ClientTLS.Clone()
@@ -153,8 +169,15 @@ func (s *Security) accept(ctx context.Context, c net.Conn) (link, error) {
 		c = tc
 	}
 	r := &recorder{r: c}
-	if err := r.expect(magic); err != nil {
+	first, err := r.take(len(magic))
+	if err != nil {
 		return link{}, fmt.Errorf("%w: %w", ErrHandshake, err)
+	}
+	if string(first) != magic {
+		if s.insecure() {
+			return link{c: c, early: first}, nil // a peer as insecure as this node
+		}
+		return link{}, fmt.Errorf("%w: no handshake (an insecure node, or not a sessiongate peer: first bytes %q)", ErrHandshake, first)
 	}
 	if _, err := r.take(nonceLen); err != nil {
 		return link{}, fmt.Errorf("%w: %w", ErrHandshake, err)

@@ -1,6 +1,7 @@
 package replication
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -136,7 +137,8 @@ func TestLinksUseTheNewestSecretBothHold(t *testing.T) {
 				t.Fatalf("call failed: %v", err)
 			}
 			if !tc.ok {
-				if !errors.Is(err, ErrUnavailable) || !errors.Is(err, ErrHandshake) {
+				// An insecure client sends no handshake: the server's refusal is a lost connection.
+				if !errors.Is(err, ErrUnavailable) || tc.client != nil && !errors.Is(err, ErrHandshake) {
 					t.Fatalf("call: %v, want a failed handshake", err)
 				}
 				if h.calls.Load() != 0 {
@@ -392,5 +394,34 @@ func TestFrameClaimsDoNotAllocate(t *testing.T) {
 	defer c.Close()
 	if err := call(c, addr); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// An insecure link speaks the frames of nodes from before the handshake (a rolling upgrade of
+// a cluster without a secret), while a node with a secret refuses them.
+func TestInsecureLinksSpeakThePreviousProtocol(t *testing.T) {
+	_, insecure, _, _ := serveSecure(t, ServerConfig{})
+	_, keyed, h, _ := serveSecure(t, ServerConfig{Security: &Security{Name: "s", Keys: mustKeys(t, secretA)}})
+	for _, tc := range []struct {
+		addr string
+		ok   bool
+	}{{insecure, true}, {keyed, false}} {
+		nc, err := net.Dial("tcp", tc.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nc.Write(requestFrame(t, 7, 2))
+		nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		f, err := readFrame(bufio.NewReader(nc), 1<<20)
+		nc.Close()
+		if tc.ok && (err != nil || f.id != 7 || f.kind != kindOK) {
+			t.Fatalf("an old node's frame to an insecure node: %+v, %v", f, err)
+		}
+		if !tc.ok && err == nil {
+			t.Fatalf("a node with a secret answered frames without a handshake: %+v", f)
+		}
+	}
+	if h.calls.Load() != 0 {
+		t.Fatal("the keyed server ran a call")
 	}
 }

@@ -78,6 +78,9 @@ func newConn(l link, maxFrame int) *conn {
 	if l.recv != nil {
 		k.rd = newOpener(k.rd, l.recv)
 	}
+	if len(l.early) > 0 {
+		k.rd = io.MultiReader(bytes.NewReader(l.early), k.rd)
+	}
 	k.try, _ = k.wr.(rawtcp.TryWriter)
 	return k
 }
