@@ -15,7 +15,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 )
 
@@ -83,27 +82,6 @@ func Parse(text []byte) ([]Key, error) {
 	}
 	if len(keys) > MaxKeys {
 		return nil, fmt.Errorf("%w: %d secrets, at most %d (the current one and those being retired)", ErrInvalid, len(keys), MaxKeys)
-	}
-	return keys, nil
-}
-
-// ReadFile parses a secret file. A file that others may read is refused: it would give
-// them the cluster.
-func ReadFile(path string) ([]Key, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, err
-	}
-	if st.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("%w: %s is readable by others (mode %v); chmod 600 it", ErrInvalid, path, st.Mode().Perm())
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	keys, err := Parse(b)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return keys, nil
 }

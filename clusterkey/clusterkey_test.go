@@ -3,8 +3,6 @@ package clusterkey
 import (
 	"bytes"
 	"errors"
-	"os"
-	"path/filepath"
 	"testing"
 )
 
@@ -22,6 +20,9 @@ func TestParse(t *testing.T) {
 	}
 	if keys[0].ID() == keys[1].ID() {
 		t.Fatal("two secrets share an id")
+	}
+	if k, ok := Find(keys, keys[1].ID()); !ok || k.ID() != keys[1].ID() {
+		t.Fatal("Find misses the older key")
 	}
 }
 
@@ -53,24 +54,5 @@ func TestDeriveSeparatesPurposesAndLinks(t *testing.T) {
 	}
 	if len(k.Gossip()) != 32 || bytes.Equal(k.Gossip(), other.Gossip()) {
 		t.Fatal("gossip keys are not 32 bytes or not distinct")
-	}
-}
-
-func TestReadFileRefusesAFileOthersCanRead(t *testing.T) {
-	dir := t.TempDir()
-	p := filepath.Join(dir, "secret")
-	if err := os.WriteFile(p, []byte("0123456789abcdef\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ReadFile(p); !errors.Is(err, ErrInvalid) {
-		t.Fatalf("mode 644: err %v, want ErrInvalid", err)
-	}
-	os.Chmod(p, 0o600)
-	keys, err := ReadFile(p)
-	if err != nil || len(keys) != 1 {
-		t.Fatalf("mode 600: %v, %d keys", err, len(keys))
-	}
-	if _, ok := Find(keys, keys[0].ID()); !ok {
-		t.Fatal("Find misses the key")
 	}
 }

@@ -43,11 +43,13 @@ func (s *clusterSecurity) apply(cc *node.ClusterConfig) error {
 	case s.secretFile != "" && inEnv:
 		return fmt.Errorf("give the cluster secret once: --cluster-secret-file or %s, not both", secretEnv)
 	case s.secretFile != "":
-		keys, err := clusterkey.ReadFile(s.secretFile)
+		b, err := readSecretFile(s.secretFile)
 		if err != nil {
 			return fmt.Errorf("--cluster-secret-file: %w", err)
 		}
-		cc.Keys = keys
+		if cc.Keys, err = clusterkey.Parse(b); err != nil {
+			return fmt.Errorf("--cluster-secret-file %s: %w", s.secretFile, err)
+		}
 	case inEnv:
 		keys, err := clusterkey.Parse([]byte(env))
 		if err != nil {

@@ -65,9 +65,12 @@ func TestClusterSecurityFlags(t *testing.T) {
 			}
 		})
 	}
-	keys, _ := clusterkey.ReadFile(good)
+	var cc node.ClusterConfig
+	if err := (&clusterSecurity{secretFile: good}).apply(&cc); err != nil {
+		t.Fatal(err)
+	}
 	want, _ := clusterkey.New([]byte("new-secret-0123456789"))
-	if keys[0].ID() != want.ID() {
+	if cc.Keys[0].ID() != want.ID() {
 		t.Fatal("the newest secret is not first")
 	}
 }

@@ -61,25 +61,12 @@ func NewCA(name string, validity time.Duration) (*CA, error) {
 	if validity <= 0 {
 		validity = CAValidity
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	key, tmpl, err := newKeyAndTemplate(name, validity)
 	if err != nil {
-		return nil, fmt.Errorf("devcert: CA key: %w", err)
+		return nil, fmt.Errorf("devcert: CA: %w", err)
 	}
-	serial, err := newSerial()
-	if err != nil {
-		return nil, err
-	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: name, Organization: []string{"sessiongate development"}},
-		NotBefore:             now.Add(-backdate),
-		NotAfter:              now.Add(validity),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		MaxPathLenZero:        true,
-	}
+	tmpl.KeyUsage = x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature
+	tmpl.BasicConstraintsValid, tmpl.IsCA, tmpl.MaxPathLenZero = true, true, true
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
 	if err != nil {
 		return nil, fmt.Errorf("devcert: CA certificate: %w", err)
@@ -89,6 +76,26 @@ func NewCA(name string, validity time.Duration) (*CA, error) {
 		return nil, fmt.Errorf("devcert: CA certificate: %w", err)
 	}
 	return &CA{Cert: cert, Key: key}, nil
+}
+
+// newKeyAndTemplate makes a key and the part of a certificate every one here shares: a
+// random serial, the subject, and validity from a little before now.
+func newKeyAndTemplate(name string, validity time.Duration) (*ecdsa.PrivateKey, *x509.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, fmt.Errorf("key: %w", err)
+	}
+	serial, err := newSerial()
+	if err != nil {
+		return nil, nil, err
+	}
+	now := time.Now()
+	return key, &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: name, Organization: []string{"sessiongate development"}},
+		NotBefore:    now.Add(-backdate),
+		NotAfter:     now.Add(validity),
+	}, nil
 }
 
 // ParseCA reads a CA from the PEM of its certificate and key (as CertPEM and KeyPEM write).
@@ -143,22 +150,11 @@ func (ca *CA) Issue(name string, hosts []string, usage Usage, validity time.Dura
 	if validity <= 0 {
 		validity = LeafValidity
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	key, tmpl, err := newKeyAndTemplate(name, validity)
 	if err != nil {
-		return nil, fmt.Errorf("devcert: key: %w", err)
+		return nil, fmt.Errorf("devcert: %s: %w", name, err)
 	}
-	serial, err := newSerial()
-	if err != nil {
-		return nil, err
-	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: name, Organization: []string{"sessiongate development"}},
-		NotBefore:    now.Add(-backdate),
-		NotAfter:     now.Add(validity),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-	}
+	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
 	if tmpl.NotAfter.After(ca.Cert.NotAfter) {
 		tmpl.NotAfter = ca.Cert.NotAfter // a leaf outliving its CA would fail verification early
 	}
