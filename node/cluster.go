@@ -123,6 +123,9 @@ func newCluster(n *Node, cfg ClusterConfig) (*cluster, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Transition {
+		c.log.Warn("cluster secret transition: links and gossip without the secret are accepted until the next restart without it")
+	}
 	if warn {
 		c.log.Warn("cluster links are neither authenticated nor encrypted: anyone who reaches the cluster ports can read and change every session; set a cluster secret", "gossip", cfg.BindAddr, "repl", cfg.ReplAddr)
 	}

@@ -88,6 +88,10 @@ type ClusterConfig struct {
 	// Insecure lets a node with neither Keys nor PeerTLS bind addresses that are not
 	// loopback (protected mode refuses that otherwise).
 	Insecure bool
+	// Transition moves a running cluster without a secret to Keys: the node also accepts
+	// links and gossip without the secret, and encrypts gossip only once every member holds
+	// it. A rolling restart with it, then one without it, secures a cluster without downtime.
+	Transition bool
 	// RejoinInterval is how often known peers that are not members are re-joined, so a
 	// partition longer than memberlist's dead-node timeout still heals. Default 5s.
 	RejoinInterval time.Duration
@@ -306,6 +310,9 @@ func (c *cluster) memberlistConfig() (*memberlist.Config, error) {
 		return nil, fmt.Errorf("cluster: gossip keys: %w", err)
 	}
 	mc.Keyring = c.kr
+	if c.cfg.Transition {
+		mc.GossipVerifyIncoming = false // members without the secret still gossip in clear
+	}
 	d := delegate{c}
 	mc.Delegate = d
 	mc.Events = d
@@ -327,8 +334,9 @@ type slogWriter struct {
 
 func (w slogWriter) Write(p []byte) (int, error) {
 	msg := string(trimNL(p))
-	if strings.Contains(msg, "Decrypt packet failed") || strings.Contains(msg, "remote state is not encrypted") ||
-		strings.Contains(msg, "remote state is encrypted and encryption is not configured") {
+	stranger := strings.Contains(msg, "Decrypt packet failed") || strings.Contains(msg, "remote state is not encrypted") ||
+		strings.Contains(msg, "remote state is encrypted and encryption is not configured")
+	if stranger && !strings.Contains(msg, "failed to join") { // a join of ours is not a stranger's gossip
 		w.refusals.Warn(w.log, "gossip refused: not encrypted with a cluster secret this node holds", "memberlist", msg)
 		return len(p), nil
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"strings"
 
 	"github.com/hashicorp/memberlist"
 
@@ -52,6 +53,9 @@ func (c *ClusterConfig) checkProtected() (warn bool, err error) {
 // security is what the replication links of this node prove and expect.
 func (c *cluster) security() *replication.Security {
 	s := &replication.Security{Name: c.cfg.Name, Keys: c.cfg.Keys}
+	if c.cfg.Transition {
+		s.AcceptInsecure, s.PlainTo = true, c.plainTo
+	}
 	if c.cfg.PeerTLS != nil {
 		s.ServerTLS, s.ClientTLS = c.cfg.PeerTLS.Server, c.cfg.PeerTLS.Client
 	}
@@ -65,11 +69,27 @@ func (c *cluster) keyring() (*memberlist.Keyring, error) {
 	if len(c.cfg.Keys) == 0 {
 		return nil, nil
 	}
+	if c.cfg.Transition {
+		return memberlist.NewKeyring(nil, nil) // empty: gossip in clear until useSharedKey
+	}
 	var keys [][]byte
 	for _, k := range c.cfg.Keys {
 		keys = append(keys, k.Gossip())
 	}
 	return memberlist.NewKeyring(keys, keys[0])
+}
+
+// plainTo reports whether the member at a replication address holds no cluster secret, so
+// that under Transition it is dialled without a handshake.
+func (c *cluster) plainTo(addr string) bool {
+	c.knownMu.Lock()
+	defer c.knownMu.Unlock()
+	for name, m := range c.peers {
+		if m.Repl == addr {
+			return len(c.keysOf[name]) == 0
+		}
+	}
+	return false
 }
 
 // keyIDs are the ids of the secrets this node holds, gossiped in its metadata so that
@@ -89,7 +109,16 @@ func (c *cluster) keyIDs() [][]byte {
 func (c *cluster) joinAny(addrs []string) (int, error) {
 	n, err := c.ml.Join(addrs)
 	kr := c.kr
-	if n > 0 || kr == nil || len(c.cfg.Keys) < 2 || c.peerCount() > 0 {
+	if n == 0 && err != nil && c.cfg.Transition && kr != nil && len(kr.GetKeys()) == 0 &&
+		strings.Contains(err.Error(), "remote state is encrypted") {
+		// The members encrypt already, so each of them holds the secret: so does this node.
+		for _, k := range c.cfg.Keys {
+			kr.AddKey(k.Gossip())
+		}
+		c.log.Info("the members encrypt gossip already: joining encrypted")
+		return c.ml.Join(addrs)
+	}
+	if n > 0 || kr == nil || len(c.cfg.Keys) < 2 || c.cfg.Transition || c.peerCount() > 0 {
 		return n, err
 	}
 	cur := kr.GetPrimaryKey()
@@ -115,10 +144,11 @@ func (c *cluster) peerCount() int {
 
 // useSharedKey encrypts gossip with the newest secret that every member holds: while a
 // rolling restart adds a new secret, members holding it keep using the old one until the
-// last member has it too. Every member can read both meanwhile.
+// last member has it too. Every member can read both meanwhile. Under Transition, gossip
+// stays in clear until every member holds a secret of this node's.
 func (c *cluster) useSharedKey() {
 	kr := c.kr
-	if kr == nil || len(c.cfg.Keys) < 2 {
+	if kr == nil || len(c.cfg.Keys) < 2 && !c.cfg.Transition {
 		return
 	}
 	c.knownMu.Lock()
@@ -127,6 +157,9 @@ func (c *cluster) useSharedKey() {
 		held = append(held, ids)
 	}
 	c.knownMu.Unlock()
+	if c.cfg.Transition && len(held) == 0 {
+		return // not joined yet: the members may hold no secret
+	}
 	for _, k := range c.cfg.Keys {
 		id := k.ID()
 		all := true
@@ -135,6 +168,12 @@ func (c *cluster) useSharedKey() {
 		}
 		if !all {
 			continue
+		}
+		if len(kr.GetKeys()) == 0 {
+			for _, k := range c.cfg.Keys {
+				kr.AddKey(k.Gossip())
+			}
+			c.log.Info("every member holds the cluster secret: gossip is encrypted from now on")
 		}
 		if g := k.Gossip(); !bytes.Equal(kr.GetPrimaryKey(), g) {
 			kr.UseKey(g)

@@ -325,3 +325,27 @@ func TestRefusedGossipIsAWarning(t *testing.T) {
 		t.Fatalf("log:\n%s", got)
 	}
 }
+
+func withTransition(c *ClusterConfig) { c.Transition = true }
+
+// A running cluster without a secret takes one without downtime: a rolling restart that adds
+// the secret in transition (links and gossip without it still accepted), then one without the
+// transition, under write load, losing nothing. Gossip is encrypted once every member holds
+// the secret.
+func TestInsecureClusterTakesASecretByRollingRestarts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("restarts three nodes twice")
+	}
+	keyA, _ := clusterkey.New([]byte(secretA))
+	encrypted := func(phase int, nodes []*testNode) {
+		eventually(t, 10*time.Second, fmt.Sprintf("phase %d: every node to gossip encrypted", phase), func() bool {
+			for _, tn := range nodes {
+				if !bytes.Equal(tn.n.cluster.kr.GetPrimaryKey(), keyA.Gossip()) {
+					return false
+				}
+			}
+			return true
+		})
+	}
+	rollingRestart(t, 3, nil, [][]nodeOpt{{withKeys(t, secretA), withTransition}, {withKeys(t, secretA)}}, encrypted)
+}

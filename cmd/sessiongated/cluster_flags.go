@@ -20,7 +20,7 @@ const secretEnv = "SESSIONGATE_CLUSTER_SECRET"
 type clusterSecurity struct {
 	secretFile                string
 	peerCert, peerKey, peerCA string
-	insecure                  bool
+	insecure, transition      bool
 	legacyGossipKey           string
 }
 
@@ -30,6 +30,7 @@ func (s *clusterSecurity) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.peerKey, "peer-tls-key-file", "", "the key of --peer-tls-cert-file")
 	fs.StringVar(&s.peerCA, "peer-tls-ca-file", "", "CA certificates that sign the cluster's node certificates")
 	fs.BoolVar(&s.insecure, "insecure-cluster", false, "run a cluster without a secret or peer TLS on addresses that are not loopback (anyone who reaches its ports owns every session)")
+	fs.BoolVar(&s.transition, "cluster-secret-transition", false, "with a cluster secret: also accept nodes that hold none, to secure a running cluster by two rolling restarts (docs/security.md)")
 	fs.StringVar(&s.legacyGossipKey, "gossip-key", "", "replaced by --cluster-secret-file")
 }
 
@@ -58,6 +59,10 @@ func (s *clusterSecurity) apply(cc *node.ClusterConfig) error {
 		cc.Keys = keys
 	}
 	cc.Insecure = s.insecure
+	if s.transition && len(cc.Keys) == 0 {
+		return errors.New("--cluster-secret-transition needs the cluster secret to move to")
+	}
+	cc.Transition = s.transition
 	if s.peerCert == "" && s.peerKey == "" && s.peerCA == "" {
 		return nil
 	}

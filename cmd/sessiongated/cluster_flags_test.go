@@ -47,6 +47,8 @@ func TestClusterSecurityFlags(t *testing.T) {
 		{"no such file", clusterSecurity{secretFile: "/nonexistent/secret"}, "", 0, "no such file"},
 		{"the old gossip key", clusterSecurity{legacyGossipKey: "0123456789abcdef"}, "", 0, "replaced by --cluster-secret-file"},
 		{"half of peer TLS", clusterSecurity{peerCert: "node.crt"}, "", 0, "together"},
+		{"a transition to nothing", clusterSecurity{transition: true}, "", 0, "needs the cluster secret"},
+		{"a transition", clusterSecurity{secretFile: good, transition: true}, "", 2, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.env != "" {
