@@ -123,3 +123,15 @@ func TestHelpExitsCleanly(t *testing.T) {
 		t.Fatalf("bad flag: exit %d, %s", code, stderr)
 	}
 }
+
+func TestPasswordFromTheEnvironment(t *testing.T) {
+	t.Setenv(passwordEnv, "from-env")
+	cfg, err := parseFlags(nil, io.Discard)
+	if err != nil || cfg.Password != "from-env" {
+		t.Fatalf("password %q, %v; want it from %s", cfg.Password, err, passwordEnv)
+	}
+	cfg, err = parseFlags([]string{"--password", "flag"}, io.Discard)
+	if err != nil || cfg.Password != "flag" {
+		t.Fatalf("password %q, %v; the flag wins", cfg.Password, err)
+	}
+}

@@ -182,6 +182,9 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
+// passwordEnv holds the AUTH password, so that it need not appear in the process list.
+const passwordEnv = "SGBENCH_PASSWORD"
+
 // parseFlags reads the command line into a validated Config.
 func parseFlags(args []string, stderr io.Writer) (*Config, error) {
 	cfg := &Config{}
@@ -210,7 +213,7 @@ func parseFlags(args []string, stderr io.Writer) (*Config, error) {
 	fs.Int64Var(&cfg.TTL, "ttl", 3600, "seconds each session lives")
 	fs.Uint64Var(&cfg.Seed, "seed", 1, "seed of every random choice")
 	fs.DurationVar(&cfg.Timeout, "timeout", 10*time.Second, "connect timeout, and how long a reply may take")
-	fs.StringVar(&cfg.Password, "password", "", "AUTH password (empty: none)")
+	fs.StringVar(&cfg.Password, "password", "", "AUTH password (empty: none); "+passwordEnv+" keeps it off the command line")
 	fs.BoolVar(&cfg.JSON, "json", false, "print the result as JSON on stdout")
 	tf.register(fs)
 	fs.StringVar(&pids, "server-pids", "", "comma-separated ids of server processes on this machine: report their CPU time per operation (Linux)")
@@ -226,6 +229,9 @@ func parseFlags(args []string, stderr io.Writer) (*Config, error) {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if p, ok := os.LookupEnv(passwordEnv); ok && !set["password"] {
+		cfg.Password = p
+	}
 	if cfg.Ops > 0 && !set["duration"] {
 		cfg.Duration = 0
 	}
