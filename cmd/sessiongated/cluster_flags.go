@@ -2,7 +2,6 @@ package main
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -84,13 +83,9 @@ func loadPeerTLS(certFile, keyFile, caFile string) (*node.PeerTLS, error) {
 	if err != nil {
 		return nil, fmt.Errorf("peer TLS: %w", err)
 	}
-	pem, err := os.ReadFile(caFile)
+	pool, err := loadCAPool(caFile)
 	if err != nil {
 		return nil, fmt.Errorf("peer TLS: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("peer TLS: no certificate in %s", caFile)
 	}
 	return &node.PeerTLS{
 		Server: &tls.Config{MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{cert},

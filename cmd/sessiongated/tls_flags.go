@@ -75,17 +75,24 @@ func (t *clientTLS) config() (*tls.Config, error) {
 		if t.caFile == "" {
 			return nil, fmt.Errorf("--tls-auth-clients %s needs --tls-ca-cert-file", auth)
 		}
-		pem, err := os.ReadFile(t.caFile)
-		if err != nil {
+		if cfg.ClientCAs, err = loadCAPool(t.caFile); err != nil {
 			return nil, fmt.Errorf("--tls-ca-cert-file: %w", err)
 		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("--tls-ca-cert-file: no PEM certificate in %s", t.caFile)
-		}
-		cfg.ClientCAs = pool
 	}
 	return cfg, nil
+}
+
+// loadCAPool reads PEM CA certificates into a pool, for client TLS and peer TLS alike.
+func loadCAPool(path string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("no PEM certificate in %s", path)
+	}
+	return pool, nil
 }
 
 // plainOff says whether --addr turns plain RESP off: "off" or empty.
