@@ -33,6 +33,8 @@ type handshakeListener struct {
 	conns   chan net.Conn
 	errs    chan error // unbuffered: one inner Accept per failed outer Accept, no spinning
 	done    chan struct{}
+	ctx     context.Context // ends with Close, and with it every handshake in progress
+	cancel  context.CancelFunc
 	once    sync.Once
 	log     *slog.Logger
 	failed  ratelog.Limiter // failed handshakes, as the RESP server logs them
@@ -47,6 +49,7 @@ func newHandshakeListener(inner net.Listener, cfg *tls.Config, timeout time.Dura
 		pending: make(chan struct{}, maxPending), conns: make(chan net.Conn),
 		errs: make(chan error), done: make(chan struct{}),
 	}
+	l.ctx, l.cancel = context.WithCancel(context.Background())
 	go l.acceptLoop()
 	return l
 }
@@ -80,7 +83,7 @@ func (l *handshakeListener) acceptLoop() {
 func (l *handshakeListener) handshake(c net.Conn) {
 	defer func() { <-l.pending }()
 	tc := tls.Server(c, l.cfg)
-	ctx, cancel := context.WithTimeout(context.Background(), l.timeout)
+	ctx, cancel := context.WithTimeout(l.ctx, l.timeout)
 	err := tc.HandshakeContext(ctx)
 	cancel()
 	if err != nil {
@@ -112,7 +115,7 @@ func (l *handshakeListener) Accept() (net.Conn, error) {
 
 // Close stops accepting; handshakes in progress end with their connections closed.
 func (l *handshakeListener) Close() error {
-	l.once.Do(func() { close(l.done) })
+	l.once.Do(func() { close(l.done); l.cancel() })
 	return l.inner.Close()
 }
 
