@@ -34,6 +34,7 @@ type ID [IDLen]byte
 type Key struct {
 	secret []byte
 	id     ID
+	gossip []byte // derived once: memberlist's keyring compares keys on every change
 }
 
 // ErrInvalid is wrapped by every error about a malformed secret.
@@ -48,6 +49,7 @@ func New(secret []byte) (Key, error) {
 	m := hmac.New(sha256.New, k.secret)
 	m.Write([]byte("sessiongate cluster key id v1"))
 	copy(k.id[:], m.Sum(nil))
+	k.gossip = k.Derive("gossip v1", nil, 32)
 	return k, nil
 }
 
@@ -100,7 +102,7 @@ func (k Key) Derive(label string, salt []byte, n int) []byte {
 }
 
 // Gossip is the memberlist encryption key this secret stands for.
-func (k Key) Gossip() []byte { return k.Derive("gossip v1", nil, 32) }
+func (k Key) Gossip() []byte { return k.gossip }
 
 // Find returns the key with the given ID.
 func Find(keys []Key, id ID) (Key, bool) {

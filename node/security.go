@@ -112,10 +112,7 @@ func (c *cluster) joinAny(addrs []string) (int, error) {
 	if n == 0 && err != nil && c.cfg.Transition && kr != nil && len(kr.GetKeys()) == 0 &&
 		strings.Contains(err.Error(), "remote state is encrypted") {
 		// The members encrypt already, so each of them holds the secret: so does this node.
-		for _, k := range c.cfg.Keys {
-			kr.AddKey(k.Gossip())
-		}
-		c.log.Info("the members encrypt gossip already: joining encrypted")
+		c.installKeys(kr, "the members encrypt gossip already: joining encrypted")
 		return c.ml.Join(addrs)
 	}
 	if n > 0 || kr == nil || len(c.cfg.Keys) < 2 || c.cfg.Transition || c.peerCount() > 0 {
@@ -134,6 +131,15 @@ func (c *cluster) joinAny(addrs []string) (int, error) {
 	}
 	kr.UseKey(cur)
 	return n, err
+}
+
+// installKeys ends a transition's gossip in clear: from now on it is encrypted, the newest
+// secret first.
+func (c *cluster) installKeys(kr *memberlist.Keyring, why string) {
+	for _, k := range c.cfg.Keys {
+		kr.AddKey(k.Gossip())
+	}
+	c.log.Info(why)
 }
 
 func (c *cluster) peerCount() int {
@@ -170,10 +176,7 @@ func (c *cluster) useSharedKey() {
 			continue
 		}
 		if len(kr.GetKeys()) == 0 {
-			for _, k := range c.cfg.Keys {
-				kr.AddKey(k.Gossip())
-			}
-			c.log.Info("every member holds the cluster secret: gossip is encrypted from now on")
+			c.installKeys(kr, "every member holds the cluster secret: gossip is encrypted from now on")
 		}
 		if g := k.Gossip(); !bytes.Equal(kr.GetPrimaryKey(), g) {
 			kr.UseKey(g)
