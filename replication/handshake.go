@@ -90,7 +90,7 @@ func (s *Security) dial(ctx context.Context, c net.Conn, addr string) (link, err
 		return link{c: c}, nil
 	}
 	defer guard(ctx, c)()
-	if s != nil && s.ClientTLS != nil {
+	if s.ClientTLS != nil {
 		cfg := s.ClientTLS.Clone()
 		if host, _, err := net.SplitHostPort(addr); err == nil && cfg.ServerName == "" {
 			cfg.ServerName = host
@@ -101,11 +101,7 @@ func (s *Security) dial(ctx context.Context, c net.Conn, addr string) (link, err
 		}
 		c = tc
 	}
-	var name string
-	var keys []clusterkey.Key
-	if s != nil {
-		name, keys = s.Name, s.Keys
-	}
+	name, keys := s.Name, s.Keys // s is not nil: a nil Security is insecure
 	hello := make([]byte, 0, 4+nonceLen+2+len(name)+len(keys)*clusterkey.IDLen)
 	hello = append(hello, magic...)
 	hello = appendNonce(hello)
