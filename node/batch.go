@@ -7,15 +7,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sessiongate/sessiongate/api"
 	"github.com/sessiongate/sessiongate/replication"
 	"github.com/sessiongate/sessiongate/sessions"
 )
-
-// Outcome is one command's answer within a batch.
-type Outcome struct {
-	Result sessions.Result
-	Err    error
-}
 
 // Limits of one forwarded batch. A pipeline bigger than this to one primary goes in several
 // messages, one after another, so a frame stays far below the transport's frame limit and
@@ -43,12 +38,12 @@ type batchResultMsg struct {
 // message and come back in one: a pipeline costs a round trip per primary, not per command.
 // Tenant-wide commands (ENDALL, ACTIVITY, ACTIVE) are not ordered against the rest of the
 // batch; give one a batch of its own when its order matters (the RESP front end does).
-func (n *Node) DoBatch(ctx context.Context, cmds []*sessions.Command) []Outcome {
-	out := make([]Outcome, len(cmds))
+func (n *Node) DoBatch(ctx context.Context, cmds []*sessions.Command) []api.Outcome {
+	out := make([]api.Outcome, len(cmds))
 	select {
 	case <-n.stop:
 		for i := range out {
-			out[i].Err = ErrClosed
+			out[i].Err = api.ErrClosed
 		}
 		return out
 	default:
@@ -64,7 +59,7 @@ func (n *Node) DoBatch(ctx context.Context, cmds []*sessions.Command) []Outcome 
 	return out
 }
 
-func (c *cluster) doBatch(ctx context.Context, cmds []*sessions.Command, out []Outcome) {
+func (c *cluster) doBatch(ctx context.Context, cmds []*sessions.Command, out []api.Outcome) {
 	// Reads this node answers at once (readNow) run first, here, and nothing is allocated
 	// for them: in a read-heavy pipeline they are most of it. A read waits for the general
 	// path below when another kind of command in the batch shares its slot, so that the
@@ -111,7 +106,7 @@ func (s *slotSet) has(slot int) bool { return s[slot/64]&(1<<(slot%64)) != 0 }
 
 // doRest runs the commands at idx: each on its primary, those bound for one primary in one
 // message, and those this node is primary of as one group.
-func (c *cluster) doRest(ctx context.Context, cmds []*sessions.Command, idx []int, out []Outcome) {
+func (c *cluster) doRest(ctx context.Context, cmds []*sessions.Command, idx []int, out []api.Outcome) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.CommandTimeout)
 	defer cancel()
 	v := c.view.Load()
@@ -191,7 +186,7 @@ func (c *cluster) doRest(ctx context.Context, cmds []*sessions.Command, idx []in
 }
 
 // forwardBatch sends the commands at idx to one primary, in messages of bounded size.
-func (c *cluster) forwardBatch(ctx context.Context, primary, addr string, cmds []*sessions.Command, idx []int, out []Outcome) {
+func (c *cluster) forwardBatch(ctx context.Context, primary, addr string, cmds []*sessions.Command, idx []int, out []api.Outcome) {
 	if len(idx) == 1 {
 		i := idx[0]
 		out[i].Result, out[i].Err = c.route(ctx, cmds[i], 0, "")
@@ -208,7 +203,7 @@ func (c *cluster) forwardBatch(ctx context.Context, primary, addr string, cmds [
 	}
 }
 
-func (c *cluster) sendBatch(ctx context.Context, primary, addr string, cmds []*sessions.Command, idx []int, out []Outcome) {
+func (c *cluster) sendBatch(ctx context.Context, primary, addr string, cmds []*sessions.Command, idx []int, out []api.Outcome) {
 	// A signature this node has not verified is verified now: the primary trusts its sender.
 	settled := idx[:0]
 	for _, i := range idx {
@@ -281,7 +276,7 @@ func cmdSize(cmd *sessions.Command) int {
 // slot one after another in order, different slots concurrently. Chains of reads this node
 // can answer at once run on the calling goroutine after the others have started: a hand-off
 // to another goroutine would cost more than the read.
-func (c *cluster) runOrdered(cmds []*sessions.Command, idx []int, out []Outcome, fn func(*sessions.Command) (sessions.Result, error)) {
+func (c *cluster) runOrdered(cmds []*sessions.Command, idx []int, out []api.Outcome, fn func(*sessions.Command) (sessions.Result, error)) {
 	if len(idx) == 0 {
 		return
 	}
@@ -354,7 +349,7 @@ func (c *cluster) serveBatch(ctx context.Context, req *batchMsg) *batchResultMsg
 	for i := range req.Cmds {
 		cmds[i], idx[i] = &req.Cmds[i], i
 	}
-	out := make([]Outcome, len(cmds))
+	out := make([]api.Outcome, len(cmds))
 	if !c.runGrouped(ctx, cmds, idx, out, req.Via) {
 		c.runOrdered(cmds, idx, out, func(cmd *sessions.Command) (sessions.Result, error) {
 			return c.route(ctx, cmd, req.Hops, req.Via)

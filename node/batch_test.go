@@ -12,6 +12,7 @@ import (
 
 	"github.com/vmihailenco/msgpack/v5"
 
+	"github.com/sessiongate/sessiongate/api"
 	"github.com/sessiongate/sessiongate/replication"
 	"github.com/sessiongate/sessiongate/sessions"
 )
@@ -153,7 +154,7 @@ func TestDoBatchFallsBackForOlderPeers(t *testing.T) {
 		cmds = append(cmds, &sessions.Command{Kind: sessions.KindPGet, Tenant: testTenant, ID: id, Name: []byte("v")})
 		idx = append(idx, i)
 	}
-	out := make([]Outcome, len(cmds))
+	out := make([]api.Outcome, len(cmds))
 	c := nodes[0].n.cluster
 	ctx, cancel := context.WithTimeout(ctxT(t), c.cfg.CommandTimeout)
 	defer cancel()
@@ -264,7 +265,7 @@ func TestServeInlineRunsWhatWaitsOnNothingBeforeItRuns(t *testing.T) {
 		answered <- resp
 	})
 	resp = <-answered
-	if res, _ := resp.(*resultMsg); err != nil || res == nil || !errors.Is(res.err(), ErrTryAgain) {
+	if res, _ := resp.(*resultMsg); err != nil || res == nil || !errors.Is(res.err(), api.ErrTryAgain) {
 		t.Fatalf("the unacknowledged write: %v %+v", err, resp)
 	}
 	faults.Heal()

@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -14,6 +13,7 @@ import (
 	"github.com/hashicorp/memberlist"
 	"github.com/vmihailenco/msgpack/v5"
 
+	"github.com/sessiongate/sessiongate/api"
 	"github.com/sessiongate/sessiongate/replication"
 	"github.com/sessiongate/sessiongate/ring"
 	"github.com/sessiongate/sessiongate/workpool"
@@ -486,10 +486,7 @@ type clusterError struct{ msg string }
 func (e *clusterError) Error() string     { return e.msg }
 func (e *clusterError) RESPError() string { return e.msg }
 
-// ErrTryAgain matches every retryable cluster error (TRYAGAIN and CLUSTERDOWN).
-var ErrTryAgain = errors.New("try again")
-
-func (e *clusterError) Is(target error) bool { return target == ErrTryAgain }
+func (e *clusterError) Is(target error) bool { return target == api.ErrTryAgain }
 
 func tryAgain(format string, args ...any) error {
 	return &clusterError{"TRYAGAIN " + fmt.Sprintf(format, args...)}

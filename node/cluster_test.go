@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessiongate/sessiongate/api"
 	"github.com/sessiongate/sessiongate/sessions"
 )
 
@@ -219,7 +220,7 @@ func TestWriteAcksAllFailsRetryably(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_, err := nodes[0].n.Do(ctx, &sessions.Command{Kind: sessions.KindStart, Tenant: testTenant, ID: id, TTL: 60})
-	if !errors.Is(err, ErrTryAgain) {
+	if !errors.Is(err, api.ErrTryAgain) {
 		t.Fatalf("write without its acks: %v, want a TRYAGAIN/CLUSTERDOWN error", err)
 	}
 	var ce interface{ RESPError() string }
@@ -261,7 +262,7 @@ func TestAloneNodeDo(t *testing.T) {
 	}
 	eventually(t, 10*time.Second, "active expiry", func() bool { return n.Store().Stats().Sessions == 0 })
 	n.Shutdown()
-	if _, err := n.Do(context.Background(), &sessions.Command{Kind: sessions.KindTTL, Tenant: testTenant, ID: id}); !errors.Is(err, ErrClosed) {
+	if _, err := n.Do(context.Background(), &sessions.Command{Kind: sessions.KindTTL, Tenant: testTenant, ID: id}); !errors.Is(err, api.ErrClosed) {
 		t.Fatalf("after shutdown: %v", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessiongate/sessiongate/api"
 	"github.com/sessiongate/sessiongate/sessions"
 )
 
@@ -78,7 +79,7 @@ func TestFlightDecidesItselfWhenDone(t *testing.T) {
 	default:
 	}
 	f.ack(1, errors.New("lost"))
-	if errs := <-got; !errors.Is(errs[0], ErrTryAgain) {
+	if errs := <-got; !errors.Is(errs[0], api.ErrTryAgain) {
 		t.Fatalf("both copies failed: %v", errs[0])
 	}
 
@@ -106,7 +107,7 @@ func TestFlightDecidesItselfWhenDone(t *testing.T) {
 	defer cancel()
 	f.whenDone(dctx, func() { got <- f.errs })
 	errs := <-got
-	if !errors.Is(errs[0], ErrTryAgain) {
+	if !errors.Is(errs[0], api.ErrTryAgain) {
 		t.Fatalf("at the deadline: %v", errs[0])
 	}
 	f.ack(0, nil)

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 
+	"github.com/sessiongate/sessiongate/api"
 	"github.com/sessiongate/sessiongate/sessions"
 )
 
@@ -24,7 +25,7 @@ import (
 
 // runGrouped runs the commands at idx as one group if it can, and reports whether it did;
 // when it did not, it changed nothing. via is the node that forwarded them, if any (via.go).
-func (c *cluster) runGrouped(ctx context.Context, cmds []*sessions.Command, idx []int, out []Outcome, via string) bool {
+func (c *cluster) runGrouped(ctx context.Context, cmds []*sessions.Command, idx []int, out []api.Outcome, via string) bool {
 	if len(idx) < 2 {
 		return false
 	}
@@ -71,7 +72,7 @@ type groupWrite struct {
 // store in order, sets the outcomes of those that wrote nothing, and sends the writes'
 // copies. finish sets the others once the flight is done or waited for. On a node that was
 // stalled a moment ago it runs nothing: every command gets TRYAGAIN, and the group no flight.
-func (c *cluster) startGroup(ctx context.Context, v *view, cmds []*sessions.Command, idx, ps []int, out []Outcome, via string) *group {
+func (c *cluster) startGroup(ctx context.Context, v *view, cmds []*sessions.Command, idx, ps []int, out []api.Outcome, via string) *group {
 	g := &group{}
 	if c.checkStall() {
 		// Frozen until a moment ago: others may have served these partitions meanwhile.
@@ -115,7 +116,7 @@ func (c *cluster) startGroup(ctx context.Context, v *view, cmds []*sessions.Comm
 
 // finish sets the outcomes of the group's writes from their replication's (none when it
 // has no flight).
-func (g *group) finish(out []Outcome) {
+func (g *group) finish(out []api.Outcome) {
 	for _, w := range g.writes {
 		out[w.i].Result, out[w.i].Err = replicated(w.res, w.err, g.f.errs[w.part], g.f.parts[w.part].carrier)
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessiongate/sessiongate/api"
 	"github.com/sessiongate/sessiongate/replication"
 	"github.com/sessiongate/sessiongate/sessions"
 )
@@ -213,7 +214,7 @@ func TestGroupedWritesFailTogether(t *testing.T) {
 	grouped := a.n.Stats().Grouped.Load()
 	out := a.n.DoBatch(ctxT(t), psets(ids, "x"))
 	for i, o := range out {
-		if !errors.Is(o.Err, ErrTryAgain) {
+		if !errors.Is(o.Err, api.ErrTryAgain) {
 			t.Fatalf("write %d with a backup cut off and acks=all: %v, want TRYAGAIN", i, o.Err)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessiongate/sessiongate/api"
 	"github.com/sessiongate/sessiongate/ring"
 	"github.com/sessiongate/sessiongate/sessions"
 )
@@ -35,7 +36,7 @@ func TestRestartedNodeNeverDeniesLiveSessions(t *testing.T) {
 				t.Fatalf("session %s read %q", id, res.Data)
 			}
 			served++
-		case !errors.Is(err, ErrTryAgain):
+		case !errors.Is(err, api.ErrTryAgain):
 			t.Fatalf("session %s: %v", id, err)
 		}
 	}
@@ -180,7 +181,7 @@ func TestHandoffSurvivesASecondViewChange(t *testing.T) {
 }
 
 // waitPrimariesHold waits until each session's primary in view v holds it.
-func waitPrimariesHold(t *testing.T, nodes []*testNode, v *ClusterView, ids []sessions.ID, timeout time.Duration, what string) {
+func waitPrimariesHold(t *testing.T, nodes []*testNode, v *api.ClusterView, ids []sessions.ID, timeout time.Duration, what string) {
 	t.Helper()
 	byName := map[string]*testNode{}
 	for _, tn := range nodes {

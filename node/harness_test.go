@@ -15,6 +15,7 @@ import (
 
 	"github.com/hashicorp/memberlist"
 
+	"github.com/sessiongate/sessiongate/api"
 	"github.com/sessiongate/sessiongate/sessions"
 )
 
@@ -237,7 +238,7 @@ func doRetry(t *testing.T, n *Node, cmd sessions.Command) (sessions.Result, erro
 			// may have created the session, and the retry then finds its id taken.
 			return res, nil
 		}
-		if !errors.Is(err, ErrTryAgain) || time.Now().After(deadline) {
+		if !errors.Is(err, api.ErrTryAgain) || time.Now().After(deadline) {
 			return res, err
 		}
 		time.Sleep(100 * time.Millisecond)

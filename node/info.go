@@ -3,13 +3,15 @@ package node
 import (
 	"slices"
 	"strconv"
+
+	"github.com/sessiongate/sessiongate/api"
 )
 
 // InfoSections returns the node's INFO sections: sessions, memory (the store's count against its
 // MaxMemory), and cluster when clustered.
-func (n *Node) InfoSections() []Section {
+func (n *Node) InfoSections() []api.Section {
 	st := n.store.Stats()
-	out := []Section{{Name: "sessions", Fields: [][2]string{
+	out := []api.Section{{Name: "sessions", Fields: [][2]string{
 		{"sessions", strconv.Itoa(st.Sessions)},
 		{"tombstones", strconv.Itoa(st.Tombstones)},
 		{"blob_bytes", strconv.FormatInt(st.BlobBytes, 10)},
@@ -19,7 +21,7 @@ func (n *Node) InfoSections() []Section {
 		{"forward_batches", strconv.FormatUint(n.stats.Batches.Load(), 10)},
 		{"copy_reads", strconv.FormatUint(n.stats.CopyReads.Load(), 10)},
 	}}}
-	cl := Section{Name: "cluster", Fields: [][2]string{{"cluster_enabled", "0"}}}
+	cl := api.Section{Name: "cluster", Fields: [][2]string{{"cluster_enabled", "0"}}}
 	if v := n.ClusterView(); v != nil {
 		under := 0
 		primary, held := 0, 0
@@ -57,54 +59,24 @@ func (n *Node) InfoSections() []Section {
 			{"read_leases_held", strconv.Itoa(n.cluster.leases.heldCount())},
 		}
 	}
-	return append(out, Section{Name: "memory", Fields: st.MemoryFields()}, cl)
-}
-
-// ClusterView is a snapshot of what this node knows of the cluster.
-type ClusterView struct {
-	Self            string
-	Replicas        int
-	WriteAcks       string
-	Members         []Member
-	Partitions      []PartitionInfo
-	SyncsInProgress int64
-	LastSyncMs      int64
-	Repairs         uint64
-}
-
-// Member is one member as this node sees it.
-type Member struct {
-	Name, State, Gossip, Repl, RESP string
-	Primary, Held                   int // partitions
-}
-
-// PartitionInfo is one partition's replica set, primary first.
-type PartitionInfo struct {
-	Partition int
-	Replicas  []string
-	// Syncing is set while this node, as new primary, is still pulling the partition.
-	Syncing bool
-	// UnderReplicated is set when the partition has fewer replicas than configured, a replica
-	// is not alive, a sync is under way (this node pulling it, as primary or as backup), or a
-	// backup missed a write not yet repaired.
-	UnderReplicated bool
+	return append(out, api.Section{Name: "memory", Fields: st.MemoryFields()}, cl)
 }
 
 // ClusterView returns a snapshot of the cluster, or nil when the node runs alone.
-func (n *Node) ClusterView() *ClusterView {
+func (n *Node) ClusterView() *api.ClusterView {
 	c := n.cluster
 	if c == nil {
 		return nil
 	}
 	v := c.view.Load()
-	cv := &ClusterView{
+	cv := &api.ClusterView{
 		Self: c.cfg.Name, Replicas: c.cfg.Replicas, WriteAcks: c.cfg.WriteAcks.String(),
 		SyncsInProgress: c.syncsInProgress(), LastSyncMs: c.lastSyncMs.Load(), Repairs: c.repairs.Load(),
 	}
 	counts := map[string][2]int{}
 	for p := 0; p < v.ring.Partitions(); p++ {
 		set := v.ring.Replicas(p)
-		pi := PartitionInfo{Partition: p, Replicas: slices.Clone(set)}
+		pi := api.PartitionInfo{Partition: p, Replicas: slices.Clone(set)}
 		select {
 		case <-v.ready[p]:
 		default:
@@ -127,10 +99,10 @@ func (n *Node) ClusterView() *ClusterView {
 		cv.Partitions = append(cv.Partitions, pi)
 	}
 	for _, m := range v.members {
-		cv.Members = append(cv.Members, Member{Name: m.Name, State: m.State, Gossip: m.Gossip, Repl: m.Repl,
+		cv.Members = append(cv.Members, api.Member{Name: m.Name, State: m.State, Gossip: m.Gossip, Repl: m.Repl,
 			RESP: m.RESP, Primary: counts[m.Name][0], Held: counts[m.Name][1]})
 	}
-	slices.SortFunc(cv.Members, func(a, b Member) int {
+	slices.SortFunc(cv.Members, func(a, b api.Member) int {
 		if a.Name < b.Name {
 			return -1
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/sessiongate/sessiongate/api"
 	"github.com/sessiongate/sessiongate/replication"
 	"github.com/sessiongate/sessiongate/sessions"
 )
@@ -30,7 +31,7 @@ func (c *cluster) inlineOne(ctx context.Context, req *commandMsg) (any, bool) {
 	if isRead(req.Cmd.Kind) {
 		return resultOf(c.execute(ctx, v, p, &req.Cmd, req.Via)), true
 	}
-	cmds, out := []*sessions.Command{&req.Cmd}, make([]Outcome, 1)
+	cmds, out := []*sessions.Command{&req.Cmd}, make([]api.Outcome, 1)
 	return c.inlineGroup(ctx, v, cmds, []int{p}, out, req.Via, req.Deadline, func() any {
 		return resultOf(out[0].Result, out[0].Err)
 	}), true
@@ -48,7 +49,7 @@ func (c *cluster) inlineBatch(ctx context.Context, req *batchMsg) (any, bool) {
 		}
 		cmds[i] = &req.Cmds[i]
 	}
-	out := make([]Outcome, len(cmds))
+	out := make([]api.Outcome, len(cmds))
 	return c.inlineGroup(ctx, v, cmds, ps, out, req.Via, req.Deadline, func() any {
 		resp := &batchResultMsg{Results: make([]resultMsg, len(out))}
 		for i, o := range out {
@@ -61,7 +62,7 @@ func (c *cluster) inlineBatch(ctx context.Context, req *batchMsg) (any, bool) {
 // inlineGroup runs cmds (of partitions ps) on the store and starts their replication. It
 // returns answer's response when that needs no wait, or a Deferred that gives it once the
 // replication is decided, or failed at the sender's deadline.
-func (c *cluster) inlineGroup(ctx context.Context, v *view, cmds []*sessions.Command, ps []int, out []Outcome, via string, deadline int64, answer func() any) any {
+func (c *cluster) inlineGroup(ctx context.Context, v *view, cmds []*sessions.Command, ps []int, out []api.Outcome, via string, deadline int64, answer func() any) any {
 	idx := make([]int, len(cmds))
 	for i := range idx {
 		idx[i] = i

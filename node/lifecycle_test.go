@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessiongate/sessiongate/api"
 	"github.com/sessiongate/sessiongate/sessions"
 )
 
@@ -205,7 +206,7 @@ func TestRetriedEndDoesNotDenyItsOwnEffect(t *testing.T) {
 	if errors.Is(err, sessions.ErrNoSession) {
 		t.Fatalf("the retried END said the session does not exist, though its first attempt ended it: %v", err)
 	}
-	if err != nil && !errors.Is(err, ErrTryAgain) {
+	if err != nil && !errors.Is(err, api.ErrTryAgain) {
 		t.Fatalf("END: %v", err)
 	}
 }

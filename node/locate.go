@@ -5,31 +5,17 @@ import (
 	"slices"
 	"sort"
 
+	"github.com/sessiongate/sessiongate/api"
 	"github.com/sessiongate/sessiongate/sessions"
 )
-
-// Copy is what one member holds of a session, as Locate found it.
-type Copy struct {
-	Node string
-	// Rank is the member's place in the partition's replica set in this node's view: 0 the
-	// primary, 1 and up a backup, -1 not a holder (a copy there is a leftover or a stray).
-	Rank int
-	// State is "live", "ended" (a tombstone), "absent", or "unreachable" (Err says why).
-	State    string
-	HVer     uint64 // the header's version (a hybrid logical clock)
-	Deadline int64  // unix ms, for a live copy
-	Fields   int    // payloads held, deleted ones included
-	Next     string // for a rotated id's tombstone, the id it was rotated into
-	Err      string
-}
 
 // Locate asks every member for its own copy of one session, without routing, repair or
 // leases: the view an operator needs when a session is missing or back where it should
 // not be. Members that do not answer within the RPC timeout are reported unreachable.
-func (n *Node) Locate(ctx context.Context, id sessions.ID) []Copy {
+func (n *Node) Locate(ctx context.Context, id sessions.ID) []api.Copy {
 	c := n.cluster
 	if c == nil {
-		return []Copy{copyOf(n.Store().ExportChain(id), id, "local", 0)}
+		return []api.Copy{copyOf(n.Store().ExportChain(id), id, "local", 0)}
 	}
 	v := c.view.Load()
 	set := v.ring.Replicas(v.ring.PartitionOfSlot(id.Slot()))
@@ -38,7 +24,7 @@ func (n *Node) Locate(ctx context.Context, id sessions.ID) []Copy {
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	out := make([]Copy, len(names))
+	out := make([]api.Copy, len(names))
 	done := make(chan struct{}, len(names))
 	for i, name := range names {
 		go func() {
@@ -52,7 +38,7 @@ func (n *Node) Locate(ctx context.Context, id sessions.ID) []Copy {
 			defer cancel()
 			var resp opsMsg
 			if err := c.client.Call(cctx, v.members[name].Repl, methodFetch, fetchMsg{ID: id}, &resp); err != nil {
-				out[i] = Copy{Node: name, Rank: rank, State: "unreachable", Err: err.Error()}
+				out[i] = api.Copy{Node: name, Rank: rank, State: "unreachable", Err: err.Error()}
 				return
 			}
 			out[i] = copyOf(resp.Ops, id, name, rank)
@@ -66,8 +52,8 @@ func (n *Node) Locate(ctx context.Context, id sessions.ID) []Copy {
 
 // copyOf describes id's own op among a fetched chain (a rotated id's chain holds its
 // successors too).
-func copyOf(ops []sessions.Op, id sessions.ID, name string, rank int) Copy {
-	cp := Copy{Node: name, Rank: rank, State: "absent"}
+func copyOf(ops []sessions.Op, id sessions.ID, name string, rank int) api.Copy {
+	cp := api.Copy{Node: name, Rank: rank, State: "absent"}
 	for _, op := range ops {
 		if op.ID != id {
 			continue

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessiongate/sessiongate/api"
 	"github.com/sessiongate/sessiongate/sessions"
 )
 
@@ -14,8 +15,8 @@ func TestLocateAsksEveryMember(t *testing.T) {
 	nodes := startCluster(t, 4)
 	id := writeSessions(t, nodes, 1)[0]
 	primary, _ := roles(t, nodes, id)
-	byNode := func(cps []Copy) map[string]Copy {
-		out := map[string]Copy{}
+	byNode := func(cps []api.Copy) map[string]api.Copy {
+		out := map[string]api.Copy{}
 		for _, cp := range cps {
 			out[cp.Node] = cp
 		}

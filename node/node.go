@@ -5,12 +5,12 @@ package node
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/sessiongate/sessiongate/api"
 	"github.com/sessiongate/sessiongate/sessions"
 )
 
@@ -60,9 +60,6 @@ type Stats struct {
 	InlineWaits  atomic.Uint64
 }
 
-// ErrClosed is returned by Do after Shutdown.
-var ErrClosed = errors.New("node: shut down")
-
 // Create starts a node: its store and expiry loop, and in a cluster its replication listener
 // and membership. It does not join other nodes; see Join.
 func Create(cfg Config) (*Node, error) {
@@ -96,12 +93,24 @@ func (n *Node) Store() *sessions.Store { return n.store }
 // Stats exposes the node's counters.
 func (n *Node) Stats() *Stats { return &n.stats }
 
+// Counters is a snapshot of the node's counters.
+func (n *Node) Counters() api.Counters {
+	s := &n.stats
+	return api.Counters{Commands: s.Commands.Load(), Forwarded: s.Forwarded.Load(), CopyReads: s.CopyReads.Load(),
+		Batches: s.Batches.Load(), Expired: s.Expired.Load(), Replicated: s.Replicated.Load(),
+		ReplFailed: s.ReplFailed.Load(), Applied: s.Applied.Load(), Carried: s.Carried.Load(),
+		Grouped: s.Grouped.Load(), InlineWrites: s.InlineWrites.Load(), InlineWaits: s.InlineWaits.Load()}
+}
+
+// StoreStats is a snapshot of the local store's sizes.
+func (n *Node) StoreStats() sessions.Stats { return n.store.Stats() }
+
 // Do runs a command wherever it must run and returns its result once the write-acks policy
 // is met.
 func (n *Node) Do(ctx context.Context, cmd *sessions.Command) (sessions.Result, error) {
 	select {
 	case <-n.stop:
-		return sessions.Result{}, ErrClosed
+		return sessions.Result{}, api.ErrClosed
 	default:
 	}
 	if n.cluster != nil {
@@ -154,10 +163,4 @@ func (n *Node) Leave(ctx context.Context) error {
 		return nil
 	}
 	return n.cluster.leave(ctx)
-}
-
-// Section is one block of INFO output.
-type Section struct {
-	Name   string
-	Fields [][2]string
 }

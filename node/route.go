@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/sessiongate/sessiongate/api"
 	"github.com/sessiongate/sessiongate/replication"
 	"github.com/sessiongate/sessiongate/sessions"
 )
@@ -349,7 +350,7 @@ func (c *cluster) executeScatter(ctx context.Context, v *view, cmd *sessions.Com
 // takes the routed path, which may forward it or wait.
 // now is the clock reading to judge by (a pipeline's reads share one); the store reads at it
 // too unless cmd carries a reading of its own.
-func (c *cluster) readNow(ctx context.Context, cmd *sessions.Command, now time.Time) (o Outcome, ok bool) {
+func (c *cluster) readNow(ctx context.Context, cmd *sessions.Command, now time.Time) (o api.Outcome, ok bool) {
 	if !isRead(cmd.Kind) {
 		return o, false
 	}

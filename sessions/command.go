@@ -15,48 +15,6 @@ const (
 	MaxActiveLimit = 100_000
 )
 
-// Kind names a command the store executes.
-type Kind uint8
-
-// The commands. Start covers both START and CREATE (CREATE only adds options).
-const (
-	KindStart Kind = iota + 1
-	KindExpire
-	KindPSet
-	KindPGet
-	KindPDel
-	KindEnd
-	KindInfo
-	KindPGetAll
-	KindPUpdate
-	KindTTL
-	KindIdle
-	KindRotate
-	KindList
-	KindEndOwner
-	KindEndAll
-	KindActivity
-	KindActive
-)
-
-// IsWrite reports whether the command changes state (and so must be replicated).
-func (k Kind) IsWrite() bool {
-	switch k {
-	case KindStart, KindExpire, KindPSet, KindPDel, KindEnd, KindPUpdate, KindIdle, KindRotate,
-		KindEndOwner, KindEndAll:
-		return true
-	}
-	return false
-}
-
-// IsScatter reports whether the command spans every partition of a tenant.
-func (k Kind) IsScatter() bool {
-	return k == KindEndAll || k == KindActivity || k == KindActive
-}
-
-// IsOwnerScoped reports whether the command addresses an owner rather than a token.
-func (k Kind) IsOwnerScoped() bool { return k == KindList || k == KindEndOwner }
-
 // Command is one request to the store, already checked for everything that needs no state
 // (arity, token format, signature). It travels between nodes, hence the msgpack tags.
 type Command struct {

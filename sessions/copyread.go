@@ -39,10 +39,6 @@ func (s *Store) ReadCopy(cmd *Command) (res Result, ok bool) {
 	}
 }
 
-// Touches reports whether a ReadCopy of this kind counts as a read of the session, as the
-// same command on the primary would (TTL does not).
-func Touches(k Kind) bool { return k == KindPGet || k == KindPGetAll }
-
 // Touch records reads of a live session that another replica answered: n more reads, the
 // last at atMs. Unknown and ended sessions are ignored.
 func (s *Store) Touch(id ID, atMs int64, n uint32) {

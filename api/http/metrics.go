@@ -8,7 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/sessiongate/sessiongate/node"
+	"github.com/sessiongate/sessiongate/api"
 	"github.com/sessiongate/sessiongate/sessions"
 )
 
@@ -35,7 +35,7 @@ type Metrics struct {
 }
 
 // NewMetrics registers the command metrics and the node's own counters and gauges.
-func NewMetrics(n *node.Node) *Metrics {
+func NewMetrics(n api.Node) *Metrics {
 	reg := prometheus.NewRegistry()
 	m := &Metrics{
 		Registry: reg,
@@ -51,40 +51,39 @@ func NewMetrics(n *node.Node) *Metrics {
 		}, []string{"command"}),
 	}
 	reg.MustRegister(m.commands, m.errs, m.latency)
-	st := n.Stats()
 	counter := func(name, help string, f func() uint64) {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(f()) }))
 	}
 	gauge := func(name, help string, f func() float64) {
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f))
 	}
-	counter("sessiongate_forwarded_total", "Commands forwarded to another node's primary.", st.Forwarded.Load)
-	counter("sessiongate_copy_reads_total", "Reads this node answered from its copy as a backup holding a read lease.", st.CopyReads.Load)
-	counter("sessiongate_forward_batches_total", "Messages that carried several forwarded commands of a pipeline at once.", st.Batches.Load)
-	counter("sessiongate_replicated_ops_total", "Ops sent to backups.", st.Replicated.Load)
-	counter("sessiongate_replication_failures_total", "Op copies a backup did not acknowledge.", st.ReplFailed.Load)
-	counter("sessiongate_applied_ops_total", "Ops received from other nodes and merged.", st.Applied.Load)
-	counter("sessiongate_carried_ops_total", "Ops merged from the answers to writes this node forwarded as a backup.", st.Carried.Load)
-	counter("sessiongate_grouped_writes_total", "Writes replicated together with others of their pipeline (one copy per backup for the group).", st.Grouped.Load)
-	counter("sessiongate_inline_writes_total", "Forwarded writes run on the replication connection's reader instead of a worker.", st.InlineWrites.Load)
-	counter("sessiongate_inline_waits_total", "Forwarded calls run inline whose answers then waited for acknowledgements.", st.InlineWaits.Load)
-	counter("sessiongate_expired_sessions_total", "Sessions freed by the expiry sweep.", st.Expired.Load)
+	counter("sessiongate_forwarded_total", "Commands forwarded to another node's primary.", func() uint64 { return n.Counters().Forwarded })
+	counter("sessiongate_copy_reads_total", "Reads this node answered from its copy as a backup holding a read lease.", func() uint64 { return n.Counters().CopyReads })
+	counter("sessiongate_forward_batches_total", "Messages that carried several forwarded commands of a pipeline at once.", func() uint64 { return n.Counters().Batches })
+	counter("sessiongate_replicated_ops_total", "Ops sent to backups.", func() uint64 { return n.Counters().Replicated })
+	counter("sessiongate_replication_failures_total", "Op copies a backup did not acknowledge.", func() uint64 { return n.Counters().ReplFailed })
+	counter("sessiongate_applied_ops_total", "Ops received from other nodes and merged.", func() uint64 { return n.Counters().Applied })
+	counter("sessiongate_carried_ops_total", "Ops merged from the answers to writes this node forwarded as a backup.", func() uint64 { return n.Counters().Carried })
+	counter("sessiongate_grouped_writes_total", "Writes replicated together with others of their pipeline (one copy per backup for the group).", func() uint64 { return n.Counters().Grouped })
+	counter("sessiongate_inline_writes_total", "Forwarded writes run on the replication connection's reader instead of a worker.", func() uint64 { return n.Counters().InlineWrites })
+	counter("sessiongate_inline_waits_total", "Forwarded calls run inline whose answers then waited for acknowledgements.", func() uint64 { return n.Counters().InlineWaits })
+	counter("sessiongate_expired_sessions_total", "Sessions freed by the expiry sweep.", func() uint64 { return n.Counters().Expired })
 	gauge("sessiongate_sessions", "Live sessions held by this node (as primary or backup).", func() float64 {
-		return float64(n.Store().Stats().Sessions)
+		return float64(n.StoreStats().Sessions)
 	})
 	gauge("sessiongate_tombstones", "Ended or expired ids remembered by this node.", func() float64 {
-		return float64(n.Store().Stats().Tombstones)
+		return float64(n.StoreStats().Tombstones)
 	})
 	gauge("sessiongate_stored_bytes", "Bytes of owners, metadata and payloads held.", func() float64 {
-		return float64(n.Store().Stats().BlobBytes)
+		return float64(n.StoreStats().BlobBytes)
 	})
 	gauge("sessiongate_used_memory_bytes", "Memory the store counts against --maxmemory: stored bytes plus a fixed cost per session and tombstone.", func() float64 {
-		return float64(n.Store().Stats().UsedMemory)
+		return float64(n.StoreStats().UsedMemory)
 	})
 	gauge("sessiongate_maxmemory_bytes", "The --maxmemory limit; 0 means none.", func() float64 {
-		return float64(n.Store().Stats().MaxMemory)
+		return float64(n.StoreStats().MaxMemory)
 	})
-	view := func(f func(v *node.ClusterView) float64) func() float64 {
+	view := func(f func(v *api.ClusterView) float64) func() float64 {
 		return func() float64 {
 			if v := n.ClusterView(); v != nil {
 				return f(v)
@@ -92,7 +91,7 @@ func NewMetrics(n *node.Node) *Metrics {
 			return 0
 		}
 	}
-	gauge("sessiongate_partitions_primary", "Partitions this node is primary for.", view(func(v *node.ClusterView) float64 {
+	gauge("sessiongate_partitions_primary", "Partitions this node is primary for.", view(func(v *api.ClusterView) float64 {
 		c := 0
 		for _, p := range v.Partitions {
 			if p.Replicas[0] == v.Self {
@@ -101,7 +100,7 @@ func NewMetrics(n *node.Node) *Metrics {
 		}
 		return float64(c)
 	}))
-	gauge("sessiongate_partitions_under_replicated", "Partitions without a full, synced replica set, as this node sees them.", view(func(v *node.ClusterView) float64 {
+	gauge("sessiongate_partitions_under_replicated", "Partitions without a full, synced replica set, as this node sees them.", view(func(v *api.ClusterView) float64 {
 		c := 0
 		for _, p := range v.Partitions {
 			if p.UnderReplicated {
@@ -110,10 +109,10 @@ func NewMetrics(n *node.Node) *Metrics {
 		}
 		return float64(c)
 	}))
-	gauge("sessiongate_handoffs_in_progress", "Partition syncs under way on this node.", view(func(v *node.ClusterView) float64 {
+	gauge("sessiongate_handoffs_in_progress", "Partition syncs under way on this node.", view(func(v *api.ClusterView) float64 {
 		return float64(v.SyncsInProgress)
 	}))
-	gauge("sessiongate_last_handoff_seconds", "How long the last round of partition syncs took.", view(func(v *node.ClusterView) float64 {
+	gauge("sessiongate_last_handoff_seconds", "How long the last round of partition syncs took.", view(func(v *api.ClusterView) float64 {
 		return float64(v.LastSyncMs) / 1000
 	}))
 	counter("sessiongate_repairs_total", "Slots repaired by anti-entropy and sessions by read repair.", func() uint64 {
@@ -129,7 +128,7 @@ func NewMetrics(n *node.Node) *Metrics {
 
 // membersCollector counts members by state at scrape time.
 type membersCollector struct {
-	n    *node.Node
+	n    api.Node
 	desc *prometheus.Desc
 }
 
@@ -171,15 +170,15 @@ func (i instrumented) Do(ctx context.Context, cmd *sessions.Command) (sessions.R
 
 // DoBatch counts and times each command of a batch (each with the batch's latency), when the
 // wrapped backend runs batches; otherwise it runs the commands one by one.
-func (i instrumented) DoBatch(ctx context.Context, cmds []*sessions.Command) []node.Outcome {
+func (i instrumented) DoBatch(ctx context.Context, cmds []*sessions.Command) []api.Outcome {
 	start := time.Now()
-	var out []node.Outcome
+	var out []api.Outcome
 	if b, ok := i.b.(interface {
-		DoBatch(context.Context, []*sessions.Command) []node.Outcome
+		DoBatch(context.Context, []*sessions.Command) []api.Outcome
 	}); ok {
 		out = b.DoBatch(ctx, cmds)
 	} else {
-		out = make([]node.Outcome, len(cmds))
+		out = make([]api.Outcome, len(cmds))
 		for j, cmd := range cmds {
 			out[j].Result, out[j].Err = i.b.Do(ctx, cmd)
 		}
@@ -208,7 +207,7 @@ func errorKind(err error) string {
 	switch {
 	case errors.As(err, &se):
 		return "client" // a refusal the client caused: no session, bad payload, limit
-	case errors.Is(err, node.ErrTryAgain):
+	case errors.Is(err, api.ErrTryAgain):
 		return "tryagain"
 	case errors.Is(err, context.DeadlineExceeded):
 		return "timeout"

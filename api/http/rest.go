@@ -14,7 +14,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/sessiongate/sessiongate/node"
+	"github.com/sessiongate/sessiongate/api"
 	"github.com/sessiongate/sessiongate/sessions"
 )
 
@@ -47,7 +47,7 @@ func writeError(w http.ResponseWriter, err error) {
 		default:
 			status = http.StatusBadRequest
 		}
-	case errors.Is(err, node.ErrTryAgain), errors.Is(err, context.DeadlineExceeded), errors.Is(err, node.ErrClosed):
+	case errors.Is(err, api.ErrTryAgain), errors.Is(err, context.DeadlineExceeded), errors.Is(err, api.ErrClosed):
 		status = http.StatusServiceUnavailable
 		w.Header().Set("Retry-After", "1")
 	}

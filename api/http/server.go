@@ -11,7 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/sessiongate/sessiongate/node"
+	"github.com/sessiongate/sessiongate/api"
 )
 
 //go:embed static
@@ -44,14 +44,14 @@ const (
 
 // Server is the HTTP front end of one node.
 type Server struct {
-	n        *node.Node
+	n        api.Node
 	metrics  *Metrics
 	srv, ops *http.Server
 	maxConns int
 }
 
 // New builds the HTTP front end. b is the (instrumented) backend the REST routes use.
-func New(cfg Config, n *node.Node, m *Metrics, b Backend) *Server {
+func New(cfg Config, n api.Node, m *Metrics, b Backend) *Server {
 	if cfg.CommandTimeout <= 0 {
 		cfg.CommandTimeout = 5 * time.Second
 	}

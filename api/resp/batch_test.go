@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessiongate/sessiongate/api"
 	"github.com/sessiongate/sessiongate/node"
 	"github.com/sessiongate/sessiongate/sessions"
 )
@@ -23,7 +24,7 @@ func (b *batchRecorder) Do(ctx context.Context, cmd *sessions.Command) (sessions
 	return b.n.Do(ctx, cmd)
 }
 
-func (b *batchRecorder) DoBatch(ctx context.Context, cmds []*sessions.Command) []node.Outcome {
+func (b *batchRecorder) DoBatch(ctx context.Context, cmds []*sessions.Command) []api.Outcome {
 	b.mu.Lock()
 	b.sizes = append(b.sizes, len(cmds))
 	b.mu.Unlock()

@@ -4,7 +4,7 @@ import (
 	"context"
 	"strings"
 
-	"github.com/sessiongate/sessiongate/node"
+	"github.com/sessiongate/sessiongate/api"
 	"github.com/sessiongate/sessiongate/sessions"
 )
 
@@ -19,14 +19,14 @@ func cmdCluster(c *client, sg *sessions.Signer, args [][]byte) reply {
 	if strings.EqualFold(string(args[1]), "locate") {
 		return cmdLocate(c, sg, args)
 	}
-	var v *node.ClusterView
+	var v *api.ClusterView
 	if c.s.cfg.Cluster != nil {
 		v = c.s.cfg.Cluster()
 	}
 	if v == nil {
 		return errReply("ERR this node runs alone (start it with --cluster-addr to form a cluster)")
 	}
-	partition := func(p node.PartitionInfo) reply {
+	partition := func(p api.PartitionInfo) reply {
 		reps := make([]reply, len(p.Replicas))
 		for i, r := range p.Replicas {
 			reps[i] = bulk(r)

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sessiongate/sessiongate/node"
+	"github.com/sessiongate/sessiongate/api"
 	"github.com/sessiongate/sessiongate/ratelog"
 	"github.com/sessiongate/sessiongate/sessions"
 )
@@ -297,7 +297,7 @@ func cmdInfo(c *client, _ *sessions.Signer, args [][]byte) reply {
 	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	sections := []node.Section{
+	sections := []api.Section{
 		{Name: "server", Fields: [][2]string{
 			{"redis_version", "7.2.0"}, {"sessiongate_version", s.cfg.Version}, {"redis_mode", "standalone"},
 			{"os", runtime.GOOS + " " + runtime.GOARCH}, {"process_id", strconv.Itoa(s.pid())},
@@ -345,8 +345,8 @@ func cmdInfo(c *client, _ *sessions.Signer, args [][]byte) reply {
 
 // mergeSection adds a backend's section to INFO's: one with the name of a section already
 // there extends it, its fields taking the place of those of the same name.
-func mergeSection(sections []node.Section, add node.Section) []node.Section {
-	i := slices.IndexFunc(sections, func(s node.Section) bool { return s.Name == add.Name })
+func mergeSection(sections []api.Section, add api.Section) []api.Section {
+	i := slices.IndexFunc(sections, func(s api.Section) bool { return s.Name == add.Name })
 	if i < 0 {
 		return append(sections, add)
 	}

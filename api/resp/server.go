@@ -16,7 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/sessiongate/sessiongate/node"
+	"github.com/sessiongate/sessiongate/api"
 	"github.com/sessiongate/sessiongate/ratelog"
 	"github.com/sessiongate/sessiongate/sessions"
 	"github.com/sessiongate/sessiongate/workpool"
@@ -30,7 +30,7 @@ type Backend interface {
 // Batcher is a Backend that also runs a pipeline's commands in one call, in order per slot
 // (a node sends those bound for one primary in one message).
 type Batcher interface {
-	DoBatch(ctx context.Context, cmds []*sessions.Command) []node.Outcome
+	DoBatch(ctx context.Context, cmds []*sessions.Command) []api.Outcome
 }
 
 // Config configures a Server. Zero fields take the documented defaults.
@@ -52,11 +52,11 @@ type Config struct {
 	// MaxCommandBytes bounds one request in all. Default 64 MiB.
 	MaxCommandBytes int
 	// Sections adds INFO sections (sessions, cluster).
-	Sections func() []node.Section
+	Sections func() []api.Section
 	// Cluster answers SESSIONGATE.CLUSTER; it returns nil when the node runs alone.
-	Cluster func() *node.ClusterView
+	Cluster func() *api.ClusterView
 	// Locate answers SESSIONGATE.CLUSTER LOCATE: every member's own copy of a session.
-	Locate func(ctx context.Context, id sessions.ID) []node.Copy
+	Locate func(ctx context.Context, id sessions.ID) []api.Copy
 	// Sequential runs a pipeline's commands one after another on the connection's goroutine:
 	// fastest when the backend never waits on the network (a node running alone). Otherwise a
 	// Batcher backend gets a pipeline's session commands in one call, and any other backend

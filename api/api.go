@@ -1,0 +1,69 @@
+// Package api is what the front ends (RESP, REST, metrics, the status page) need of a node:
+// a Backend that runs commands, and the read-only views of the node they report. Front ends
+// depend on this package, never on the node itself, so either side can change alone.
+package api
+
+import (
+	"context"
+	"errors"
+
+	"github.com/sessiongate/sessiongate/sessions"
+)
+
+// Backend runs checked commands wherever they must run.
+type Backend interface {
+	// Do runs one command and returns its result once the write-acks policy is met.
+	Do(ctx context.Context, cmd *sessions.Command) (sessions.Result, error)
+	// DoBatch runs a pipeline's commands and returns their outcomes in order. Commands on one
+	// slot run in the order given; commands on different slots may run concurrently.
+	DoBatch(ctx context.Context, cmds []*sessions.Command) []Outcome
+}
+
+// Node is a Backend that also reports on itself.
+type Node interface {
+	Backend
+	// Counters is a snapshot of the node's counters.
+	Counters() Counters
+	// StoreStats is a snapshot of the local store's sizes.
+	StoreStats() sessions.Stats
+	// InfoSections are the node's INFO sections.
+	InfoSections() []Section
+	// ClusterView is what the node knows of its cluster, or nil when it runs alone.
+	ClusterView() *ClusterView
+	// Locate asks every member for its own copy of one session.
+	Locate(ctx context.Context, id sessions.ID) []Copy
+}
+
+// ErrTryAgain matches every retryable cluster error (TRYAGAIN and CLUSTERDOWN).
+var ErrTryAgain = errors.New("try again")
+
+// ErrClosed is returned for commands that reach a node after its shutdown.
+var ErrClosed = errors.New("node: shut down")
+
+// Outcome is one command's answer within a batch.
+type Outcome struct {
+	Result sessions.Result
+	Err    error
+}
+
+// Section is one block of INFO output.
+type Section struct {
+	Name   string
+	Fields [][2]string
+}
+
+// Counters are a node's running totals, for INFO and metrics.
+type Counters struct {
+	Commands     uint64 // commands executed here as primary
+	Forwarded    uint64 // commands sent to another node's primary
+	CopyReads    uint64 // reads answered from this node's copy as a backup
+	Batches      uint64 // messages that carried several forwarded commands at once
+	Expired      uint64 // sessions freed by the expiry sweep
+	Replicated   uint64 // ops sent to backups
+	ReplFailed   uint64 // op copies that a backup did not acknowledge
+	Applied      uint64 // ops received from other nodes and applied
+	Carried      uint64 // ops applied from the answers to writes this node forwarded
+	Grouped      uint64 // writes replicated in a group with others of their pipeline
+	InlineWrites uint64 // forwarded writes run on the replication connection's reader
+	InlineWaits  uint64 // inline calls whose answers waited for acknowledgements
+}
