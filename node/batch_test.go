@@ -13,6 +13,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/sessiongate/sessiongate/api"
+	"github.com/sessiongate/sessiongate/internal/faultnet"
 	"github.com/sessiongate/sessiongate/replication"
 	"github.com/sessiongate/sessiongate/sessions"
 )
@@ -171,7 +172,7 @@ func TestDoBatchFallsBackForOlderPeers(t *testing.T) {
 // is its answer); a write that must wait for one has its answer deferred. Commands for
 // another primary, and any that may need a read repair, go to a worker from the start.
 func TestServeInlineRunsWhatWaitsOnNothingBeforeItRuns(t *testing.T) {
-	faults := NewFaults()
+	faults := faultnet.New()
 	nodes := startCluster(t, 2, withReplFaults(faults))
 	ids := writeSessions(t, nodes, 20)
 	c := nodes[1].n.cluster

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sessiongate/sessiongate/api"
+	"github.com/sessiongate/sessiongate/internal/faultnet"
 	"github.com/sessiongate/sessiongate/sessions"
 )
 
@@ -15,7 +16,7 @@ import (
 // when a lease held by a backup whose copy failed runs out, or at the deadline with the
 // undecided partitions failed.
 func TestFlightDecidesItselfWhenDone(t *testing.T) {
-	faults := NewFaults()
+	faults := faultnet.New()
 	nodes := startCluster(t, 3, withReplFaults(faults)) // a majority: one backup's ack of two
 	c := nodes[1].n.cluster
 	v := c.view.Load()

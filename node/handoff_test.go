@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sessiongate/sessiongate/api"
+	"github.com/sessiongate/sessiongate/internal/faultnet"
 	"github.com/sessiongate/sessiongate/ring"
 	"github.com/sessiongate/sessiongate/sessions"
 )
@@ -89,7 +90,7 @@ func TestOldPrimaryHandsOffLateWrites(t *testing.T) {
 func TestNewPrimaryNotHeldByUnansweringMember(t *testing.T) {
 	nodes := startCluster(t, 3)
 	ids := writeSessions(t, nodes, 200)
-	f := NewFaults()
+	f := faultnet.New()
 	f.Blackhole(nodes[1].repl) // n1 gossips normally but never answers n3's pulls
 	joined := startNode(t, "n3", []string{nodes[0].gossip}, withReplFaults(f))
 	waitMembers(t, append(nodes, joined), 4)

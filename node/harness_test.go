@@ -16,6 +16,7 @@ import (
 	"github.com/hashicorp/memberlist"
 
 	"github.com/sessiongate/sessiongate/api"
+	"github.com/sessiongate/sessiongate/internal/faultnet"
 	"github.com/sessiongate/sessiongate/sessions"
 )
 
@@ -23,7 +24,7 @@ import (
 type testNode struct {
 	name, gossip, repl string
 	n                  *Node
-	faults             *Faults
+	faults             *faultnet.Faults
 }
 
 var testTenant = sessions.TenantOf([]byte("test-key"))
@@ -97,7 +98,7 @@ func createNodeAt(t testing.TB, port int, name string, seeds []string, opts ...n
 		name:   name,
 		gossip: "127.0.0.1:" + strconv.Itoa(port),
 		repl:   "127.0.0.1:" + strconv.Itoa(port+1),
-		faults: NewFaults(),
+		faults: faultnet.New(),
 	}
 	cfg := ClusterConfig{
 		Name: name, BindAddr: tn.gossip, Join: seeds, Partitions: 64,
@@ -284,4 +285,4 @@ type randReader struct{}
 func (randReader) Read(p []byte) (int, error) { return rand.Read(p) }
 
 // withReplFaults routes a node's replication dials through f, set up before it starts.
-func withReplFaults(f *Faults) nodeOpt { return func(c *ClusterConfig) { c.Dial = f.Dial } }
+func withReplFaults(f *faultnet.Faults) nodeOpt { return func(c *ClusterConfig) { c.Dial = f.Dial } }

@@ -1,4 +1,6 @@
-package node
+// Package faultnet injects network faults into one node's outgoing traffic, for tests:
+// blocked, black-holed and delayed destinations, for gossip and for replication links.
+package faultnet
 
 import (
 	"errors"
@@ -21,8 +23,8 @@ type Faults struct {
 	refused int // dials refused because their destination was blocked
 }
 
-// NewFaults returns a Faults with nothing blocked.
-func NewFaults() *Faults {
+// New returns a Faults with nothing blocked.
+func New() *Faults {
 	return &Faults{blocked: map[string]bool{}, holed: map[string]bool{}, delay: map[string]time.Duration{}, conns: map[net.Conn]string{}}
 }
 
@@ -82,7 +84,7 @@ func (f *Faults) check(addr string) (time.Duration, bool) {
 
 var errBlocked = errors.New("faults: destination blocked")
 
-// Dial dials addr unless it is blocked; usable as ClusterConfig.Dial.
+// Dial dials addr unless it is blocked; usable as node.ClusterConfig.Dial.
 func (f *Faults) Dial(network, addr string) (net.Conn, error) {
 	d, blocked := f.check(addr)
 	if blocked {
