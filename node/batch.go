@@ -40,13 +40,11 @@ type batchResultMsg struct {
 // batch; give one a batch of its own when its order matters (the RESP front end does).
 func (n *Node) DoBatch(ctx context.Context, cmds []*sessions.Command) []api.Outcome {
 	out := make([]api.Outcome, len(cmds))
-	select {
-	case <-n.stop:
+	if n.life.Err() != nil {
 		for i := range out {
 			out[i].Err = api.ErrClosed
 		}
 		return out
-	default:
 	}
 	if n.cluster == nil {
 		for i, cmd := range cmds {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/sessiongate/sessiongate/api"
+	"github.com/sessiongate/sessiongate/mover"
 	"github.com/sessiongate/sessiongate/replication"
 	"github.com/sessiongate/sessiongate/ring"
 	"github.com/sessiongate/sessiongate/workpool"
@@ -57,27 +57,15 @@ type cluster struct {
 	verified   map[string]string // name -> the replication address it proved
 	unverified map[string]memberInfo
 	checking   map[string]bool
-	// dirty marks partitions whose backups missed a write; anti-entropy repairs them first.
-	dirty []atomic.Bool
-
-	// unheld records since when this node has not held a partition it once held; its copy
-	// is dropped after DropAfter (guarded by mu).
-	unheld map[int]time.Time
-
 	// born and lastTick let the stall watchdog (stall.go) tell that the process was frozen.
 	born     time.Time
 	lastTick atomic.Int64 // nanoseconds since born at the watchdog's last note
 
-	// pulling counts, per partition, this node's pulls of it still under way (as primary or
-	// as backup): until they finish, its copy may lack acknowledged writes.
-	pulling    []atomic.Int32
-	lastSyncMs atomic.Int64 // duration of the last completed round of syncs after a view change
-	repairs    atomic.Uint64
+	mover *mover.Mover // pulls, hand-offs, anti-entropy, drops
 
 	leases *leases // read leases (lease.go)
 
-	stop chan struct{}
-	life context.Context // ends with stop
+	life context.Context // the node's lifetime; ends at shutdown
 	end  context.CancelFunc
 	wg   sync.WaitGroup
 	pool workpool.Pool // runs forwarded batches' commands, and copies waiting for a dial
@@ -114,10 +102,6 @@ func newCluster(n *Node, cfg ClusterConfig) (*cluster, error) {
 		peers:   map[string]memberInfo{},
 		keysOf:  map[string][][]byte{}, verified: map[string]string{},
 		unverified: map[string]memberInfo{}, checking: map[string]bool{},
-		unheld:  map[int]time.Time{},
-		dirty:   make([]atomic.Bool, cfg.Partitions),
-		pulling: make([]atomic.Int32, cfg.Partitions),
-		stop:    make(chan struct{}),
 	}
 	warn, err := cfg.checkProtected()
 	if err != nil {
@@ -129,7 +113,13 @@ func newCluster(n *Node, cfg ClusterConfig) (*cluster, error) {
 	if warn {
 		c.log.Warn("cluster links are neither authenticated nor encrypted: anyone who reaches the cluster ports can read and change every session; set a cluster secret", "gossip", cfg.BindAddr, "repl", cfg.ReplAddr)
 	}
-	c.life, c.end = context.WithCancel(context.Background())
+	c.life, c.end = context.WithCancel(n.life)
+	c.mover = mover.New(c.life, mover.Config{
+		Self: cfg.Name, RPCTimeout: cfg.RPCTimeout, HandoffDelay: cfg.HandoffDelay, DropAfter: cfg.DropAfter,
+		Current: func() mover.View { return c.view.Load() }, Install: &c.mu,
+		InSync: func(name string, since int64) { c.leases.grantee(name).syncedAt.Store(since) },
+		Clock:  func() int64 { return c.leases.now() }, Logger: c.log,
+	}, cfg.Partitions, peers{c}, n.store)
 	c.leases = newLeases(c, cfg.ReadLease)
 	ln, err := net.Listen("tcp", cfg.ReplAddr)
 	if err != nil {
@@ -165,8 +155,8 @@ func newCluster(n *Node, cfg ClusterConfig) (*cluster, error) {
 	c.born = time.Now()
 	c.every(stallTick, func() { c.checkStall() }) // the stall watchdog (stall.go)
 	c.every(cfg.RejoinInterval, c.rejoin)
-	c.every(cfg.AntiEntropyInterval, func() { c.antiEntropyRound() })
-	c.every(max(cfg.DropAfter/4, 50*time.Millisecond), c.dropUnheld)
+	c.every(cfg.AntiEntropyInterval, func() { c.mover.AntiEntropy() })
+	c.every(max(cfg.DropAfter/4, 50*time.Millisecond), c.mover.DropUnheld)
 	if c.leases.enabled() {
 		c.every(cfg.ReadLease/4, c.leases.ask)
 		c.every(touchEvery, c.leases.flushTouches)
@@ -239,12 +229,12 @@ func (c *cluster) viewLoop() {
 	defer c.wg.Done()
 	for {
 		select {
-		case <-c.stop:
+		case <-c.life.Done():
 			return
 		case <-c.rebuild:
 		}
 		select {
-		case <-c.stop:
+		case <-c.life.Done():
 			return
 		case <-time.After(50 * time.Millisecond):
 		}
@@ -291,83 +281,49 @@ func (c *cluster) installView() {
 	}
 	c.leases.viewChanged()
 	nv := &view{ring: r, members: members, ready: make([]chan struct{}, r.Partitions()), since: time.Now()}
-	var moves []ring.Move
-	if old != nil {
-		moves = ring.Diff(old.ring, r)
+	alive := make(map[string]bool, len(members))
+	for m := range members {
+		alive[m] = true
 	}
+	ch := mover.Change{Self: c.cfg.Name, New: r, Alive: alive, Leaving: c.leaving.Load()}
+	if old != nil {
+		ch.Old, ch.OldMembers = old.ring, make(map[string]bool, len(old.members))
+		for m := range old.members {
+			ch.OldMembers[m] = true
+		}
+	}
+	plan := mover.PlanChange(ch)
 	for p := range nv.ready {
 		nv.ready[p] = closedChan
 		if old != nil && old.ring.Primary(p) == c.cfg.Name {
 			nv.ready[p] = old.ready[p] // still ours: keep waiting on any sync under way
 		}
 	}
-	var syncs []partitionSync
-	var lost []int // partitions this node stopped being primary of: pushed by runHandoffs
-	for _, mv := range moves {
-		wasPrimary := len(mv.Old) > 0 && mv.Old[0] == c.cfg.Name
-		if wasPrimary && mv.New[0] != c.cfg.Name {
-			// Repairing the partition's backups is the new primary's job now (it pulls, and we
-			// push below); a flag left set here would report it under-replicated forever.
-			c.dirty[mv.Partition].Store(false)
-			// The new primary pulls from us, but may have pulled before we saw the change and
-			// took our last writes. Push them once we have stopped (leave pushes by itself).
-			if _, alive := members[mv.New[0]]; alive && !c.leaving.Load() {
-				lost = append(lost, mv.Partition)
-			}
-		}
-		self := slices.Contains(mv.New, c.cfg.Name)
-		if !self || c.leaving.Load() {
-			continue
-		}
-		from := map[string]bool{}
-		for _, m := range append(slices.Clone(mv.Old), mv.New...) {
-			if m != c.cfg.Name {
-				if _, alive := members[m]; alive {
-					from[m] = true
-				}
-			}
-		}
-		ps := partitionSync{p: mv.Partition, from: from}
-		// A primary that stays primary keeps serving only if nobody it now pulls from is
-		// new to it: a member that just (re)appeared, such as the rest of the cluster seen
-		// by a node that restarted empty and briefly saw itself alone, may hold sessions
-		// this node has never seen.
-		newcomer := old == nil && len(from) > 0
-		if old != nil {
-			for m := range from {
-				if _, known := old.members[m]; !known {
-					newcomer = true
-					break
-				}
-			}
-		}
-		if mv.New[0] == c.cfg.Name && (!wasPrimary || newcomer) {
-			// Newly primary: serve nothing until the previous holders' data is merged in, so
-			// that no read answers "does not exist" for a live session.
-			ps.ready = make(chan struct{})
-			nv.ready[mv.Partition] = ps.ready
-		}
-		if len(from) > 0 {
-			syncs = append(syncs, ps)
-		} else if ps.ready != nil {
-			close(ps.ready)
-		}
+	for _, p := range plan.Resigned {
+		c.mover.ClearDirty(p)
 	}
-	for p := 0; p < r.Partitions(); p++ {
-		if held, _ := r.Holds(c.cfg.Name, p); held {
-			delete(c.unheld, p)
-		} else if _, ok := c.unheld[p]; !ok {
-			c.unheld[p] = time.Now()
-		}
-	}
-	c.startSyncs(syncs, nv) // counted before the view shows: reports never miss a pull
+	c.mover.NoteHeld(r)
+	c.mover.Start(nv, c.gate(nv, plan.Syncs)) // counted before the view shows: reports never miss a pull
 	c.view.Store(nv)
 	if old != nil {
-		c.log.Info("ring changed", "members", len(names), "partitions_moved", len(moves), "syncs", len(syncs))
+		c.log.Info("ring changed", "members", len(names), "partitions_moved", plan.Moved, "syncs", len(plan.Syncs))
 	}
-	if len(lost) > 0 {
-		go c.runHandoffs(lost)
+	if len(plan.Lost) > 0 {
+		c.mover.HandOff(plan.Lost)
 	}
+}
+
+// gate turns syncs into pulls, closing the gated partitions of v until their first round.
+func (c *cluster) gate(v *view, syncs []mover.Sync) []mover.Pull {
+	pulls := make([]mover.Pull, len(syncs))
+	for i, s := range syncs {
+		pulls[i].Sync = s
+		if s.Gate {
+			pulls[i].Ready = make(chan struct{})
+			v.ready[s.P] = pulls[i].Ready
+		}
+	}
+	return pulls
 }
 
 func stateName(s memberlist.NodeStateType) string {
@@ -409,7 +365,6 @@ func (c *cluster) rejoin() {
 }
 
 func (c *cluster) shutdown() error {
-	close(c.stop)
 	c.end()
 	c.wg.Wait()
 	err := c.ml.Shutdown()
@@ -419,13 +374,6 @@ func (c *cluster) shutdown() error {
 	return err
 }
 
-// handoffParallelism bounds the partition pushes a node runs at once (leaving, or handing
-// lost partitions to their new primaries).
-const handoffParallelism = 16
-
-// leavePushAttempts bounds the tries of one partition's push to one holder when leaving.
-const leavePushAttempts = 4
-
 // leave hands this node's partitions to their next holders, then leaves the gossip group.
 func (c *cluster) leave(ctx context.Context) error {
 	old := c.view.Load()
@@ -434,36 +382,17 @@ func (c *cluster) leave(ctx context.Context) error {
 	nv := c.view.Load()
 	start := time.Now()
 	moved := 0
-	var hs []handoff
+	var hs []mover.Handoff
 	for p := 0; p < old.ring.Partitions(); p++ {
 		if held, _ := old.ring.Holds(c.cfg.Name, p); !held {
 			continue
 		}
 		for _, to := range nv.ring.Replicas(p) {
-			hs = append(hs, handoff{p: p, to: to})
+			hs = append(hs, mover.Handoff{P: p, To: to})
 		}
 		moved++
 	}
-	// Pushes run in parallel: while they last, the partitions answer TRYAGAIN (the others
-	// still route to this node, which no longer serves them), so their length is downtime.
-	c.pushEach(hs, func() bool { return ctx.Err() == nil }, func(h handoff) {
-		// This copy may be the only one of the last writes: a push is tried again (a
-		// holder restarting, a dial failed a moment ago) before it is given up.
-		for attempt := 1; ; attempt++ {
-			err := c.pushPartition(ctx, h.to, h.p)
-			if err == nil {
-				return
-			}
-			if attempt == leavePushAttempts || ctx.Err() != nil {
-				c.log.Warn("hand-off failed", "partition", h.p, "to", h.to, "attempts", attempt, "err", err)
-				return
-			}
-			select {
-			case <-ctx.Done():
-			case <-time.After(250 * time.Millisecond):
-			}
-		}
-	})
+	c.mover.Leave(ctx, hs)
 	c.log.Info("handed off partitions", "partitions", moved, "took", time.Since(start))
 	if err := c.ml.Leave(5 * time.Second); err != nil {
 		c.log.Warn("leave broadcast", "err", err)

@@ -120,7 +120,7 @@ func TestLostPartitionsLeaveNoDirtyFlag(t *testing.T) {
 	c := nodes[0].n.cluster
 	for p, set := range before.Partitions {
 		if set.Replicas[0] == "n0" {
-			c.dirty[p].Store(true) // as if a copy to a backup had failed
+			c.mover.MarkDirty(p) // as if a copy to a backup had failed
 		}
 	}
 	joined := startNode(t, "n3", []string{nodes[0].gossip}, withAntiEntropy(time.Hour))
@@ -225,7 +225,7 @@ func TestHandoffFollowsAMovingPrimary(t *testing.T) {
 	if _, err := c.n.Store().Do(&sessions.Command{Kind: sessions.KindStart, Tenant: testTenant, ID: id, TTL: 3600}); err != nil {
 		t.Fatal(err)
 	}
-	go c.runHandoffs([]int{p})
+	c.mover.HandOff([]int{p})
 	eventually(t, 10*time.Second, "the push to n1", func() bool {
 		_, ok := nodes[1].n.Store().Export(id)
 		return ok

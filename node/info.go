@@ -71,7 +71,7 @@ func (n *Node) ClusterView() *api.ClusterView {
 	v := c.view.Load()
 	cv := &api.ClusterView{
 		Self: c.cfg.Name, Replicas: c.cfg.Replicas, WriteAcks: c.cfg.WriteAcks.String(),
-		SyncsInProgress: c.syncsInProgress(), LastSyncMs: c.lastSyncMs.Load(), Repairs: c.repairs.Load(),
+		SyncsInProgress: c.mover.InProgress(), LastSyncMs: c.mover.LastSyncMs(), Repairs: c.mover.Repairs(),
 	}
 	counts := map[string][2]int{}
 	for p := 0; p < v.ring.Partitions(); p++ {
@@ -83,8 +83,8 @@ func (n *Node) ClusterView() *api.ClusterView {
 			pi.Syncing = true
 		}
 		// Only a primary keeps the dirty flag of a partition (its backups missed a write).
-		pi.UnderReplicated = pi.Syncing || len(set) < c.cfg.Replicas || set[0] == c.cfg.Name && c.dirty[p].Load() ||
-			c.pulling[p].Load() > 0 && slices.Contains(set, c.cfg.Name) // a backup's copy still filling
+		pi.UnderReplicated = pi.Syncing || len(set) < c.cfg.Replicas || set[0] == c.cfg.Name && c.mover.Dirty(p) ||
+			c.mover.Pulling(p) && slices.Contains(set, c.cfg.Name) // a backup's copy still filling
 		for i, m := range set {
 			if v.members[m].State != "alive" {
 				pi.UnderReplicated = true

@@ -142,7 +142,7 @@ func (l *leases) fenceWait() time.Duration {
 func (l *leases) ask() {
 	c := l.c
 	v := c.view.Load()
-	if time.Since(v.since) < c.cfg.ReplicaReadDelay || c.syncsInProgress() > 0 {
+	if time.Since(v.since) < c.cfg.ReplicaReadDelay || c.mover.InProgress() > 0 {
 		return // this copy may still lack writes from before the view change
 	}
 	primaries := map[string]bool{}

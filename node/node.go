@@ -37,7 +37,10 @@ type Node struct {
 
 	cluster *cluster // nil when alone
 
-	stop     chan struct{}
+	// life is the node's lifetime: every background task derives from it, and Shutdown
+	// cancels it.
+	life     context.Context
+	end      context.CancelFunc
 	wg       sync.WaitGroup
 	shutOnce sync.Once
 }
@@ -73,11 +76,12 @@ func Create(cfg Config) (*Node, error) {
 		cfg:   cfg,
 		log:   cfg.Logger,
 		store: sessions.New(cfg.Store),
-		stop:  make(chan struct{}),
 	}
+	n.life, n.end = context.WithCancel(context.Background())
 	if cfg.Cluster != nil {
 		c, err := newCluster(n, *cfg.Cluster)
 		if err != nil {
+			n.end()
 			return nil, err
 		}
 		n.cluster = c
@@ -108,10 +112,8 @@ func (n *Node) StoreStats() sessions.Stats { return n.store.Stats() }
 // Do runs a command wherever it must run and returns its result once the write-acks policy
 // is met.
 func (n *Node) Do(ctx context.Context, cmd *sessions.Command) (sessions.Result, error) {
-	select {
-	case <-n.stop:
+	if n.life.Err() != nil {
 		return sessions.Result{}, api.ErrClosed
-	default:
 	}
 	if n.cluster != nil {
 		return n.cluster.do(ctx, cmd)
@@ -126,7 +128,7 @@ func (n *Node) sweepLoop() {
 	defer t.Stop()
 	for {
 		select {
-		case <-n.stop:
+		case <-n.life.Done():
 			return
 		case <-t.C:
 		}
@@ -147,7 +149,7 @@ func (n *Node) sweepLoop() {
 func (n *Node) Shutdown() error {
 	var err error
 	n.shutOnce.Do(func() {
-		close(n.stop)
+		n.end()
 		if n.cluster != nil {
 			err = n.cluster.shutdown()
 		}

@@ -36,7 +36,7 @@ func (c *cluster) sendCopy(v *view, i int, t *copyTarget, parts []partOps, done 
 		if err != nil {
 			c.n.stats.ReplFailed.Add(n)
 			for _, k := range t.parts {
-				c.dirty[parts[k].p].Store(true)
+				c.mover.MarkDirty(parts[k].p)
 			}
 			g.failedAt.Store(c.leases.now())
 		}

@@ -109,7 +109,7 @@ func (c *cluster) waitNewView(ctx context.Context, v *view) bool {
 		select {
 		case <-ctx.Done():
 			return false
-		case <-c.stop:
+		case <-c.life.Done():
 			return false
 		case <-t.C:
 			if c.view.Load().ring != v.ring {
@@ -223,7 +223,7 @@ func (c *cluster) readRepair(ctx context.Context, v *view, set []string, id sess
 		}
 	}
 	if applied {
-		c.repairs.Add(1)
+		c.mover.Repaired(1)
 	}
 	return applied, complete
 }

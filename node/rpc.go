@@ -162,7 +162,11 @@ func (h handler) ServeCall(ctx context.Context, m replication.Method, dec *msgpa
 		if err := dec.Decode(&req); err != nil {
 			return nil, err
 		}
-		return &digestMsg{Digests: c.n.store.SlotDigests(intSlots(req.Slots))}, nil
+		slots := make([]int, len(req.Slots))
+		for i, s := range req.Slots {
+			slots[i] = int(s)
+		}
+		return &digestMsg{Digests: c.n.store.SlotDigests(slots)}, nil
 	}
 	return nil, fmt.Errorf("unknown method %d", m)
 }

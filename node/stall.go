@@ -1,7 +1,11 @@
 package node
 
 import (
+	"maps"
+	"slices"
 	"time"
+
+	"github.com/sessiongate/sessiongate/mover"
 )
 
 // A node that was frozen (SIGSTOP, docker pause, a VM stall) for longer than failure
@@ -42,24 +46,10 @@ func (c *cluster) resyncPrimaries() {
 	nv := *old
 	nv.ready = append([]chan struct{}(nil), old.ready...)
 	nv.since = time.Now() // misses ask the replicas again for a while
-	from := map[string]bool{}
-	for m := range old.members {
-		if m != c.cfg.Name {
-			from[m] = true
-		}
-	}
-	if len(from) == 0 {
+	syncs := mover.Resync(c.cfg.Name, old.ring, slices.Collect(maps.Keys(old.members)))
+	if len(syncs) == 0 {
 		return
 	}
-	var syncs []partitionSync
-	for p := range nv.ready {
-		if old.ring.Primary(p) != c.cfg.Name {
-			continue
-		}
-		ps := partitionSync{p: p, from: from, ready: make(chan struct{})}
-		nv.ready[p] = ps.ready
-		syncs = append(syncs, ps)
-	}
-	c.startSyncs(syncs, &nv)
+	c.mover.Start(&nv, c.gate(&nv, syncs))
 	c.view.Store(&nv)
 }

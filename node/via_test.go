@@ -153,7 +153,7 @@ func failedForward(t *testing.T, pipeline bool) {
 	if !via.n.cluster.leases.holds(other.name, version()) {
 		t.Fatal("the lease from the other primary was dropped too")
 	}
-	primary.n.cluster.antiEntropyRound()
+	primary.n.cluster.mover.AntiEntropy()
 	if !via.n.store.Ended(id) {
 		t.Fatal("anti-entropy did not bring the END")
 	}
