@@ -1,10 +1,10 @@
 package node
 
 // Hand-written msgpack codecs for the messages of the hot methods (forward, scatter, apply),
-// built on package wire's codecs and with their rules: the bytes are those reflection writes from
-// the tags, the decoders read reflection's output too, and they bound every length by the
-// input. The receivers are pointers, so a message must be passed to Call as &msg: msgpack
-// cannot take the address of a value inside an interface and fails with "non-addressable".
+// built on package wire and with its rules: the bytes are those reflection writes from the
+// tags, the decoders read reflection's output too, and they bound every length by the input.
+// The receivers are pointers, so a message must be passed to Call as &msg: msgpack cannot take
+// the address of a value inside an interface and fails with "non-addressable".
 
 import (
 	"github.com/vmihailenco/msgpack/v5"
