@@ -1,15 +1,16 @@
 package node
 
 // Hand-written msgpack codecs for the messages of the hot methods (forward, scatter, apply),
-// built on sessions' codecs and with their rules: the bytes are those reflection writes from
-// the tags, the decoders read reflection's output too, and they bound every length by the
-// input. The receivers are pointers, so a message must be passed to Call as &msg: msgpack
-// cannot take the address of a value inside an interface and fails with "non-addressable".
+// built on package wire and with its rules: the bytes are those reflection writes from the
+// tags, the decoders read reflection's output too, and they bound every length by the input.
+// The receivers are pointers, so a message must be passed to Call as &msg: msgpack cannot take
+// the address of a value inside an interface and fails with "non-addressable".
 
 import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/sessiongate/sessiongate/sessions"
+	"github.com/sessiongate/sessiongate/wire"
 )
 
 var (
@@ -29,9 +30,9 @@ func (m *commandMsg) EncodeMsgpack(enc *msgpack.Encoder) error {
 	if m == nil {
 		return enc.EncodeNil()
 	}
-	w := sessions.MapWriter{Enc: enc}
+	w := wire.MapWriter{Enc: enc}
 	w.Len(2 + count(m.Via != "") + count(m.Deadline != 0))
-	w.Value("c", &m.Cmd)
+	wire.Put(&w, "c", &m.Cmd, wire.EncodeCommand)
 	w.Int("h", m.Hops)
 	if m.Via != "" {
 		w.String("v", m.Via)
@@ -42,20 +43,20 @@ func (m *commandMsg) EncodeMsgpack(enc *msgpack.Encoder) error {
 
 func (m *commandMsg) DecodeMsgpack(dec *msgpack.Decoder) error {
 	*m = commandMsg{}
-	var r sessions.MapReader
+	var r wire.MapReader
 	for r.Start(dec); r.Next(); {
 		var err error
 		switch string(r.Key()) {
 		case "c":
-			err = m.Cmd.DecodeMsgpack(dec)
+			err = wire.DecodeCommand(dec, &m.Cmd)
 		case "h":
 			m.Hops, err = dec.DecodeInt()
 		case "v":
-			m.Via, err = sessions.ReadString(dec)
+			m.Via, err = wire.ReadString(dec)
 		case "dl":
 			m.Deadline, err = dec.DecodeInt64()
 		default:
-			err = sessions.SkipValue(dec)
+			err = wire.SkipValue(dec)
 		}
 		if err != nil {
 			return err
@@ -68,9 +69,9 @@ func (m *resultMsg) EncodeMsgpack(enc *msgpack.Encoder) error {
 	if m == nil {
 		return enc.EncodeNil()
 	}
-	w := sessions.MapWriter{Enc: enc}
+	w := wire.MapWriter{Enc: enc}
 	w.Len(1 + count(m.Code != 0) + count(m.Max != 0) + count(m.Msg != "") + count(len(m.Ops) > 0))
-	w.Value("r", &m.Result)
+	wire.Put(&w, "r", &m.Result, wire.EncodeResult)
 	if m.Code != 0 {
 		w.Uint8("c", uint8(m.Code))
 	}
@@ -88,12 +89,12 @@ func (m *resultMsg) EncodeMsgpack(enc *msgpack.Encoder) error {
 
 func (m *resultMsg) DecodeMsgpack(dec *msgpack.Decoder) error {
 	*m = resultMsg{}
-	var r sessions.MapReader
+	var r wire.MapReader
 	for r.Start(dec); r.Next(); {
 		var err error
 		switch string(r.Key()) {
 		case "r":
-			err = m.Result.DecodeMsgpack(dec)
+			err = wire.DecodeResult(dec, &m.Result)
 		case "c":
 			var c uint8
 			c, err = dec.DecodeUint8()
@@ -101,11 +102,11 @@ func (m *resultMsg) DecodeMsgpack(dec *msgpack.Decoder) error {
 		case "m":
 			m.Max, err = dec.DecodeInt()
 		case "e":
-			m.Msg, err = sessions.ReadString(dec)
+			m.Msg, err = wire.ReadString(dec)
 		case "o":
-			m.Ops, err = sessions.ReadOps(dec)
+			m.Ops, err = wire.ReadOps(dec)
 		default:
-			err = sessions.SkipValue(dec)
+			err = wire.SkipValue(dec)
 		}
 		if err != nil {
 			return err
@@ -118,7 +119,7 @@ func (m *opsMsg) EncodeMsgpack(enc *msgpack.Encoder) error {
 	if m == nil {
 		return enc.EncodeNil()
 	}
-	w := sessions.MapWriter{Enc: enc}
+	w := wire.MapWriter{Enc: enc}
 	w.Len(1)
 	w.Ops("o", m.Ops)
 	return w.Err
@@ -126,14 +127,14 @@ func (m *opsMsg) EncodeMsgpack(enc *msgpack.Encoder) error {
 
 func (m *opsMsg) DecodeMsgpack(dec *msgpack.Decoder) error {
 	*m = opsMsg{}
-	var r sessions.MapReader
+	var r wire.MapReader
 	for r.Start(dec); r.Next(); {
 		var err error
 		switch string(r.Key()) {
 		case "o":
-			m.Ops, err = sessions.ReadOps(dec)
+			m.Ops, err = wire.ReadOps(dec)
 		default:
-			err = sessions.SkipValue(dec)
+			err = wire.SkipValue(dec)
 		}
 		if err != nil {
 			return err
@@ -146,9 +147,9 @@ func (m *batchMsg) EncodeMsgpack(enc *msgpack.Encoder) error {
 	if m == nil {
 		return enc.EncodeNil()
 	}
-	w := sessions.MapWriter{Enc: enc}
+	w := wire.MapWriter{Enc: enc}
 	w.Len(2 + count(m.Via != "") + count(m.Deadline != 0))
-	sessions.PutArray(&w, "c", m.Cmds)
+	wire.PutArray(&w, "c", m.Cmds, wire.EncodeCommand)
 	w.Int("h", m.Hops)
 	if m.Via != "" {
 		w.String("v", m.Via)
@@ -159,20 +160,20 @@ func (m *batchMsg) EncodeMsgpack(enc *msgpack.Encoder) error {
 
 func (m *batchMsg) DecodeMsgpack(dec *msgpack.Decoder) error {
 	*m = batchMsg{}
-	var r sessions.MapReader
+	var r wire.MapReader
 	for r.Start(dec); r.Next(); {
 		var err error
 		switch string(r.Key()) {
 		case "c":
-			m.Cmds, err = sessions.ReadArray[sessions.Command](dec)
+			m.Cmds, err = wire.ReadArray(dec, wire.DecodeCommand)
 		case "h":
 			m.Hops, err = dec.DecodeInt()
 		case "v":
-			m.Via, err = sessions.ReadString(dec)
+			m.Via, err = wire.ReadString(dec)
 		case "dl":
 			m.Deadline, err = dec.DecodeInt64()
 		default:
-			err = sessions.SkipValue(dec)
+			err = wire.SkipValue(dec)
 		}
 		if err != nil {
 			return err
@@ -185,22 +186,22 @@ func (m *batchResultMsg) EncodeMsgpack(enc *msgpack.Encoder) error {
 	if m == nil {
 		return enc.EncodeNil()
 	}
-	w := sessions.MapWriter{Enc: enc}
+	w := wire.MapWriter{Enc: enc}
 	w.Len(1)
-	sessions.PutArray(&w, "r", m.Results)
+	wire.PutArray(&w, "r", m.Results, encodeResultMsg)
 	return w.Err
 }
 
 func (m *batchResultMsg) DecodeMsgpack(dec *msgpack.Decoder) error {
 	*m = batchResultMsg{}
-	var r sessions.MapReader
+	var r wire.MapReader
 	for r.Start(dec); r.Next(); {
 		var err error
 		switch string(r.Key()) {
 		case "r":
-			m.Results, err = sessions.ReadArray[resultMsg](dec)
+			m.Results, err = wire.ReadArray(dec, decodeResultMsg)
 		default:
-			err = sessions.SkipValue(dec)
+			err = wire.SkipValue(dec)
 		}
 		if err != nil {
 			return err
@@ -209,8 +210,13 @@ func (m *batchResultMsg) DecodeMsgpack(dec *msgpack.Decoder) error {
 	return r.Err()
 }
 
+// encodeResultMsg and decodeResultMsg are resultMsg's codec as wire's arrays take it.
+func encodeResultMsg(enc *msgpack.Encoder, m *resultMsg) error { return m.EncodeMsgpack(enc) }
+
+func decodeResultMsg(dec *msgpack.Decoder, m *resultMsg) error { return m.DecodeMsgpack(dec) }
+
 // putDeadline writes a deadline as reflection writes an int64 (always nine bytes), if set.
-func putDeadline(w *sessions.MapWriter, d int64) {
+func putDeadline(w *wire.MapWriter, d int64) {
 	if d != 0 && w.Key("dl") {
 		w.Err = w.Enc.EncodeInt64(d)
 	}

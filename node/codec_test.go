@@ -9,12 +9,12 @@ import (
 
 	"github.com/vmihailenco/msgpack/v5"
 
-	"github.com/sessiongate/sessiongate/internal/wiretest"
 	"github.com/sessiongate/sessiongate/replication"
 	"github.com/sessiongate/sessiongate/sessions"
+	"github.com/sessiongate/sessiongate/wire/wiretest"
 )
 
-// The messages as reflection saw them before the codecs (see internal/wiretest).
+// The messages as reflection saw them before the codecs (see wire/wiretest).
 
 type shadowCommandMsg struct {
 	Cmd      wiretest.Command `msgpack:"c"`

@@ -1,4 +1,4 @@
-package sessions_test
+package wire_test
 
 import (
 	"bytes"
@@ -6,51 +6,83 @@ import (
 	"runtime"
 	"strings"
 	"testing"
-	"testing/iotest"
 
 	"github.com/vmihailenco/msgpack/v5"
 
-	"github.com/sessiongate/sessiongate/internal/wiretest"
 	"github.com/sessiongate/sessiongate/sessions"
+	"github.com/sessiongate/sessiongate/wire"
+	"github.com/sessiongate/sessiongate/wire/wiretest"
 )
+
+// codec pairs one of wire's encoders with its decoder for wiretest's checks.
+func codec[T any](enc func(*msgpack.Encoder, *T) error, dec func(*msgpack.Decoder, *T) error) wiretest.Codec[T] {
+	return wiretest.Codec[T]{Encode: enc, Decode: dec}
+}
+
+func commandCodec() wiretest.Codec[sessions.Command] {
+	return codec(wire.EncodeCommand, wire.DecodeCommand)
+}
+
+func resultCodec() wiretest.Codec[sessions.Result] {
+	return codec(wire.EncodeResult, wire.DecodeResult)
+}
+
+func opCodec() wiretest.Codec[sessions.Op] { return codec(wire.EncodeOp, wire.DecodeOp) }
 
 func TestCodecMatchesReflection(t *testing.T) {
 	t.Run("Command", func(t *testing.T) {
-		wiretest.CompatCases[sessions.Command, wiretest.Command](t, wiretest.FullCommand(), wiretest.BigCommand())
+		wiretest.CodecCases[sessions.Command, wiretest.Command](t, commandCodec(), wiretest.FullCommand(), wiretest.BigCommand())
 	})
 	t.Run("Update", func(t *testing.T) {
-		wiretest.CompatCases[sessions.Update, wiretest.Update](t, wiretest.FullCommand().Updates[0])
+		wiretest.CodecCases[sessions.Update, wiretest.Update](t, codec(wire.EncodeUpdate, wire.DecodeUpdate), wiretest.FullCommand().Updates[0])
 	})
 	t.Run("Result", func(t *testing.T) {
-		wiretest.CompatCases[sessions.Result, wiretest.Result](t, wiretest.FullResult(), wiretest.BigResult())
+		wiretest.CodecCases[sessions.Result, wiretest.Result](t, resultCodec(), wiretest.FullResult(), wiretest.BigResult())
 	})
 	t.Run("Field", func(t *testing.T) {
-		wiretest.CompatCases[sessions.Field, wiretest.Field](t, wiretest.FullResult().Fields[0])
+		wiretest.CodecCases[sessions.Field, wiretest.Field](t, codec(wire.EncodeField, wire.DecodeField), wiretest.FullResult().Fields[0])
 	})
 	t.Run("Info", func(t *testing.T) {
-		wiretest.CompatCases[sessions.Info, wiretest.Info](t, wiretest.FullInfo(0))
+		wiretest.CodecCases[sessions.Info, wiretest.Info](t, codec(wire.EncodeInfo, wire.DecodeInfo), wiretest.FullInfo(0))
 	})
 	t.Run("Op", func(t *testing.T) {
-		wiretest.CompatCases[sessions.Op, wiretest.Op](t, wiretest.FullOp(), wiretest.BigOp())
+		wiretest.CodecCases[sessions.Op, wiretest.Op](t, opCodec(), wiretest.FullOp(), wiretest.BigOp())
 	})
 	t.Run("FieldOp", func(t *testing.T) {
-		wiretest.CompatCases[sessions.FieldOp, wiretest.FieldOp](t, wiretest.FullOp().Fields[0])
+		wiretest.CodecCases[sessions.FieldOp, wiretest.FieldOp](t, codec(wire.EncodeFieldOp, wire.DecodeFieldOp), wiretest.FullOp().Fields[0])
 	})
 }
 
-// TestCodecReceivers pins down which encodings msgpack routes to the pointer-receiver methods.
-func TestCodecReceivers(t *testing.T) {
+// TestReflectionFallback pins down that msgpack encodes the sessions types by reflection
+// (they implement none of its interfaces), that reflection writes what the codecs write
+// wherever the value sits, and how nil reads.
+func TestReflectionFallback(t *testing.T) {
+	ifaces := []reflect.Type{reflect.TypeFor[msgpack.CustomEncoder](), reflect.TypeFor[msgpack.CustomDecoder](),
+		reflect.TypeFor[msgpack.Marshaler](), reflect.TypeFor[msgpack.Unmarshaler]()}
+	for _, typ := range []reflect.Type{reflect.TypeFor[*sessions.Command](), reflect.TypeFor[*sessions.Update](),
+		reflect.TypeFor[*sessions.Result](), reflect.TypeFor[*sessions.Field](), reflect.TypeFor[*sessions.Info](),
+		reflect.TypeFor[*sessions.Op](), reflect.TypeFor[*sessions.FieldOp]()} {
+		for _, iface := range ifaces {
+			if typ.Implements(iface) {
+				t.Errorf("%s implements %s: msgpack no longer encodes it by its tags", typ, iface)
+			}
+		}
+	}
 	c := wiretest.FullCommand()
+	cc := commandCodec()
 	var sc wiretest.Command
 	wiretest.Convert(t, &sc, c)
 	want := wiretest.MustMarshal(t, &sc)
-	if _, err := msgpack.Marshal(c); err == nil || !strings.Contains(err.Error(), "non-addressable") {
-		t.Fatalf("encoding a Command value: %v, want a non-addressable error", err)
+	if got := cc.Marshal(t, &c); !bytes.Equal(got, want) {
+		t.Fatal("the codec differs from reflection over the shadow")
 	}
-	if _, err := msgpack.Marshal(struct{ C sessions.Command }{c}); err == nil {
-		t.Fatal("a Command field of a struct passed by value encoded")
+	if got := wiretest.MustMarshal(t, c); !bytes.Equal(got, want) {
+		t.Fatal("a Command value differs from reflection over the shadow")
 	}
 	same := func(a, b any) bool { return bytes.Equal(wiretest.MustMarshal(t, a), wiretest.MustMarshal(t, b)) }
+	if !same(struct{ C sessions.Command }{c}, &struct{ C wiretest.Command }{sc}) {
+		t.Fatal("a Command field of a struct passed by value differs from reflection")
+	}
 	if !same(&struct{ C sessions.Command }{c}, &struct{ C wiretest.Command }{sc}) {
 		t.Fatal("a Command field of a struct passed by pointer differs from reflection")
 	}
@@ -60,11 +92,14 @@ func TestCodecReceivers(t *testing.T) {
 	if got := wiretest.MustMarshal(t, &c); !bytes.Equal(got, want) {
 		t.Fatal("a *Command differs from reflection")
 	}
+	if got := cc.Marshal(t, nil); !bytes.Equal(got, []byte{0xc0}) {
+		t.Fatalf("the codec encodes a nil *Command as %x, want nil", got)
+	}
 	if got := wiretest.MustMarshal(t, (*sessions.Command)(nil)); !bytes.Equal(got, []byte{0xc0}) {
 		t.Fatalf("a nil *Command encodes as %x, want nil", got)
 	}
 	// nil on the wire: a zero value, or a nil pointer.
-	if err := msgpack.Unmarshal([]byte{0xc0}, &c); err != nil || !reflect.DeepEqual(c, sessions.Command{}) {
+	if err := cc.Unmarshal([]byte{0xc0}, &c); err != nil || !reflect.DeepEqual(c, sessions.Command{}) {
 		t.Fatalf("nil into a Command: %v, %+v", err, c)
 	}
 	p := &sessions.Command{Kind: sessions.KindEnd}
@@ -73,24 +108,46 @@ func TestCodecReceivers(t *testing.T) {
 	}
 }
 
+// alwaysChecker vouches for every signature.
+type alwaysChecker struct{}
+
+func (alwaysChecker) CheckMAC(sessions.ID, *sessions.MAC) bool { return true }
+
+// A command whose signature nobody verified cannot leave the process; Settle verifies it.
+func TestUnsettledCommandIsNotSent(t *testing.T) {
+	cmd := sessions.Command{Kind: sessions.KindPGet, Tenant: sessions.TenantOf([]byte("a")),
+		ID: wiretest.FullCommand().ID, Name: []byte("a"), Check: alwaysChecker{}}
+	cc := commandCodec()
+	if _, err := cc.TryMarshal(&cmd); err == nil {
+		t.Fatal("an unsettled command was encoded")
+	}
+	if !cmd.Settle() || cmd.Check != nil {
+		t.Fatal("Settle did not verify and drop the checker")
+	}
+	if _, err := cc.TryMarshal(&cmd); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestCodecNilFields sends nil for each key in turn: every decoder reads the zero value.
 func TestCodecNilFields(t *testing.T) {
-	wiretest.CheckNilFields[sessions.Command, wiretest.Command](t)
-	wiretest.CheckNilFields[sessions.Update, wiretest.Update](t)
-	wiretest.CheckNilFields[sessions.Result, wiretest.Result](t)
-	wiretest.CheckNilFields[sessions.Field, wiretest.Field](t)
-	wiretest.CheckNilFields[sessions.Info, wiretest.Info](t)
-	wiretest.CheckNilFields[sessions.Op, wiretest.Op](t)
-	wiretest.CheckNilFields[sessions.FieldOp, wiretest.FieldOp](t)
+	wiretest.CheckNilFieldsOf[sessions.Command, wiretest.Command](t, commandCodec())
+	wiretest.CheckNilFieldsOf[sessions.Update, wiretest.Update](t, codec(wire.EncodeUpdate, wire.DecodeUpdate))
+	wiretest.CheckNilFieldsOf[sessions.Result, wiretest.Result](t, resultCodec())
+	wiretest.CheckNilFieldsOf[sessions.Field, wiretest.Field](t, codec(wire.EncodeField, wire.DecodeField))
+	wiretest.CheckNilFieldsOf[sessions.Info, wiretest.Info](t, codec(wire.EncodeInfo, wire.DecodeInfo))
+	wiretest.CheckNilFieldsOf[sessions.Op, wiretest.Op](t, opCodec())
+	wiretest.CheckNilFieldsOf[sessions.FieldOp, wiretest.FieldOp](t, codec(wire.EncodeFieldOp, wire.DecodeFieldOp))
 }
 
 // TestCodecOwnsBytes checks that decoded slices survive the input being reused (frame buffers
 // are recycled), as they do with reflection, and a second decode into the same value.
 func TestCodecOwnsBytes(t *testing.T) {
+	oc := opCodec()
 	op := wiretest.FullOp()
-	in := wiretest.MustMarshal(t, &op)
+	in := oc.Marshal(t, &op)
 	var got sessions.Op
-	if err := msgpack.Unmarshal(in, &got); err != nil {
+	if err := oc.Unmarshal(in, &got); err != nil {
 		t.Fatal(err)
 	}
 	owner, field := got.Owner, got.Fields[0].Data
@@ -113,7 +170,7 @@ func TestCodecOwnsBytes(t *testing.T) {
 	}
 	other := sessions.Op{Owner: []byte("other"),
 		Fields: []sessions.FieldOp{{Name: []byte("x"), Data: []byte("yyy")}}}
-	if err := msgpack.Unmarshal(wiretest.MustMarshal(t, &other), &got); err != nil {
+	if err := oc.Unmarshal(oc.Marshal(t, &other), &got); err != nil {
 		t.Fatal(err)
 	}
 	if string(owner) != "owner" || string(field) != "v" || got.Ended {
@@ -125,11 +182,12 @@ func TestCodecOwnsBytes(t *testing.T) {
 // TestCodecRefusesBadInput feeds truncated, mistyped and oversized input: an error every time,
 // and no allocation sized by a length the input cannot back.
 func TestCodecRefusesBadInput(t *testing.T) {
+	cc := commandCodec()
 	c := wiretest.FullCommand()
-	full := wiretest.MustMarshal(t, &c)
+	full := cc.Marshal(t, &c)
 	for i := 0; i < len(full); i++ {
 		var got sessions.Command
-		if err := msgpack.Unmarshal(full[:i], &got); err == nil {
+		if err := cc.Unmarshal(full[:i], &got); err == nil {
 			t.Fatalf("a prefix of %d bytes of %d decoded", i, len(full))
 		}
 	}
@@ -162,9 +220,9 @@ func TestCodecRefusesBadInput(t *testing.T) {
 			var got sessions.Command
 			var err error
 			if stream {
-				err = msgpack.NewDecoder(iotest.OneByteReader(bytes.NewReader(in))).Decode(&got)
+				err = cc.ReadStream(in, &got)
 			} else {
-				err = msgpack.Unmarshal(in, &got)
+				err = cc.Unmarshal(in, &got)
 			}
 			runtime.ReadMemStats(&after)
 			if err == nil {
@@ -176,24 +234,24 @@ func TestCodecRefusesBadInput(t *testing.T) {
 		}
 	}
 	var r sessions.Result
-	err := msgpack.Unmarshal([]byte{0x81, 0xa1, 's', 0xdd, 0x7f, 0xff, 0xff, 0xff}, &r)
+	err := resultCodec().Unmarshal([]byte{0x81, 0xa1, 's', 0xdd, 0x7f, 0xff, 0xff, 0xff}, &r)
 	if err == nil || !strings.Contains(err.Error(), "exceeds the input") {
 		t.Fatalf("an array longer than the input: %v, want a length error", err)
 	}
 }
 
 func FuzzCommandCodec(f *testing.F) {
-	wiretest.FuzzCodec[sessions.Command, wiretest.Command](f,
+	wiretest.FuzzCodecOf[sessions.Command, wiretest.Command](f, commandCodec(),
 		sessions.Command{}, wiretest.FullCommand(), sessions.Command{Kind: sessions.KindPGet, Name: []byte("v")})
 }
 
 func FuzzResultCodec(f *testing.F) {
-	wiretest.FuzzCodec[sessions.Result, wiretest.Result](f,
+	wiretest.FuzzCodecOf[sessions.Result, wiretest.Result](f, resultCodec(),
 		sessions.Result{}, wiretest.FullResult(), sessions.Result{Data: []byte("payload")})
 }
 
 func FuzzOpCodec(f *testing.F) {
-	wiretest.FuzzCodec[sessions.Op, wiretest.Op](f, sessions.Op{}, wiretest.FullOp(), sessions.Op{Ended: true, Forget: 1})
+	wiretest.FuzzCodecOf[sessions.Op, wiretest.Op](f, opCodec(), sessions.Op{}, wiretest.FullOp(), sessions.Op{Ended: true, Forget: 1})
 }
 
 // TestCodecPooledDecoderStaysSmall decodes the same tiny frame with a truncated long unknown
@@ -202,11 +260,12 @@ func FuzzOpCodec(f *testing.F) {
 // more on each such frame, to gigabytes; the codecs' SkipValue must not.
 func TestCodecPooledDecoderStaysSmall(t *testing.T) {
 	in := []byte{0x81, 0xa2, 'z', 'z', 0xc6, 0x7f, 0xff, 0xff, 0xff, 1, 2}
+	cc := commandCodec()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	for i := 0; i < 500; i++ {
 		var c sessions.Command
-		if err := msgpack.Unmarshal(in, &c); err == nil {
+		if err := cc.Unmarshal(in, &c); err == nil {
 			t.Fatal("decoded a truncated frame")
 		}
 	}

@@ -1,12 +1,13 @@
-// Package wiretest helps test msgpack codecs against msgpack's reflection: shadow copies of
-// the wire types that reflection encodes, and generic checks that a codec and reflection write
-// the same bytes and read each other's. Tests only.
+// Package wiretest helps test msgpack codecs (wire's, node's messages') against msgpack's
+// reflection: shadow copies of the wire types that reflection encodes, and generic checks that
+// a codec and reflection write the same bytes and read each other's. Tests only.
 package wiretest
 
 import "github.com/sessiongate/sessiongate/sessions"
 
-// The shadows are the wire types as they were before the codecs: the same fields and tags and
-// no methods, so msgpack encodes them by reflection. Convert checks that names and tags match.
+// The shadows are the wire format written down apart from sessions: the fields and tags of
+// its types and no methods, so msgpack encodes them by reflection, the reference every codec
+// must match. Convert checks that names and tags match the sessions types'.
 
 // Command shadows sessions.Command.
 type Command struct {

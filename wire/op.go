@@ -1,9 +1,13 @@
-package sessions
+package wire
 
-import "github.com/vmihailenco/msgpack/v5"
+import (
+	"github.com/vmihailenco/msgpack/v5"
 
-// EncodeMsgpack writes the op as reflection would from its tags, without reflection.
-func (o *Op) EncodeMsgpack(enc *msgpack.Encoder) error {
+	"github.com/sessiongate/sessiongate/sessions"
+)
+
+// EncodeOp writes o as reflection would from its tags.
+func EncodeOp(enc *msgpack.Encoder, o *sessions.Op) error {
 	if o == nil {
 		return enc.EncodeNil()
 	}
@@ -57,14 +61,14 @@ func (o *Op) EncodeMsgpack(enc *msgpack.Encoder) error {
 		w.bytes("ua", o.UA)
 	}
 	if len(o.Fields) > 0 {
-		PutArray(&w, "fs", o.Fields)
+		PutArray(&w, "fs", o.Fields, EncodeFieldOp)
 	}
 	return w.Err
 }
 
-// DecodeMsgpack reads an op written by EncodeMsgpack or by reflection.
-func (o *Op) DecodeMsgpack(dec *msgpack.Decoder) error {
-	*o = Op{}
+// DecodeOp reads into o an op written by EncodeOp or by reflection.
+func DecodeOp(dec *msgpack.Decoder, o *sessions.Op) error {
+	*o = sessions.Op{}
 	var m MapReader
 	for m.Start(dec); m.Next(); {
 		var err error
@@ -102,7 +106,7 @@ func (o *Op) DecodeMsgpack(dec *msgpack.Decoder) error {
 		case "ua":
 			o.UA, err = readBytes(dec)
 		case "fs":
-			o.Fields, err = ReadArray[FieldOp](dec)
+			o.Fields, err = ReadArray(dec, DecodeFieldOp)
 		default:
 			err = SkipValue(dec)
 		}
@@ -113,8 +117,8 @@ func (o *Op) DecodeMsgpack(dec *msgpack.Decoder) error {
 	return m.Err()
 }
 
-// EncodeMsgpack writes the payload change as reflection would from its tags.
-func (f *FieldOp) EncodeMsgpack(enc *msgpack.Encoder) error {
+// EncodeFieldOp writes f as reflection would from its tags.
+func EncodeFieldOp(enc *msgpack.Encoder, f *sessions.FieldOp) error {
 	if f == nil {
 		return enc.EncodeNil()
 	}
@@ -128,9 +132,9 @@ func (f *FieldOp) EncodeMsgpack(enc *msgpack.Encoder) error {
 	return w.Err
 }
 
-// DecodeMsgpack reads a payload change written by EncodeMsgpack or by reflection.
-func (f *FieldOp) DecodeMsgpack(dec *msgpack.Decoder) error {
-	*f = FieldOp{}
+// DecodeFieldOp reads into f a payload change written by EncodeFieldOp or by reflection.
+func DecodeFieldOp(dec *msgpack.Decoder, f *sessions.FieldOp) error {
+	*f = sessions.FieldOp{}
 	var m MapReader
 	for m.Start(dec); m.Next(); {
 		var err error
@@ -150,3 +154,9 @@ func (f *FieldOp) DecodeMsgpack(dec *msgpack.Decoder) error {
 	}
 	return m.Err()
 }
+
+// Ops writes a slice of ops under key k; nil is nil on the wire, as with reflection.
+func (w *MapWriter) Ops(k string, ops []sessions.Op) { PutArray(w, k, ops, EncodeOp) }
+
+// ReadOps reads a slice of ops written by MapWriter.Ops or by reflection.
+func ReadOps(dec *msgpack.Decoder) ([]sessions.Op, error) { return ReadArray(dec, DecodeOp) }
