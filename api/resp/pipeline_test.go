@@ -1,0 +1,279 @@
+package resp
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sessiongate/sessiongate/api"
+	"github.com/sessiongate/sessiongate/sessions"
+)
+
+// peak tracks how many of something are under way at once, and the most there were.
+type peak struct{ now, most atomic.Int32 }
+
+func (p *peak) enter() {
+	n := p.now.Add(1)
+	for {
+		m := p.most.Load()
+		if n <= m || p.most.CompareAndSwap(m, n) {
+			return
+		}
+	}
+}
+
+func (p *peak) leave() { p.now.Add(-1) }
+
+// gauge is a backend that records how many calls the front end makes at once, the size of
+// every batch, and, when concurrent is set, runs a batch's commands each on a goroutine of
+// its own (as a cluster node may for commands on different slots), recording how many ran
+// at once.
+type gauge struct {
+	inner       api.Backend
+	concurrent  bool
+	sleepOnRead time.Duration
+	calls, cmds peak
+	mu          sync.Mutex
+	sizes       []int
+}
+
+func (g *gauge) Do(ctx context.Context, cmd *sessions.Command) (sessions.Result, error) {
+	g.calls.enter()
+	defer g.calls.leave()
+	return g.run(ctx, cmd)
+}
+
+func (g *gauge) run(ctx context.Context, cmd *sessions.Command) (sessions.Result, error) {
+	g.cmds.enter()
+	defer g.cmds.leave()
+	if cmd.Kind == sessions.KindPGet {
+		time.Sleep(g.sleepOnRead)
+	}
+	return g.inner.Do(ctx, cmd)
+}
+
+func (g *gauge) DoBatch(ctx context.Context, cmds []*sessions.Command) []api.Outcome {
+	g.calls.enter()
+	defer g.calls.leave()
+	g.mu.Lock()
+	g.sizes = append(g.sizes, len(cmds))
+	g.mu.Unlock()
+	if !g.concurrent {
+		return g.inner.DoBatch(ctx, cmds)
+	}
+	out := make([]api.Outcome, len(cmds))
+	var wg sync.WaitGroup
+	for i, cmd := range cmds {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i].Result, out[i].Err = g.run(ctx, cmd)
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// serveOver starts a one-node backend, wrapped by wrap, behind a RESP server configured by
+// cfg and returns a client of it; everything stops when the test ends.
+func serveOver(t *testing.T, cfg Config, wrap func(api.Backend) api.Backend) *redis.Client {
+	t.Helper()
+	_, addr := startServerOver(t, cfg, wrap)
+	return newGoRedis(t, addr, 2)
+}
+
+// A pipeline of reads on different sessions reaches the backend whole, in one DoBatch, from
+// one call at a time: whether its commands run concurrently (a cluster node) or one after
+// another (a node alone) is the backend's business. Replies keep the pipeline's order either
+// way.
+func TestPipelineReachesTheBackendWhole(t *testing.T) {
+	for _, concurrent := range []bool{false, true} {
+		var g *gauge
+		c := serveOver(t, Config{ShareClock: !concurrent}, func(n api.Backend) api.Backend {
+			g = &gauge{inner: n, concurrent: concurrent, sleepOnRead: 2 * time.Millisecond}
+			return g
+		})
+		ctx := context.Background()
+		var toks []string
+		for i := 0; i < clockEvery; i++ {
+			tok, err := c.Do(ctx, "SESSIONGATE.START", "k", 60).Text()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Do(ctx, "SESSIONGATE.PSET", "k", tok, "n", itoa(i)).Err(); err != nil {
+				t.Fatal(err)
+			}
+			toks = append(toks, tok)
+		}
+		g.cmds.most.Store(0)
+		g.mu.Lock()
+		g.sizes = nil
+		g.mu.Unlock()
+		pipe := c.Pipeline()
+		for _, tok := range toks {
+			pipe.Do(ctx, "SESSIONGATE.PGET", "k", tok, "n")
+		}
+		cmds, err := pipe.Exec(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, cmd := range cmds {
+			if v, _ := cmd.(interface{ Text() (string, error) }).Text(); v != itoa(i) {
+				t.Fatalf("concurrent=%v: reply %d is %q", concurrent, i, v)
+			}
+		}
+		g.mu.Lock()
+		sizes := g.sizes
+		g.mu.Unlock()
+		if len(sizes) != 1 || sizes[0] != len(toks) {
+			t.Errorf("concurrent=%v: batches of sizes %v, want one of %d", concurrent, sizes, len(toks))
+		}
+		if most := g.calls.most.Load(); most != 1 {
+			t.Errorf("concurrent=%v: the front end made %d calls at once", concurrent, most)
+		}
+		if most := g.cmds.most.Load(); concurrent && most < 2 {
+			t.Errorf("concurrent: at most %d command ran at once", most)
+		}
+	}
+}
+
+// clockSpy records the clock reading each command carries to the backend, and the batches.
+type clockSpy struct {
+	inner api.Backend
+	mu    sync.Mutex
+	at    []int64
+	kinds []sessions.Kind
+	sizes []int
+}
+
+func (s *clockSpy) record(cmd *sessions.Command) {
+	s.at = append(s.at, cmd.At)
+	s.kinds = append(s.kinds, cmd.Kind)
+}
+
+func (s *clockSpy) Do(ctx context.Context, cmd *sessions.Command) (sessions.Result, error) {
+	s.mu.Lock()
+	s.record(cmd)
+	s.sizes = append(s.sizes, 1)
+	s.mu.Unlock()
+	return s.inner.Do(ctx, cmd)
+}
+
+func (s *clockSpy) DoBatch(ctx context.Context, cmds []*sessions.Command) []api.Outcome {
+	s.mu.Lock()
+	for _, cmd := range cmds {
+		s.record(cmd)
+	}
+	s.sizes = append(s.sizes, len(cmds))
+	s.mu.Unlock()
+	return s.inner.DoBatch(ctx, cmds)
+}
+
+// A ShareClock server hands a pipeline's session commands down with one clock reading per
+// clockEvery of them (no run longer than that), except to other commands (START here), which
+// read their own; any other server leaves the clock to the backend (its commands may wait on
+// the network, and a reading would go stale).
+func TestSharedClockReadings(t *testing.T) {
+	for _, share := range []bool{false, true} {
+		var spy *clockSpy
+		c := serveOver(t, Config{ShareClock: share}, func(n api.Backend) api.Backend {
+			spy = &clockSpy{inner: n}
+			return spy
+		})
+		ctx := context.Background()
+		tok, err := c.Do(ctx, "SESSIONGATE.START", "k", 60).Text()
+		if err != nil {
+			t.Fatal(err)
+		}
+		spy.mu.Lock()
+		spy.at, spy.kinds, spy.sizes = nil, nil, nil
+		spy.mu.Unlock()
+		before := time.Now().UnixMilli()
+		pipe := c.Pipeline()
+		const n64 = 2*clockEvery + 1
+		for i := 0; i < n64; i++ {
+			if i == 5 {
+				pipe.Do(ctx, "SESSIONGATE.START", "k", 60)
+				continue
+			}
+			pipe.Do(ctx, "SESSIONGATE.PGET", "k", tok, "n")
+		}
+		pipe.Exec(ctx) // every reply is "no such payload": what is checked is the clock
+		after := time.Now().UnixMilli()
+		spy.mu.Lock()
+		at, kinds, sizes := spy.at, spy.kinds, spy.sizes
+		spy.mu.Unlock()
+		if len(at) != n64 {
+			t.Fatalf("share=%v: the backend ran %d commands, want %d", share, len(at), n64)
+		}
+		for i, a := range at {
+			if !share && a != 0 {
+				t.Fatalf("not shared: command %d carries a clock reading %d", i, a)
+			}
+			if kinds[i] == sessions.KindStart {
+				if a != 0 {
+					t.Fatalf("share=%v: START carries the reading %d", share, a)
+				}
+				continue
+			}
+			if share && (a < before || a > after) {
+				t.Fatalf("shared: command %d carries %d, outside [%d, %d]", i, a, before, after)
+			}
+		}
+		for _, n := range sizes {
+			if share && n > clockEvery {
+				t.Fatalf("shared: a run of %d commands shares one reading (sizes %v)", n, sizes)
+			}
+		}
+	}
+}
+
+// Replies are written in order as the pipeline runs, so a HELLO 3 in a pipeline switches the
+// protocol of the replies after it only: a map before it is still a RESP2 array.
+func TestHelloMidPipelineSwitchesOnlyLaterReplies(t *testing.T) {
+	for _, share := range []bool{false, true} {
+		_, addr := startServer(t, Config{ShareClock: share})
+		r := dialRaw(t, addr)
+		tok := r.do("SESSIONGATE.START", "k", "60")
+		if got := r.do("SESSIONGATE.PSET", "k", tok, "a", "1"); got != "+OK" {
+			t.Fatalf("PSET: %q", got)
+		}
+		var b strings.Builder
+		for _, args := range [][]string{
+			{"SESSIONGATE.PGETALL", "k", tok}, {"SESSIONGATE.PGETALL", "k", tok},
+			{"HELLO", "3"},
+			{"SESSIONGATE.PGETALL", "k", tok}, {"SESSIONGATE.PGETALL", "k", tok},
+		} {
+			b.WriteString("*" + itoa(len(args)) + "\r\n")
+			for _, a := range args {
+				b.WriteString("$" + itoa(len(a)) + "\r\n" + a + "\r\n")
+			}
+		}
+		if _, err := r.nc.Write([]byte(b.String())); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 2; i++ {
+			if got := []string{r.line(), r.line(), r.line(), r.line(), r.line()}; strings.Join(got, " ") != "*2 $1 a $1 1" {
+				t.Fatalf("share=%v: PGETALL %d before HELLO 3: %q", share, i, got)
+			}
+		}
+		if got := r.line(); !strings.HasPrefix(got, "%") {
+			t.Fatalf("share=%v: HELLO 3 answered %q", share, got)
+		}
+		for r.line() != "modules" { // the HELLO map's last key, whose value is an empty array
+		}
+		if got := r.line(); got != "*0" {
+			t.Fatalf("share=%v: HELLO's modules: %q", share, got)
+		}
+		for i := 0; i < 2; i++ {
+			if got := []string{r.line(), r.line(), r.line(), r.line(), r.line()}; strings.Join(got, " ") != "%1 $1 a $1 1" {
+				t.Fatalf("share=%v: PGETALL %d after HELLO 3: %q", share, i, got)
+			}
+		}
+	}
+}
