@@ -21,7 +21,7 @@ func TestPGETAllocatesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer n.Shutdown()
-	s := NewServer(Config{ShareClock: true}, n)
+	s := NewServer(Config{Alone: true}, n)
 	sg := sessions.NewSigner([]byte("k"))
 	id, _ := sessions.NewID(bytes.NewReader(bytes.Repeat([]byte{7}, 64)), -1)
 	ctx := context.Background()

@@ -2,6 +2,7 @@ package resp
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,7 +31,7 @@ func (p *peak) enter() {
 func (p *peak) leave() { p.now.Add(-1) }
 
 // gauge is a backend that records how many calls the front end makes at once, the size of
-// every batch, and, when concurrent is set, runs a batch's commands each on a goroutine of
+// every call (1 for Do), and, when concurrent is set, runs a batch's commands each on a goroutine of
 // its own (as a cluster node may for commands on different slots), recording how many ran
 // at once.
 type gauge struct {
@@ -45,6 +46,9 @@ type gauge struct {
 func (g *gauge) Do(ctx context.Context, cmd *sessions.Command) (sessions.Result, error) {
 	g.calls.enter()
 	defer g.calls.leave()
+	g.mu.Lock()
+	g.sizes = append(g.sizes, 1)
+	g.mu.Unlock()
 	return g.run(ctx, cmd)
 }
 
@@ -87,14 +91,14 @@ func serveOver(t *testing.T, cfg Config, wrap func(api.Backend) api.Backend) *re
 	return newGoRedis(t, addr, 2)
 }
 
-// A pipeline of reads on different sessions reaches the backend whole, in one DoBatch, from
-// one call at a time: whether its commands run concurrently (a cluster node) or one after
-// another (a node alone) is the backend's business. Replies keep the pipeline's order either
-// way.
+// A pipeline of reads on different sessions reaches the backend whole, in one DoBatch, so that
+// a cluster node may run them concurrently; on an Alone server it reaches Do one command after
+// another instead. The front end makes one call at a time, and replies keep the pipeline's
+// order either way.
 func TestPipelineReachesTheBackendWhole(t *testing.T) {
 	for _, concurrent := range []bool{false, true} {
 		var g *gauge
-		c := serveOver(t, Config{ShareClock: !concurrent}, func(n api.Backend) api.Backend {
+		c := serveOver(t, Config{Alone: !concurrent}, func(n api.Backend) api.Backend {
 			g = &gauge{inner: n, concurrent: concurrent, sleepOnRead: 2 * time.Millisecond}
 			return g
 		})
@@ -130,58 +134,64 @@ func TestPipelineReachesTheBackendWhole(t *testing.T) {
 		g.mu.Lock()
 		sizes := g.sizes
 		g.mu.Unlock()
-		if len(sizes) != 1 || sizes[0] != len(toks) {
-			t.Errorf("concurrent=%v: batches of sizes %v, want one of %d", concurrent, sizes, len(toks))
+		want := []int{len(toks)}
+		if !concurrent {
+			want = slices.Repeat([]int{1}, len(toks))
+		}
+		if !slices.Equal(sizes, want) {
+			t.Errorf("concurrent=%v: calls of sizes %v, want %v", concurrent, sizes, want)
 		}
 		if most := g.calls.most.Load(); most != 1 {
 			t.Errorf("concurrent=%v: the front end made %d calls at once", concurrent, most)
 		}
 		if most := g.cmds.most.Load(); concurrent && most < 2 {
 			t.Errorf("concurrent: at most %d command ran at once", most)
+		} else if !concurrent && most != 1 {
+			t.Errorf("alone: %d commands ran at once", most)
 		}
 	}
 }
 
-// clockSpy records the clock reading each command carries to the backend, and the batches.
+// clockSpy records the clock reading each command carries to the backend and the time the
+// backend got it; each command takes a millisecond, so that readings visibly age.
 type clockSpy struct {
 	inner api.Backend
 	mu    sync.Mutex
 	at    []int64
+	ran   []int64
 	kinds []sessions.Kind
-	sizes []int
 }
 
 func (s *clockSpy) record(cmd *sessions.Command) {
+	s.mu.Lock()
 	s.at = append(s.at, cmd.At)
+	s.ran = append(s.ran, time.Now().UnixMilli())
 	s.kinds = append(s.kinds, cmd.Kind)
+	s.mu.Unlock()
+	time.Sleep(time.Millisecond)
 }
 
 func (s *clockSpy) Do(ctx context.Context, cmd *sessions.Command) (sessions.Result, error) {
-	s.mu.Lock()
 	s.record(cmd)
-	s.sizes = append(s.sizes, 1)
-	s.mu.Unlock()
 	return s.inner.Do(ctx, cmd)
 }
 
 func (s *clockSpy) DoBatch(ctx context.Context, cmds []*sessions.Command) []api.Outcome {
-	s.mu.Lock()
 	for _, cmd := range cmds {
 		s.record(cmd)
 	}
-	s.sizes = append(s.sizes, len(cmds))
-	s.mu.Unlock()
 	return s.inner.DoBatch(ctx, cmds)
 }
 
-// A ShareClock server hands a pipeline's session commands down with one clock reading per
-// clockEvery of them (no run longer than that), except to other commands (START here), which
-// read their own; any other server leaves the clock to the backend (its commands may wait on
-// the network, and a reading would go stale).
+// An Alone server hands a pipeline's session commands down with one clock reading per
+// clockEvery of them, taken after every command before them has run (so no reading is older
+// than clockEvery commands), except to other commands (START here), which read their own; any
+// other server leaves the clock to the backend (its commands may wait on the network, and a
+// reading would go stale).
 func TestSharedClockReadings(t *testing.T) {
 	for _, share := range []bool{false, true} {
 		var spy *clockSpy
-		c := serveOver(t, Config{ShareClock: share}, func(n api.Backend) api.Backend {
+		c := serveOver(t, Config{Alone: share}, func(n api.Backend) api.Backend {
 			spy = &clockSpy{inner: n}
 			return spy
 		})
@@ -191,7 +201,7 @@ func TestSharedClockReadings(t *testing.T) {
 			t.Fatal(err)
 		}
 		spy.mu.Lock()
-		spy.at, spy.kinds, spy.sizes = nil, nil, nil
+		spy.at, spy.ran, spy.kinds = nil, nil, nil
 		spy.mu.Unlock()
 		before := time.Now().UnixMilli()
 		pipe := c.Pipeline()
@@ -206,7 +216,7 @@ func TestSharedClockReadings(t *testing.T) {
 		pipe.Exec(ctx) // every reply is "no such payload": what is checked is the clock
 		after := time.Now().UnixMilli()
 		spy.mu.Lock()
-		at, kinds, sizes := spy.at, spy.kinds, spy.sizes
+		at, ran, kinds := spy.at, spy.ran, spy.kinds
 		spy.mu.Unlock()
 		if len(at) != n64 {
 			t.Fatalf("share=%v: the backend ran %d commands, want %d", share, len(at), n64)
@@ -224,10 +234,8 @@ func TestSharedClockReadings(t *testing.T) {
 			if share && (a < before || a > after) {
 				t.Fatalf("shared: command %d carries %d, outside [%d, %d]", i, a, before, after)
 			}
-		}
-		for _, n := range sizes {
-			if share && n > clockEvery {
-				t.Fatalf("shared: a run of %d commands shares one reading (sizes %v)", n, sizes)
+			if share && i >= clockEvery && a < ran[i-clockEvery] {
+				t.Fatalf("shared: command %d carries %d, read before command %d ran at %d", i, a, i-clockEvery, ran[i-clockEvery])
 			}
 		}
 	}
@@ -237,7 +245,7 @@ func TestSharedClockReadings(t *testing.T) {
 // protocol of the replies after it only: a map before it is still a RESP2 array.
 func TestHelloMidPipelineSwitchesOnlyLaterReplies(t *testing.T) {
 	for _, share := range []bool{false, true} {
-		_, addr := startServer(t, Config{ShareClock: share})
+		_, addr := startServer(t, Config{Alone: share})
 		r := dialRaw(t, addr)
 		tok := r.do("SESSIONGATE.START", "k", "60")
 		if got := r.do("SESSIONGATE.PSET", "k", tok, "a", "1"); got != "+OK" {
