@@ -285,3 +285,31 @@ func TestHelloMidPipelineSwitchesOnlyLaterReplies(t *testing.T) {
 		}
 	}
 }
+
+// A run's replies are written only once the whole run has run, so a reply must not change with
+// the commands after it: a PGET's payload is the one it read, though a later PSET of the same
+// run replaces it.
+func TestRunRepliesOutliveLaterWrites(t *testing.T) {
+	for _, alone := range []bool{false, true} {
+		c := serveOver(t, Config{Alone: alone}, func(b api.Backend) api.Backend { return b })
+		ctx := context.Background()
+		tok, err := c.Do(ctx, "SESSIONGATE.START", "k", 60).Text()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pipe := c.Pipeline()
+		for _, v := range []string{"first", "second", "third"} {
+			pipe.Do(ctx, "SESSIONGATE.PSET", "k", tok, "a", v)
+			pipe.Do(ctx, "SESSIONGATE.PGET", "k", tok, "a")
+		}
+		cmds, err := pipe.Exec(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, want := range []string{"OK", "first", "OK", "second", "OK", "third"} {
+			if got, _ := cmds[i].(interface{ Text() (string, error) }).Text(); got != want {
+				t.Errorf("alone=%v: reply %d is %q, want %q", alone, i, got, want)
+			}
+		}
+	}
+}

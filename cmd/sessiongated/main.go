@@ -213,7 +213,7 @@ func run(args []string, stderr io.Writer) error {
 		go servePprof(pln)
 		log.Info("pprof ready", "addr", pln.Addr().String())
 	}
-	m, backend := instrument(n)
+	m, backend := instrument(o, n)
 	serveErr := make(chan error, 4)
 	web, err := startHTTP(o, n, m, backend, log, serveErr)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sessiongate/sessiongate/api"
 	"github.com/sessiongate/sessiongate/node"
 	"github.com/sessiongate/sessiongate/sessions"
 )
@@ -104,7 +105,11 @@ func TestStartHTTP(t *testing.T) {
 	}
 	// What RESP sends through the instrumented backend, alone and in a batch, is in the
 	// /metrics that either listener serves.
-	m, b := instrument(n)
+	withHTTP, err := parseFlags([]string{"--http-addr", "127.0.0.1:0"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, b := instrument(withHTTP, n)
 	ttl := func() *sessions.Command { return &sessions.Command{Kind: sessions.KindTTL} }
 	b.Do(context.Background(), ttl())
 	b.DoBatch(context.Background(), []*sessions.Command{ttl(), ttl()})
@@ -166,5 +171,9 @@ func TestStartHTTP(t *testing.T) {
 	o, _ := parseFlags(nil, io.Discard)
 	if web, err := startHTTP(o, n, m, b, slog.Default(), nil); web != nil || err != nil {
 		t.Fatalf("no HTTP address: %v %v", web, err)
+	}
+	// Without a listener nothing could export metrics: the front ends get the bare node.
+	if m, b := instrument(o, n); m != nil || b != api.Backend(n) {
+		t.Fatalf("no HTTP address: metrics %v, backend %T", m, b)
 	}
 }
