@@ -3,7 +3,7 @@ package httpapi
 import (
 	"context"
 	"errors"
-	"strconv"
+	"slices"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -12,18 +12,9 @@ import (
 	"github.com/sessiongate/sessiongate/sessions"
 )
 
-// Backend is what the front ends call; Instrument wraps one with metrics.
+// Backend is what the REST front end calls: api.Backend's Do.
 type Backend interface {
 	Do(ctx context.Context, cmd *sessions.Command) (sessions.Result, error)
-}
-
-var kindNames = map[sessions.Kind]string{
-	sessions.KindStart: "start", sessions.KindExpire: "expire", sessions.KindPSet: "pset",
-	sessions.KindPGet: "pget", sessions.KindPDel: "pdel", sessions.KindEnd: "end",
-	sessions.KindInfo: "info", sessions.KindPGetAll: "pgetall", sessions.KindPUpdate: "pupdate",
-	sessions.KindTTL: "ttl", sessions.KindIdle: "idle", sessions.KindRotate: "rotate",
-	sessions.KindList: "list", sessions.KindEndOwner: "endowner", sessions.KindEndAll: "endall",
-	sessions.KindActivity: "activity", sessions.KindActive: "active",
 }
 
 // Metrics holds the node's Prometheus collectors.
@@ -32,6 +23,16 @@ type Metrics struct {
 	commands *prometheus.CounterVec
 	errs     *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+	// byKind holds each known kind's counter and histogram, indexed by kind: looked up by
+	// label once, not on every command (a lookup hashes the label and takes a read lock
+	// shared by every connection).
+	byKind []kindMetrics
+}
+
+// kindMetrics are one kind's command counter and latency histogram.
+type kindMetrics struct {
+	commands prometheus.Counter
+	latency  prometheus.Observer
 }
 
 // NewMetrics registers the command metrics and the node's own counters and gauges.
@@ -51,6 +52,10 @@ func NewMetrics(n api.Node) *Metrics {
 		}, []string{"command"}),
 	}
 	reg.MustRegister(m.commands, m.errs, m.latency)
+	for _, k := range sessions.Kinds() {
+		m.byKind = slices.Grow(m.byKind, int(k)+1)[:int(k)+1]
+		m.byKind[k] = kindMetrics{commands: m.commands.WithLabelValues(k.String()), latency: m.latency.WithLabelValues(k.String())}
+	}
 	counter := func(name, help string, f func() uint64) {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(f()) }))
 	}
@@ -149,57 +154,45 @@ func (c membersCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 // Instrument wraps a backend so every command is counted and timed.
-func (m *Metrics) Instrument(b Backend) Backend { return instrumented{b, m} }
+func (m *Metrics) Instrument(b api.Backend) api.Backend { return instrumented{b, m} }
 
 type instrumented struct {
-	b Backend
+	b api.Backend
 	m *Metrics
 }
 
 func (i instrumented) Do(ctx context.Context, cmd *sessions.Command) (sessions.Result, error) {
-	name := kindName(cmd.Kind)
 	start := time.Now()
 	res, err := i.b.Do(ctx, cmd)
-	i.m.latency.WithLabelValues(name).Observe(time.Since(start).Seconds())
-	i.m.commands.WithLabelValues(name).Inc()
-	if err != nil {
-		i.m.errs.WithLabelValues(name, errorKind(err)).Inc()
-	}
+	i.m.count(cmd.Kind, time.Since(start).Seconds(), err)
 	return res, err
 }
 
-// DoBatch counts and times each command of a batch (each with the batch's latency), when the
-// wrapped backend runs batches; otherwise it runs the commands one by one.
+// DoBatch counts and times each command of a batch, each with the batch's latency.
 func (i instrumented) DoBatch(ctx context.Context, cmds []*sessions.Command) []api.Outcome {
 	start := time.Now()
-	var out []api.Outcome
-	if b, ok := i.b.(interface {
-		DoBatch(context.Context, []*sessions.Command) []api.Outcome
-	}); ok {
-		out = b.DoBatch(ctx, cmds)
-	} else {
-		out = make([]api.Outcome, len(cmds))
-		for j, cmd := range cmds {
-			out[j].Result, out[j].Err = i.b.Do(ctx, cmd)
-		}
-	}
+	out := i.b.DoBatch(ctx, cmds)
 	took := time.Since(start).Seconds()
 	for j, cmd := range cmds {
-		name := kindName(cmd.Kind)
-		i.m.latency.WithLabelValues(name).Observe(took)
-		i.m.commands.WithLabelValues(name).Inc()
-		if out[j].Err != nil {
-			i.m.errs.WithLabelValues(name, errorKind(out[j].Err)).Inc()
-		}
+		i.m.count(cmd.Kind, took, out[j].Err)
 	}
 	return out
 }
 
-func kindName(k sessions.Kind) string {
-	if name := kindNames[k]; name != "" {
-		return name
+// count records one command of kind k that took secs and failed with err (nil: succeeded).
+func (m *Metrics) count(k sessions.Kind, secs float64, err error) {
+	var km kindMetrics
+	if int(k) < len(m.byKind) {
+		km = m.byKind[k]
 	}
-	return "kind" + strconv.Itoa(int(k))
+	if km.commands == nil { // a kind the table does not know
+		km = kindMetrics{commands: m.commands.WithLabelValues(k.String()), latency: m.latency.WithLabelValues(k.String())}
+	}
+	km.latency.Observe(secs)
+	km.commands.Inc()
+	if err != nil {
+		m.errs.WithLabelValues(k.String(), errorKind(err)).Inc()
+	}
 }
 
 func errorKind(err error) string {

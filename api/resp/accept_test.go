@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessiongate/sessiongate/api"
 	"github.com/sessiongate/sessiongate/node"
 )
 
@@ -121,7 +122,7 @@ func TestServeTwoListeners(t *testing.T) {
 }
 
 // newNodeBackend is a lone node, shut down when the test ends.
-func newNodeBackend(t *testing.T) Backend {
+func newNodeBackend(t *testing.T) api.Backend {
 	t.Helper()
 	n, err := node.Create(node.Config{})
 	if err != nil {

@@ -13,15 +13,15 @@ import (
 	"github.com/sessiongate/sessiongate/sessions"
 )
 
-// A PGET on a lone node allocates nothing from its parsed args to its written reply: no
-// command escapes to the heap, and signing does not either.
+// A PGET on a lone node allocates nothing from its parsed args to its written reply, through
+// the path every pipeline takes: no command escapes to the heap, and signing does not either.
 func TestPGETAllocatesNothing(t *testing.T) {
 	n, err := node.Create(node.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer n.Shutdown()
-	s := NewServer(Config{Sequential: true}, n)
+	s := NewServer(Config{Alone: true}, n)
 	sg := sessions.NewSigner([]byte("k"))
 	id, _ := sessions.NewID(bytes.NewReader(bytes.Repeat([]byte{7}, 64)), -1)
 	ctx := context.Background()
@@ -29,9 +29,9 @@ func TestPGETAllocatesNothing(t *testing.T) {
 	n.Do(ctx, &sessions.Command{Kind: sessions.KindPSet, Tenant: sg.Tenant(), ID: id, Name: []byte("user"), Data: []byte("data")})
 	c := newClient(s, nil)
 	c.w = redcon.NewWriter(io.Discard)
-	args := [][]byte{[]byte("SESSIONGATE.PGET"), []byte("k"), sg.AppendToken(nil, id), []byte("user")}
+	batch := [][][]byte{{[]byte("SESSIONGATE.PGET"), []byte("k"), sg.AppendToken(nil, id), []byte("user")}}
 	allocs := testing.AllocsPerRun(1000, func() {
-		c.write(c.exec(args, c.signer))
+		c.runBatch(batch)
 		c.w.Flush()
 	})
 	if allocs != 0 {
@@ -39,15 +39,15 @@ func TestPGETAllocatesNothing(t *testing.T) {
 	}
 }
 
-// A pipeline handed to a Batcher backend (a cluster node) reuses the connection's buffers:
-// the only allocation left per pipeline is the backend's slice of outcomes.
-func TestPipelineThroughABatcherReusesItsBuffers(t *testing.T) {
+// A pipeline handed to the backend in one DoBatch reuses the connection's buffers: the only
+// allocation left per pipeline is the backend's slice of outcomes.
+func TestPipelineReusesItsBuffers(t *testing.T) {
 	n, err := node.Create(node.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer n.Shutdown()
-	s := NewServer(Config{}, n) // not Sequential: session commands go through DoBatch
+	s := NewServer(Config{}, n)
 	sg := sessions.NewSigner([]byte("k"))
 	ctx := context.Background()
 	var batch [][][]byte

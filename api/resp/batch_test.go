@@ -13,7 +13,7 @@ import (
 	"github.com/sessiongate/sessiongate/sessions"
 )
 
-// batchRecorder is a Batcher that records the size of every batch it is given.
+// batchRecorder is a backend that records the size of every batch it is given.
 type batchRecorder struct {
 	n     *node.Node
 	mu    sync.Mutex
@@ -31,10 +31,10 @@ func (b *batchRecorder) DoBatch(ctx context.Context, cmds []*sessions.Command) [
 	return b.n.DoBatch(ctx, cmds)
 }
 
-// A pipeline's session commands reach a Batcher together; a command that cannot be batched
-// runs alone after everything before it; bad commands are answered in their place; replies
-// keep the pipeline's order.
-func TestPipelineReachesBatcherTogether(t *testing.T) {
+// A pipeline's session commands reach the backend together; a command that cannot be
+// batched runs alone after everything before it; bad commands are answered in their place;
+// replies keep the pipeline's order.
+func TestPipelineRunsReachTheBackendTogether(t *testing.T) {
 	n, err := node.Create(node.Config{})
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 )
 
 type handler struct {
+	// fn runs a command that cannot be prepared ahead, alone; nil when prep is set.
 	fn    func(c *client, sg *sessions.Signer, args [][]byte) reply
 	arity int // exact when positive; at least -arity when negative (Redis's convention)
 	flags []string
@@ -22,6 +23,8 @@ type handler struct {
 	// prep, when set, checks the arguments into a command without running it, so that a
 	// pipeline's commands can reach the backend together (see runBatch).
 	prep prepFn
+	// kind is the session command the handler runs (0: none); its Traits give the flags.
+	kind sessions.Kind
 }
 
 // commands returns the flat table of every command, one handler each.
@@ -34,39 +37,59 @@ func commands() map[string]handler {
 	return t
 }
 
+// session is the handler of a session command that runs alone.
+func session(kind sessions.Kind, fn func(*client, *sessions.Signer, [][]byte) reply, arity int) handler {
+	return handler{fn: fn, arity: arity, flags: kindFlags(kind), kind: kind}
+}
+
+// prepared is the handler of a session command that a pipeline hands down with others.
+func prepared(kind sessions.Kind, prep prepFn, arity int) handler {
+	return handler{prep: prep, arity: arity, flags: kindFlags(kind), kind: kind}
+}
+
+// kindFlags are COMMAND's flags for a session command, from the command table: "write" for a
+// command that may change state, "readonly" for any other.
+func kindFlags(kind sessions.Kind) []string {
+	if kind.Traits().Write {
+		return []string{"write"}
+	}
+	return []string{"readonly"}
+}
+
 func commandList() map[string]handler {
 	guard := &crossGuard{warn: ratelog.Limiter{Every: time.Minute}}
 	return map[string]handler{
-		"sessiongate.start":    {cmdStart, 3, []string{"write"}, "", nil},
-		"sessiongate.expire":   batchable(prepExpire, 4, "write"),
-		"sessiongate.pset":     batchable(prepToken(sessions.KindPSet), 5, "write"),
-		"sessiongate.pget":     batchable(prepToken(sessions.KindPGet), 4, "readonly"),
-		"sessiongate.pdel":     batchable(prepToken(sessions.KindPDel), 4, "write"),
-		"sessiongate.end":      batchable(prepToken(sessions.KindEnd), 3, "write"),
-		"sessiongate.create":   {cmdCreate, -3, []string{"write"}, "", nil},
-		"sessiongate.info":     batchable(prepToken(sessions.KindInfo), 3, "readonly"),
-		"sessiongate.pgetall":  batchable(prepToken(sessions.KindPGetAll), 3, "readonly"),
-		"sessiongate.pupdate":  batchable(prepPUpdate, -5, "write"),
-		"sessiongate.ttl":      batchable(prepToken(sessions.KindTTL), 3, "readonly"),
-		"sessiongate.idle":     batchable(prepIdle, 4, "write"),
-		"sessiongate.rotate":   {cmdRotate, 3, []string{"write"}, "", nil},
-		"sessiongate.list":     {cmdOwner(sessions.KindList), 3, []string{"readonly"}, "", nil},
-		"sessiongate.endowner": {cmdOwner(sessions.KindEndOwner), 3, []string{"write"}, "", nil},
-		"sessiongate.endall":   {cmdEndAll, 2, []string{"write"}, "", nil},
-		"sessiongate.activity": {cmdActivity(sessions.KindActivity), 3, []string{"readonly"}, "", nil},
-		"sessiongate.active":   {cmdActivity(sessions.KindActive), -3, []string{"readonly"}, "", nil},
-		"sessiongate.cluster":  {cmdCluster, -2, []string{"readonly"}, "", nil},
-		"ping":                 {cmdPing, -1, []string{"fast"}, "", nil},
-		"echo":                 {cmdEcho, 2, []string{"fast"}, "", nil},
-		"auth":                 {cmdAuth, -2, []string{"fast", "no-auth"}, "", nil},
-		"hello":                {cmdHello, -1, []string{"fast", "no-auth"}, "", nil},
-		"select":               {cmdSelect, 2, []string{"fast"}, "", nil},
-		"quit":                 {cmdQuit, -1, []string{"fast", "no-auth"}, "", nil},
-		"client":               {cmdClient, -2, []string{"admin"}, "", nil},
-		"command":              {cmdCommand, -1, []string{"loading"}, "", nil},
-		"info":                 {cmdInfo, -1, []string{"loading"}, "", nil},
-		"post":                 {guard.refuse, -1, []string{"no-auth"}, "", nil},
-		"host:":                {guard.refuse, -1, []string{"no-auth"}, "", nil},
+		"sessiongate.start":    session(sessions.KindStart, cmdStart, 3),
+		"sessiongate.expire":   prepared(sessions.KindExpire, prepExpire, 4),
+		"sessiongate.pset":     prepared(sessions.KindPSet, prepToken(sessions.KindPSet), 5),
+		"sessiongate.pget":     prepared(sessions.KindPGet, prepToken(sessions.KindPGet), 4),
+		"sessiongate.pdel":     prepared(sessions.KindPDel, prepToken(sessions.KindPDel), 4),
+		"sessiongate.end":      prepared(sessions.KindEnd, prepToken(sessions.KindEnd), 3),
+		"sessiongate.create":   session(sessions.KindStart, cmdCreate, -3),
+		"sessiongate.info":     prepared(sessions.KindInfo, prepToken(sessions.KindInfo), 3),
+		"sessiongate.pgetall":  prepared(sessions.KindPGetAll, prepToken(sessions.KindPGetAll), 3),
+		"sessiongate.pupdate":  prepared(sessions.KindPUpdate, prepPUpdate, -5),
+		"sessiongate.ttl":      prepared(sessions.KindTTL, prepToken(sessions.KindTTL), 3),
+		"sessiongate.idle":     prepared(sessions.KindIdle, prepIdle, 4),
+		"sessiongate.rotate":   session(sessions.KindRotate, cmdRotate, 3),
+		"sessiongate.list":     session(sessions.KindList, cmdOwner(sessions.KindList), 3),
+		"sessiongate.endowner": session(sessions.KindEndOwner, cmdOwner(sessions.KindEndOwner), 3),
+		"sessiongate.endall":   session(sessions.KindEndAll, cmdEndAll, 2),
+		"sessiongate.activity": session(sessions.KindActivity, cmdActivity(sessions.KindActivity), 3),
+		"sessiongate.active":   session(sessions.KindActive, cmdActivity(sessions.KindActive), -3),
+		// CLUSTER reports on the cluster and runs no session command.
+		"sessiongate.cluster": {fn: cmdCluster, arity: -2, flags: []string{"readonly"}},
+		"ping":                {fn: cmdPing, arity: -1, flags: []string{"fast"}},
+		"echo":                {fn: cmdEcho, arity: 2, flags: []string{"fast"}},
+		"auth":                {fn: cmdAuth, arity: -2, flags: []string{"fast", "no-auth"}},
+		"hello":               {fn: cmdHello, arity: -1, flags: []string{"fast", "no-auth"}},
+		"select":              {fn: cmdSelect, arity: 2, flags: []string{"fast"}},
+		"quit":                {fn: cmdQuit, arity: -1, flags: []string{"fast", "no-auth"}},
+		"client":              {fn: cmdClient, arity: -2, flags: []string{"admin"}},
+		"command":             {fn: cmdCommand, arity: -1, flags: []string{"loading"}},
+		"info":                {fn: cmdInfo, arity: -1, flags: []string{"loading"}},
+		"post":                {fn: guard.refuse, arity: -1, flags: []string{"no-auth"}},
+		"host:":               {fn: guard.refuse, arity: -1, flags: []string{"no-auth"}},
 	}
 }
 

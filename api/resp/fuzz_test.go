@@ -112,11 +112,11 @@ func benchDispatch(b *testing.B, args func(tok []byte) [][]byte) {
 	n.Do(context.Background(), &sessions.Command{Kind: sessions.KindPSet, Tenant: sg.Tenant(), ID: id, Name: []byte("user"), Data: bytes.Repeat([]byte("d"), 64)})
 	c := newClient(s, nil)
 	c.w = redcon.NewWriter(io.Discard)
-	a := args(sg.AppendToken(nil, id))
+	batch := [][][]byte{args(sg.AppendToken(nil, id))}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		c.write(c.exec(a, c.signer))
+		c.runBatch(batch)
 		c.w.Flush()
 	}
 }

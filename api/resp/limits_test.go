@@ -15,6 +15,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/sessiongate/sessiongate/api"
 	"github.com/sessiongate/sessiongate/node"
 	"github.com/sessiongate/sessiongate/sessions"
 )
@@ -243,7 +244,7 @@ func TestUpdateCapsOverRESP(t *testing.T) {
 
 // updateSpy counts the PUPDATEs that reach the backend.
 type updateSpy struct {
-	Backend
+	api.Backend
 	updates atomic.Int32
 }
 
@@ -254,11 +255,21 @@ func (s *updateSpy) Do(ctx context.Context, cmd *sessions.Command) (sessions.Res
 	return s.Backend.Do(ctx, cmd)
 }
 
+// DoBatch counts the PUPDATEs of a pipeline's run, which reach the backend this way.
+func (s *updateSpy) DoBatch(ctx context.Context, cmds []*sessions.Command) []api.Outcome {
+	for _, cmd := range cmds {
+		if cmd.Kind == sessions.KindPUpdate {
+			s.updates.Add(1)
+		}
+	}
+	return s.Backend.DoBatch(ctx, cmds)
+}
+
 // A PUPDATE past the step cap is refused with its arguments: it never reaches the backend
 // (which would forward it to its primary in a cluster).
 func TestPUpdateStepCapBeforeTheBackend(t *testing.T) {
 	var spy *updateSpy
-	rdb := serveOver(t, false, func(b Backend) Backend { spy = &updateSpy{Backend: b}; return spy })
+	rdb := serveOver(t, Config{}, func(b api.Backend) api.Backend { spy = &updateSpy{Backend: b}; return spy })
 	ctx := context.Background()
 	tok, err := rdb.Do(ctx, "SESSIONGATE.START", "k", "600").Text()
 	if err != nil {

@@ -19,19 +19,7 @@ import (
 	"github.com/sessiongate/sessiongate/api"
 	"github.com/sessiongate/sessiongate/ratelog"
 	"github.com/sessiongate/sessiongate/sessions"
-	"github.com/sessiongate/sessiongate/workpool"
 )
-
-// Backend executes a checked command wherever it must run.
-type Backend interface {
-	Do(ctx context.Context, cmd *sessions.Command) (sessions.Result, error)
-}
-
-// Batcher is a Backend that also runs a pipeline's commands in one call, in order per slot
-// (a node sends those bound for one primary in one message).
-type Batcher interface {
-	DoBatch(ctx context.Context, cmds []*sessions.Command) []api.Outcome
-}
 
 // Config configures a Server. Zero fields take the documented defaults.
 type Config struct {
@@ -57,10 +45,14 @@ type Config struct {
 	Cluster func() *api.ClusterView
 	// Locate answers SESSIONGATE.CLUSTER LOCATE: every member's own copy of a session.
 	Locate func(ctx context.Context, id sessions.ID) []api.Copy
-	// Sequential runs a pipeline's commands one after another on the connection's goroutine:
-	// fastest when the backend never waits on the network (a node running alone). Otherwise a
-	// Batcher backend gets a pipeline's session commands in one call, and any other backend
-	// runs commands on different slots concurrently.
+	// Alone says the backend runs each command at once on the caller's goroutine and never
+	// waits on the network (a node alone). A pipeline's session commands then share one clock
+	// reading per clockEvery of them (Command.At), and its runs go to Do command by command
+	// (see handDown). Otherwise the backend reads the clock itself, since a command that waits
+	// on the network would carry a stale reading.
+	Alone bool
+	// Deprecated: Sequential is Alone's former name. Kept only while callers outside this
+	// package still set it.
 	Sequential bool
 	// Version is reported by INFO and HELLO.
 	Version string
@@ -80,7 +72,7 @@ var unauthLimits = limits{maxArgs: 16, maxBulk: 16 << 10, maxCommand: 64 << 10}
 // Server serves RESP clients.
 type Server struct {
 	cfg     Config
-	backend Backend
+	backend api.Backend
 	table   map[string]handler
 	started time.Time
 
@@ -92,8 +84,7 @@ type Server struct {
 	conns map[*client]struct{}
 	wg    sync.WaitGroup
 
-	pool         workpool.Pool // runs a pipeline's concurrent commands
-	down         atomic.Bool   // set by Shutdown before the listener closes
+	down         atomic.Bool // set by Shutdown before the listener closes
 	nextID       atomic.Int64
 	stats        serverStats
 	connCount    atomic.Int64
@@ -109,7 +100,8 @@ type serverStats struct {
 }
 
 // NewServer returns a server for backend.
-func NewServer(cfg Config, backend Backend) *Server {
+func NewServer(cfg Config, backend api.Backend) *Server {
+	cfg.Alone = cfg.Alone || cfg.Sequential
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:6380"
 	}
@@ -275,7 +267,6 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	<-done
-	s.pool.Close()
 	return err
 }
 

@@ -11,17 +11,18 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/sessiongate/sessiongate/api"
 	"github.com/sessiongate/sessiongate/node"
 )
 
 // startServer runs a one-node backend and a RESP server on a free loopback port.
 func startServer(t testing.TB, cfg Config) (*Server, string) {
 	t.Helper()
-	return startServerOver(t, cfg, func(b Backend) Backend { return b })
+	return startServerOver(t, cfg, func(b api.Backend) api.Backend { return b })
 }
 
 // startServerOver is startServer with the node's backend wrapped by wrap (a test's spy).
-func startServerOver(t testing.TB, cfg Config, wrap func(Backend) Backend) (*Server, string) {
+func startServerOver(t testing.TB, cfg Config, wrap func(api.Backend) api.Backend) (*Server, string) {
 	t.Helper()
 	n, err := node.Create(node.Config{})
 	if err != nil {

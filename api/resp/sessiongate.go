@@ -106,50 +106,19 @@ func (c *client) start(sg *sessions.Signer, key []byte, cmd sessions.Command) re
 }
 
 func (c *client) newID(slot int) (sessions.ID, error) {
-	c.rndMu.Lock()
-	defer c.rndMu.Unlock()
 	return sessions.NewID(c.rnd, slot)
 }
 
-// do hands a command to the backend. The backend bounds its own waits (a node applies its
-// command timeout only when a command leaves the process), so the local path allocates no
-// timer here.
+// do hands a command that runs alone to the backend. The backend bounds its own waits (a
+// node applies its command timeout only when a command leaves the process), so the local path
+// allocates no timer here.
 func (c *client) do(cmd *sessions.Command) (sessions.Result, error) {
-	cmd.At = c.at
 	return c.s.backend.Do(c.s.ctx, cmd)
 }
 
 // prepFn checks a command's arguments into a command for the backend; a non-empty string is
 // the error to reply instead.
 type prepFn func(sg *sessions.Signer, args [][]byte) (sessions.Command, string)
-
-// batchable makes the handler of a command that can be prepared ahead of running.
-func batchable(prep prepFn, arity int, flags ...string) handler {
-	return handler{fn: runPrepared(prep), arity: arity, flags: flags, prep: prep}
-}
-
-// runPrepared runs one prepared command on its own.
-func runPrepared(prep prepFn) func(*client, *sessions.Signer, [][]byte) reply {
-	return func(c *client, sg *sessions.Signer, args [][]byte) reply {
-		cmd := c.commandFor(sg)
-		var e string
-		if *cmd, e = prep(sg, args); e != "" {
-			return errReply(e)
-		}
-		res, err := c.do(cmd)
-		return render(cmd.Kind, res, err)
-	}
-}
-
-// commandFor returns room for the command about to run with sg: the connection's own when sg
-// is the connection's signer (only the connection's goroutine runs with it, one command at a
-// time), so that the common path allocates nothing; a fresh one otherwise.
-func (c *client) commandFor(sg *sessions.Signer) *sessions.Command {
-	if sg == c.signer {
-		return &c.cmd
-	}
-	return new(sessions.Command)
-}
 
 // render turns a prepared command's outcome into its reply.
 func render(kind sessions.Kind, res sessions.Result, err error) reply {

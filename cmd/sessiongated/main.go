@@ -17,7 +17,6 @@ import (
 	"syscall"
 	"time"
 
-	httpapi "github.com/sessiongate/sessiongate/api/http"
 	"github.com/sessiongate/sessiongate/api/resp"
 	"github.com/sessiongate/sessiongate/node"
 	"github.com/sessiongate/sessiongate/sessions"
@@ -214,17 +213,17 @@ func run(args []string, stderr io.Writer) error {
 		go servePprof(pln)
 		log.Info("pprof ready", "addr", pln.Addr().String())
 	}
-	var backend resp.Backend = n
-	var web *httpapi.Server
+	m, backend := instrument(o, n)
 	serveErr := make(chan error, 4)
-	if web, backend, err = startHTTP(o, n, backend, log, serveErr); err != nil {
+	web, err := startHTTP(o, n, m, backend, log, serveErr)
+	if err != nil {
 		n.Shutdown()
 		return err
 	}
 	srv := resp.NewServer(resp.Config{
 		Addr: o.addr, RequirePass: o.requirepass, MaxConns: o.maxClients, IdleTimeout: o.idleTimeout,
 		Logger: log, Sections: n.InfoSections, Cluster: n.ClusterView, Locate: n.Locate, Version: version,
-		Sequential: o.clusterAddr == "",
+		Alone: o.clusterAddr == "",
 	}, backend)
 	ln.serve(srv, serveErr)
 	log.Info("sessiongated ready", "addr", ln.String(), "version", version, "cluster", o.clusterAddr != "")

@@ -12,7 +12,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sessiongate/sessiongate/api"
 	"github.com/sessiongate/sessiongate/node"
+	"github.com/sessiongate/sessiongate/sessions"
 )
 
 func TestRESTFlagsAndHelp(t *testing.T) {
@@ -101,6 +103,25 @@ func TestStartHTTP(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
+	// What RESP sends through the instrumented backend, alone and in a batch, is in the
+	// /metrics that either listener serves.
+	withHTTP, err := parseFlags([]string{"--http-addr", "127.0.0.1:0"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, b := instrument(withHTTP, n)
+	ttl := func() *sessions.Command { return &sessions.Command{Kind: sessions.KindTTL} }
+	b.Do(context.Background(), ttl())
+	b.DoBatch(context.Background(), []*sessions.Command{ttl(), ttl()})
+	counted := func(url string) bool {
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return strings.Contains(string(body), `sessiongate_commands_total{command="ttl"} 3`)
+	}
 	addrs := regexp.MustCompile(`msg="(ops )?http ready" addr=(\S+)`)
 	for _, ops := range []bool{true, false} {
 		args := []string{"--http-addr", "127.0.0.1:0", "--http-apps", "web=k1", "--http-tokens-file", file}
@@ -112,7 +133,7 @@ func TestStartHTTP(t *testing.T) {
 			t.Fatal(err)
 		}
 		var logs bytes.Buffer
-		web, _, err := startHTTP(o, n, n, slog.New(slog.NewTextHandler(&logs, nil)), make(chan error, 2))
+		web, err := startHTTP(o, n, m, b, slog.New(slog.NewTextHandler(&logs, nil)), make(chan error, 2))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -138,12 +159,21 @@ func TestStartHTTP(t *testing.T) {
 			if code := get("GET", opsURL+"/metrics", ""); code != 200 {
 				t.Errorf("--ops-addr: the operator listener's /metrics: %d", code)
 			}
+			if !counted(opsURL + "/metrics") {
+				t.Errorf("--ops-addr: the operator listener's /metrics lacks the backend's commands")
+			}
 		} else if code := get("GET", app+"/metrics", ""); code != 200 || opsURL != "" {
 			t.Errorf("without --ops-addr: /metrics %d, operator listener %q", code, opsURL)
+		} else if !counted(app + "/metrics") {
+			t.Errorf("without --ops-addr: /metrics lacks the backend's commands")
 		}
 	}
 	o, _ := parseFlags(nil, io.Discard)
-	if web, _, err := startHTTP(o, n, n, slog.Default(), nil); web != nil || err != nil {
+	if web, err := startHTTP(o, n, m, b, slog.Default(), nil); web != nil || err != nil {
 		t.Fatalf("no HTTP address: %v %v", web, err)
+	}
+	// Without a listener nothing could export metrics: the front ends get the bare node.
+	if m, b := instrument(o, n); m != nil || b != api.Backend(n) {
+		t.Fatalf("no HTTP address: metrics %v, backend %T", m, b)
 	}
 }
