@@ -14,9 +14,11 @@ import (
 type Backend interface {
 	// Do runs one command and returns its result once the write-acks policy is met.
 	Do(ctx context.Context, cmd *sessions.Command) (sessions.Result, error)
-	// DoBatch runs a pipeline's commands and returns their outcomes in order. Commands on one
-	// slot run in the order given; commands on different slots may run concurrently.
-	DoBatch(ctx context.Context, cmds []*sessions.Command) []Outcome
+	// DoBatch runs a pipeline's commands and leaves their outcomes in out, in order (out is the
+	// caller's, as long as cmds, so that a steady stream of pipelines allocates nothing).
+	// Commands on one slot run in the order given; commands on different slots may run
+	// concurrently. DoBatch may set a command's At (the clock reading it runs at).
+	DoBatch(ctx context.Context, cmds []*sessions.Command, out []Outcome)
 }
 
 // Node is a Backend that also reports on itself.

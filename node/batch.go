@@ -32,29 +32,41 @@ type batchResultMsg struct {
 	Results []resultMsg `msgpack:"r"`
 }
 
-// DoBatch runs a pipeline's commands as Do would run each of them, and returns their outcomes
-// in order. Commands on the same slot run one after another in the order given; the others
-// may run concurrently. In a cluster, the commands bound for one primary travel to it in one
-// message and come back in one: a pipeline costs a round trip per primary, not per command.
+// DoBatch runs a pipeline's commands as Do would run each of them, and leaves their outcomes
+// in out, in order. A node alone runs them one after another on the caller's goroutine, a
+// clock reading shared by clockEvery of them. In a cluster, commands on the same slot run one
+// after another in the order given, the others may run concurrently, and the commands bound
+// for one primary travel to it in one message and come back in one: a pipeline costs a round
+// trip per primary, not per command.
 // Tenant-wide commands (ENDALL, ACTIVITY, ACTIVE) are not ordered against the rest of the
 // batch; give one a batch of its own when its order matters (the RESP front end does).
-func (n *Node) DoBatch(ctx context.Context, cmds []*sessions.Command) []api.Outcome {
-	out := make([]api.Outcome, len(cmds))
+func (n *Node) DoBatch(ctx context.Context, cmds []*sessions.Command, out []api.Outcome) {
+	out = out[:len(cmds)]
+	clear(out) // the caller's, maybe from an earlier batch: no outcome may show through
 	if n.life.Err() != nil {
 		for i := range out {
-			out[i].Err = api.ErrClosed
+			out[i] = api.Outcome{Err: api.ErrClosed}
 		}
-		return out
+		return
 	}
-	if n.cluster == nil {
-		for i, cmd := range cmds {
-			n.stats.Commands.Add(1)
+	if n.cluster != nil {
+		n.cluster.doBatch(ctx, cmds, out)
+		return
+	}
+	var now int64
+	for i, cmd := range cmds {
+		if i%clockEvery == 0 {
+			now = time.Now().UnixMilli()
+		}
+		if cmd.At != 0 {
 			out[i].Result, out[i].Err = n.store.Do(cmd)
+			continue
 		}
-		return out
+		cmd.At = now
+		out[i].Result, out[i].Err = n.store.Do(cmd)
+		cmd.At = 0 // the caller's command, which it may use again
 	}
-	n.cluster.doBatch(ctx, cmds, out)
-	return out
+	n.stats.Commands.Add(uint64(len(cmds)))
 }
 
 func (c *cluster) doBatch(ctx context.Context, cmds []*sessions.Command, out []api.Outcome) {

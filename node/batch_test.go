@@ -43,7 +43,7 @@ func TestDoBatchThroughEveryNode(t *testing.T) {
 			}
 		}
 		forwarded, batches := tn.n.Stats().Forwarded.Load(), tn.n.Stats().Batches.Load()
-		out := tn.n.DoBatch(ctxT(t), cmds)
+		out := doBatch(ctxT(t), tn.n, cmds)
 		if len(out) != len(cmds) {
 			t.Fatalf("%d outcomes for %d commands", len(out), len(cmds))
 		}
@@ -103,7 +103,7 @@ func TestDoBatchSplitsLargeBatchesInOrder(t *testing.T) {
 		cmds = append(cmds, &sessions.Command{Kind: kind, Tenant: testTenant, ID: id, Name: []byte("v"), Data: []byte(fmt.Sprint(i))})
 	}
 	batches := via.n.Stats().Batches.Load()
-	out := via.n.DoBatch(ctxT(t), cmds)
+	out := doBatch(ctxT(t), via.n, cmds)
 	if got := via.n.Stats().Batches.Load() - batches; got != 3 {
 		t.Errorf("%d messages for %d commands, want 3", got, len(cmds))
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/vmihailenco/msgpack/v5"
 
+	"github.com/sessiongate/sessiongate/api"
 	"github.com/sessiongate/sessiongate/sessions"
 )
 
@@ -98,14 +99,15 @@ func BenchmarkForwardBatch16(b *testing.B) {
 func benchBatches(b *testing.B, via *testNode, cmd func(sessions.ID) *sessions.Command, ids []sessions.ID) {
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
-		cmds := make([]*sessions.Command, 16)
+		cmds, out := make([]*sessions.Command, 16), make([]api.Outcome, 16)
 		i := 0
 		for pb.Next() {
 			if i%16 == 15 {
 				for j := range cmds {
 					cmds[j] = cmd(ids[(i+j)%len(ids)])
 				}
-				for _, o := range via.n.DoBatch(context.Background(), cmds) {
+				via.n.DoBatch(context.Background(), cmds, out)
+				for _, o := range out {
 					if o.Err != nil {
 						b.Fatal(o.Err)
 					}

@@ -140,7 +140,7 @@ func TestGroupedWritesOneCopyPerBackup(t *testing.T) {
 		before[tn.repl] = counters[0].get(tn.repl)
 	}
 	grouped := a.n.Stats().Grouped.Load()
-	out := a.n.DoBatch(ctxT(t), cmds)
+	out := doBatch(ctxT(t), a.n, cmds)
 	for i, o := range out {
 		if o.Err != nil {
 			t.Fatalf("command %d: %v", i, o.Err)
@@ -180,7 +180,7 @@ func TestGroupedForwardedBatchCarriesOps(t *testing.T) {
 	ids := sessionsOf(t, nodes, a, 6)
 	toB, toC := counters[0].get(b.repl), counters[0].get(c.repl)
 	grouped, carried := a.n.Stats().Grouped.Load(), b.n.Stats().Carried.Load()
-	out := b.n.DoBatch(ctxT(t), psets(ids, "f"))
+	out := doBatch(ctxT(t), b.n, psets(ids, "f"))
 	for i, o := range out {
 		if o.Err != nil {
 			t.Fatalf("command %d: %v", i, o.Err)
@@ -212,7 +212,7 @@ func TestGroupedWritesFailTogether(t *testing.T) {
 	ids := sessionsOf(t, nodes, a, 4)
 	a.faults.Block(nodes[2].repl)
 	grouped := a.n.Stats().Grouped.Load()
-	out := a.n.DoBatch(ctxT(t), psets(ids, "x"))
+	out := doBatch(ctxT(t), a.n, psets(ids, "x"))
 	for i, o := range out {
 		if !errors.Is(o.Err, api.ErrTryAgain) {
 			t.Fatalf("write %d with a backup cut off and acks=all: %v, want TRYAGAIN", i, o.Err)
@@ -235,7 +235,7 @@ func TestRotateIsNotGrouped(t *testing.T) {
 	cmds := psets(ids, "r")
 	cmds = append(cmds, &sessions.Command{Kind: sessions.KindRotate, Tenant: testTenant, ID: ids[0], NewID: newID(t, ids[0].Slot())})
 	grouped := a.n.Stats().Grouped.Load()
-	out := a.n.DoBatch(ctxT(t), cmds)
+	out := doBatch(ctxT(t), a.n, cmds)
 	for i, o := range out {
 		if o.Err != nil {
 			t.Fatalf("command %d: %v", i, o.Err)

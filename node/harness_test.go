@@ -286,3 +286,10 @@ func (randReader) Read(p []byte) (int, error) { return rand.Read(p) }
 
 // withReplFaults routes a node's replication dials through f, set up before it starts.
 func withReplFaults(f *faultnet.Faults) nodeOpt { return func(c *ClusterConfig) { c.Dial = f.Dial } }
+
+// doBatch runs n.DoBatch with outcomes of its own.
+func doBatch(ctx context.Context, n *Node, cmds []*sessions.Command) []api.Outcome {
+	out := make([]api.Outcome, len(cmds))
+	n.DoBatch(ctx, cmds, out)
+	return out
+}

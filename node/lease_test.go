@@ -184,7 +184,7 @@ func TestPipelinedReadAfterWriteOfOneSession(t *testing.T) {
 			_, backups := roles(t, nodes, id)
 			via := backups[round%len(backups)]
 			val := []byte(fmt.Sprintf("round %d", round))
-			outs := via.n.DoBatch(ctxT(t), []*sessions.Command{
+			outs := doBatch(ctxT(t), via.n, []*sessions.Command{
 				{Kind: sessions.KindPGet, Tenant: testTenant, ID: id, Name: []byte("v")},
 				{Kind: sessions.KindPSet, Tenant: testTenant, ID: id, Name: []byte("v"), Data: val},
 				{Kind: sessions.KindPGet, Tenant: testTenant, ID: id, Name: []byte("v")},

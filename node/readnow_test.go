@@ -32,7 +32,7 @@ func TestPipelinedCopyReadsAllocateOnlyTheirOutcomes(t *testing.T) {
 	allocs := float64(1 << 20)
 	for range tries {
 		allocs = min(allocs, testing.AllocsPerRun(runs, func() {
-			for i, o := range via.n.DoBatch(ctx, cmds) {
+			for i, o := range doBatch(ctx, via.n, cmds) {
 				if o.Err != nil || string(o.Result.Data) != cmds[i].ID.String() {
 					t.Fatalf("read %d: %q, %v", i, o.Result.Data, o.Err)
 				}

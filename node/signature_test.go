@@ -38,7 +38,7 @@ func TestForwardedCommandsAreVerifiedFirst(t *testing.T) {
 	}
 	bad2, good2 := &fixedChecker{}, &fixedChecker{ok: true}
 	get := &sessions.Command{Kind: sessions.KindPGet, Tenant: testTenant, ID: id, Name: []byte("v")}
-	out := via.n.DoBatch(ctxT(t), []*sessions.Command{set("forged", bad2), set("two", good2), get})
+	out := doBatch(ctxT(t), via.n, []*sessions.Command{set("forged", bad2), set("two", good2), get})
 	if !errors.Is(out[0].Err, sessions.ErrSignature) || out[1].Err != nil || out[2].Err != nil {
 		t.Fatalf("batch outcomes %+v", out)
 	}

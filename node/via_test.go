@@ -25,7 +25,7 @@ func TestAForwardedWriteCarriesItsOpsBack(t *testing.T) {
 			carried := via.n.stats.Carried.Load()
 			val := fmt.Sprintf("round %d", round)
 			if round == 2 {
-				outs := via.n.DoBatch(ctxT(t), []*sessions.Command{
+				outs := doBatch(ctxT(t), via.n, []*sessions.Command{
 					{Kind: sessions.KindPSet, Tenant: testTenant, ID: id, Name: []byte("v"), Data: []byte("first")},
 					{Kind: sessions.KindPSet, Tenant: testTenant, ID: id, Name: []byte("v"), Data: []byte(val)},
 				})
@@ -125,7 +125,7 @@ func failedForward(t *testing.T, pipeline bool) {
 	end := &sessions.Command{Kind: sessions.KindEnd, Tenant: testTenant, ID: id}
 	if pipeline {
 		batches := via.n.stats.Batches.Load()
-		outs := via.n.DoBatch(ctx, []*sessions.Command{end,
+		outs := doBatch(ctx, via.n, []*sessions.Command{end,
 			{Kind: sessions.KindPSet, Tenant: testTenant, ID: second, Name: []byte("v"), Data: []byte("x")}})
 		if outs[0].Err == nil {
 			t.Fatal("the END was answered within 50 ms: the test proves nothing")

@@ -169,14 +169,13 @@ func (i instrumented) Do(ctx context.Context, cmd *sessions.Command) (sessions.R
 }
 
 // DoBatch counts and times each command of a batch, each with the batch's latency.
-func (i instrumented) DoBatch(ctx context.Context, cmds []*sessions.Command) []api.Outcome {
+func (i instrumented) DoBatch(ctx context.Context, cmds []*sessions.Command, out []api.Outcome) {
 	start := time.Now()
-	out := i.b.DoBatch(ctx, cmds)
+	i.b.DoBatch(ctx, cmds, out)
 	took := time.Since(start).Seconds()
 	for j, cmd := range cmds {
 		i.m.count(cmd.Kind, took, out[j].Err)
 	}
-	return out
 }
 
 // count records one command of kind k that took secs and failed with err (nil: succeeded).

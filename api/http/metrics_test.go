@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sessiongate/sessiongate/api"
 	"github.com/sessiongate/sessiongate/node"
 	"github.com/sessiongate/sessiongate/sessions"
 )
@@ -30,7 +31,7 @@ func TestInstrumentCountsByKindName(t *testing.T) {
 	pset := &sessions.Command{Kind: sessions.KindPSet, Tenant: sg.Tenant(), ID: id, Name: []byte("a"), Data: []byte("1")}
 	pget := &sessions.Command{Kind: sessions.KindPGet, Tenant: sg.Tenant(), ID: id, Name: []byte("a")}
 	miss := &sessions.Command{Kind: sessions.KindPGet, Tenant: sg.Tenant(), ID: id, Name: []byte("b")}
-	b.DoBatch(ctx, []*sessions.Command{pset, pget, miss})
+	b.DoBatch(ctx, []*sessions.Command{pset, pget, miss}, make([]api.Outcome, 3))
 	for _, k := range sessions.Kinds() {
 		want := map[sessions.Kind]float64{sessions.KindStart: 1, sessions.KindPSet: 1, sessions.KindPGet: 2}[k]
 		if got := counterValue(t, m, "sessiongate_commands_total", k.String()); got != want {

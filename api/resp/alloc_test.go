@@ -21,7 +21,7 @@ func TestPGETAllocatesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer n.Shutdown()
-	s := NewServer(Config{Alone: true}, n)
+	s := NewServer(Config{}, n)
 	sg := sessions.NewSigner([]byte("k"))
 	id, _ := sessions.NewID(bytes.NewReader(bytes.Repeat([]byte{7}, 64)), -1)
 	ctx := context.Background()
@@ -29,13 +29,19 @@ func TestPGETAllocatesNothing(t *testing.T) {
 	n.Do(ctx, &sessions.Command{Kind: sessions.KindPSet, Tenant: sg.Tenant(), ID: id, Name: []byte("user"), Data: []byte("data")})
 	c := newClient(s, nil)
 	c.w = redcon.NewWriter(io.Discard)
-	batch := [][][]byte{{[]byte("SESSIONGATE.PGET"), []byte("k"), sg.AppendToken(nil, id), []byte("user")}}
-	allocs := testing.AllocsPerRun(1000, func() {
-		c.runBatch(batch)
-		c.w.Flush()
-	})
-	if allocs != 0 {
-		t.Fatalf("%.1f allocations per PGET", allocs)
+	pget := [][]byte{[]byte("SESSIONGATE.PGET"), []byte("k"), sg.AppendToken(nil, id), []byte("user")}
+	for _, depth := range []int{1, 16} {
+		batch := make([][][]byte, depth)
+		for i := range batch {
+			batch[i] = pget
+		}
+		allocs := testing.AllocsPerRun(1000, func() {
+			c.runBatch(batch)
+			c.w.Flush()
+		})
+		if allocs != 0 {
+			t.Fatalf("depth %d: %.1f allocations per pipeline of PGETs", depth, allocs)
+		}
 	}
 }
 

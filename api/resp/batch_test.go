@@ -24,11 +24,11 @@ func (b *batchRecorder) Do(ctx context.Context, cmd *sessions.Command) (sessions
 	return b.n.Do(ctx, cmd)
 }
 
-func (b *batchRecorder) DoBatch(ctx context.Context, cmds []*sessions.Command) []api.Outcome {
+func (b *batchRecorder) DoBatch(ctx context.Context, cmds []*sessions.Command, out []api.Outcome) {
 	b.mu.Lock()
 	b.sizes = append(b.sizes, len(cmds))
 	b.mu.Unlock()
-	return b.n.DoBatch(ctx, cmds)
+	b.n.DoBatch(ctx, cmds, out)
 }
 
 // A pipeline's session commands reach the backend together; a command that cannot be

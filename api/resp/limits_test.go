@@ -256,13 +256,13 @@ func (s *updateSpy) Do(ctx context.Context, cmd *sessions.Command) (sessions.Res
 }
 
 // DoBatch counts the PUPDATEs of a pipeline's run, which reach the backend this way.
-func (s *updateSpy) DoBatch(ctx context.Context, cmds []*sessions.Command) []api.Outcome {
+func (s *updateSpy) DoBatch(ctx context.Context, cmds []*sessions.Command, out []api.Outcome) {
 	for _, cmd := range cmds {
 		if cmd.Kind == sessions.KindPUpdate {
 			s.updates.Add(1)
 		}
 	}
-	return s.Backend.DoBatch(ctx, cmds)
+	s.Backend.DoBatch(ctx, cmds, out)
 }
 
 // A PUPDATE past the step cap is refused with its arguments: it never reaches the backend

@@ -1,8 +1,7 @@
 package resp
 
 import (
-	"time"
-
+	"github.com/sessiongate/sessiongate/api"
 	"github.com/sessiongate/sessiongate/sessions"
 )
 
@@ -12,16 +11,13 @@ type pipeBufs struct {
 	replies []reply
 	cmds    []sessions.Command // the run of prepared commands not yet handed down
 	ptrs    []*sessions.Command
+	outs    []api.Outcome
 	at      []int // at[j] is where cmds[j] stands in the pipeline
 	written int   // replies before this index are written
 }
 
 // maxKeptBatch bounds the pipeline whose buffers a connection keeps for the next one.
 const maxKeptBatch = 1024
-
-// clockEvery is how many session commands share one clock reading on an Alone server: a
-// reading costs about as much as a lookup in the store.
-const clockEvery = 32
 
 // runBatch runs a pipeline, the same way whatever the backend. Session commands on a token
 // (those with a prep) are checked where they stand and gathered into a run, which reaches the
@@ -55,11 +51,6 @@ func (c *client) runBatch(batch [][][]byte) {
 			}
 			p.cmds = append(p.cmds, cmd)
 			p.at = append(p.at, i)
-			if c.s.cfg.Alone && len(p.cmds) == clockEvery {
-				// A reading is taken when a run is handed down: cutting the run here keeps
-				// every reading at most clockEvery commands old when its command runs.
-				c.handDown(i + 1)
-			}
 		}
 	}
 	c.handDown(len(batch))
@@ -70,36 +61,25 @@ func (c *client) runBatch(batch [][][]byte) {
 	}
 }
 
-// handDown runs the pending run of prepared commands, then writes every reply before index
-// upTo. A run goes to the backend's DoBatch, except a run of one and a run on an Alone
-// backend, which go to Do command by command: for those DoBatch would do just that (a node
-// alone runs a batch in order on the caller's goroutine) and allocate its outcomes besides,
-// which cost 12-20% more server CPU per PGET at depth 16 (sgbench --server-pids).
+// handDown hands the pending run of prepared commands to the backend's DoBatch, then writes
+// every reply before index upTo.
 func (c *client) handDown(upTo int) {
 	p := &c.pipe
 	if n := len(p.cmds); n > 0 {
-		if c.s.cfg.Alone {
-			at := time.Now().UnixMilli()
-			for j := range p.cmds {
-				p.cmds[j].At = at
-			}
+		ptrs := p.ptrs[:0]
+		for j := range p.cmds {
+			ptrs = append(ptrs, &p.cmds[j])
 		}
-		if n == 1 || c.s.cfg.Alone {
-			for j := range p.cmds {
-				res, err := c.s.backend.Do(c.s.ctx, &p.cmds[j])
-				p.replies[p.at[j]] = render(p.cmds[j].Kind, res, err)
-			}
-		} else {
-			ptrs := p.ptrs[:0]
-			for j := range p.cmds {
-				ptrs = append(ptrs, &p.cmds[j])
-			}
-			p.ptrs = ptrs
-			outs := c.s.backend.DoBatch(c.s.ctx, ptrs)
-			for j, i := range p.at {
-				p.replies[i] = render(p.cmds[j].Kind, outs[j].Result, outs[j].Err)
-			}
+		p.ptrs = ptrs
+		if cap(p.outs) < n {
+			p.outs = make([]api.Outcome, n)
 		}
+		outs := p.outs[:n]
+		c.s.backend.DoBatch(c.s.ctx, ptrs, outs)
+		for j, i := range p.at {
+			p.replies[i] = render(p.cmds[j].Kind, outs[j].Result, outs[j].Err)
+		}
+		clear(outs) // they point into the store's memory
 		p.cmds, p.at = p.cmds[:0], p.at[:0]
 	}
 	for ; p.written < upTo; p.written++ {

@@ -61,16 +61,18 @@ func (g *gauge) run(ctx context.Context, cmd *sessions.Command) (sessions.Result
 	return g.inner.Do(ctx, cmd)
 }
 
-func (g *gauge) DoBatch(ctx context.Context, cmds []*sessions.Command) []api.Outcome {
+func (g *gauge) DoBatch(ctx context.Context, cmds []*sessions.Command, out []api.Outcome) {
 	g.calls.enter()
 	defer g.calls.leave()
 	g.mu.Lock()
 	g.sizes = append(g.sizes, len(cmds))
 	g.mu.Unlock()
 	if !g.concurrent {
-		return g.inner.DoBatch(ctx, cmds)
+		for i, cmd := range cmds {
+			out[i].Result, out[i].Err = g.run(ctx, cmd)
+		}
+		return
 	}
-	out := make([]api.Outcome, len(cmds))
 	var wg sync.WaitGroup
 	for i, cmd := range cmds {
 		wg.Add(1)
@@ -80,7 +82,6 @@ func (g *gauge) DoBatch(ctx context.Context, cmds []*sessions.Command) []api.Out
 		}()
 	}
 	wg.Wait()
-	return out
 }
 
 // serveOver starts a one-node backend, wrapped by wrap, behind a RESP server configured by
@@ -91,20 +92,20 @@ func serveOver(t *testing.T, cfg Config, wrap func(api.Backend) api.Backend) *re
 	return newGoRedis(t, addr, 2)
 }
 
-// A pipeline of reads on different sessions reaches the backend whole, in one DoBatch, so that
-// a cluster node may run them concurrently; on an Alone server it reaches Do one command after
-// another instead. The front end makes one call at a time, and replies keep the pipeline's
-// order either way.
+// A pipeline of reads on different sessions reaches the backend whole, in one DoBatch, whether
+// the backend runs them one after another (a node alone) or concurrently (a cluster node may,
+// for commands on different slots). The front end makes one call at a time, and replies keep
+// the pipeline's order either way.
 func TestPipelineReachesTheBackendWhole(t *testing.T) {
 	for _, concurrent := range []bool{false, true} {
 		var g *gauge
-		c := serveOver(t, Config{Alone: !concurrent}, func(n api.Backend) api.Backend {
+		c := serveOver(t, Config{}, func(n api.Backend) api.Backend {
 			g = &gauge{inner: n, concurrent: concurrent, sleepOnRead: 2 * time.Millisecond}
 			return g
 		})
 		ctx := context.Background()
 		var toks []string
-		for i := 0; i < clockEvery; i++ {
+		for i := 0; i < 32; i++ {
 			tok, err := c.Do(ctx, "SESSIONGATE.START", "k", 60).Text()
 			if err != nil {
 				t.Fatal(err)
@@ -134,11 +135,7 @@ func TestPipelineReachesTheBackendWhole(t *testing.T) {
 		g.mu.Lock()
 		sizes := g.sizes
 		g.mu.Unlock()
-		want := []int{len(toks)}
-		if !concurrent {
-			want = slices.Repeat([]int{1}, len(toks))
-		}
-		if !slices.Equal(sizes, want) {
+		if want := []int{len(toks)}; !slices.Equal(sizes, want) {
 			t.Errorf("concurrent=%v: calls of sizes %v, want %v", concurrent, sizes, want)
 		}
 		if most := g.calls.most.Load(); most != 1 {
@@ -152,23 +149,17 @@ func TestPipelineReachesTheBackendWhole(t *testing.T) {
 	}
 }
 
-// clockSpy records the clock reading each command carries to the backend and the time the
-// backend got it; each command takes a millisecond, so that readings visibly age.
+// clockSpy records the clock reading each command carries to the backend.
 type clockSpy struct {
 	inner api.Backend
 	mu    sync.Mutex
 	at    []int64
-	ran   []int64
-	kinds []sessions.Kind
 }
 
 func (s *clockSpy) record(cmd *sessions.Command) {
 	s.mu.Lock()
 	s.at = append(s.at, cmd.At)
-	s.ran = append(s.ran, time.Now().UnixMilli())
-	s.kinds = append(s.kinds, cmd.Kind)
 	s.mu.Unlock()
-	time.Sleep(time.Millisecond)
 }
 
 func (s *clockSpy) Do(ctx context.Context, cmd *sessions.Command) (sessions.Result, error) {
@@ -176,67 +167,44 @@ func (s *clockSpy) Do(ctx context.Context, cmd *sessions.Command) (sessions.Resu
 	return s.inner.Do(ctx, cmd)
 }
 
-func (s *clockSpy) DoBatch(ctx context.Context, cmds []*sessions.Command) []api.Outcome {
+func (s *clockSpy) DoBatch(ctx context.Context, cmds []*sessions.Command, out []api.Outcome) {
 	for _, cmd := range cmds {
 		s.record(cmd)
 	}
-	return s.inner.DoBatch(ctx, cmds)
+	s.inner.DoBatch(ctx, cmds, out)
 }
 
-// An Alone server hands a pipeline's session commands down with one clock reading per
-// clockEvery of them, taken after every command before them has run (so no reading is older
-// than clockEvery commands), except to other commands (START here), which read their own; any
-// other server leaves the clock to the backend (its commands may wait on the network, and a
-// reading would go stale).
-func TestSharedClockReadings(t *testing.T) {
-	for _, share := range []bool{false, true} {
-		var spy *clockSpy
-		c := serveOver(t, Config{Alone: share}, func(n api.Backend) api.Backend {
-			spy = &clockSpy{inner: n}
-			return spy
-		})
-		ctx := context.Background()
-		tok, err := c.Do(ctx, "SESSIONGATE.START", "k", 60).Text()
-		if err != nil {
-			t.Fatal(err)
+// The front end leaves the clock to the backend: a command that waits on the network would
+// carry a stale reading, and only the backend knows whether it may (a node alone shares one
+// reading among several commands of a batch itself).
+func TestFrontEndLeavesTheClockToTheBackend(t *testing.T) {
+	var spy *clockSpy
+	c := serveOver(t, Config{}, func(n api.Backend) api.Backend {
+		spy = &clockSpy{inner: n}
+		return spy
+	})
+	ctx := context.Background()
+	tok, err := c.Do(ctx, "SESSIONGATE.START", "k", 60).Text()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pipe := c.Pipeline()
+	for i := 0; i < 65; i++ {
+		if i == 5 {
+			pipe.Do(ctx, "SESSIONGATE.START", "k", 60)
+			continue
 		}
-		spy.mu.Lock()
-		spy.at, spy.ran, spy.kinds = nil, nil, nil
-		spy.mu.Unlock()
-		before := time.Now().UnixMilli()
-		pipe := c.Pipeline()
-		const n64 = 2*clockEvery + 1
-		for i := 0; i < n64; i++ {
-			if i == 5 {
-				pipe.Do(ctx, "SESSIONGATE.START", "k", 60)
-				continue
-			}
-			pipe.Do(ctx, "SESSIONGATE.PGET", "k", tok, "n")
-		}
-		pipe.Exec(ctx) // every reply is "no such payload": what is checked is the clock
-		after := time.Now().UnixMilli()
-		spy.mu.Lock()
-		at, ran, kinds := spy.at, spy.ran, spy.kinds
-		spy.mu.Unlock()
-		if len(at) != n64 {
-			t.Fatalf("share=%v: the backend ran %d commands, want %d", share, len(at), n64)
-		}
-		for i, a := range at {
-			if !share && a != 0 {
-				t.Fatalf("not shared: command %d carries a clock reading %d", i, a)
-			}
-			if kinds[i] == sessions.KindStart {
-				if a != 0 {
-					t.Fatalf("share=%v: START carries the reading %d", share, a)
-				}
-				continue
-			}
-			if share && (a < before || a > after) {
-				t.Fatalf("shared: command %d carries %d, outside [%d, %d]", i, a, before, after)
-			}
-			if share && i >= clockEvery && a < ran[i-clockEvery] {
-				t.Fatalf("shared: command %d carries %d, read before command %d ran at %d", i, a, i-clockEvery, ran[i-clockEvery])
-			}
+		pipe.Do(ctx, "SESSIONGATE.PGET", "k", tok, "n")
+	}
+	pipe.Exec(ctx) // every reply is "no such payload": what is checked is the clock
+	spy.mu.Lock()
+	defer spy.mu.Unlock()
+	if len(spy.at) != 66 {
+		t.Fatalf("the backend ran %d commands, want 66", len(spy.at))
+	}
+	for i, a := range spy.at {
+		if a != 0 {
+			t.Fatalf("command %d reached the backend with the clock reading %d", i, a)
 		}
 	}
 }
@@ -244,44 +212,42 @@ func TestSharedClockReadings(t *testing.T) {
 // Replies are written in order as the pipeline runs, so a HELLO 3 in a pipeline switches the
 // protocol of the replies after it only: a map before it is still a RESP2 array.
 func TestHelloMidPipelineSwitchesOnlyLaterReplies(t *testing.T) {
-	for _, share := range []bool{false, true} {
-		_, addr := startServer(t, Config{Alone: share})
-		r := dialRaw(t, addr)
-		tok := r.do("SESSIONGATE.START", "k", "60")
-		if got := r.do("SESSIONGATE.PSET", "k", tok, "a", "1"); got != "+OK" {
-			t.Fatalf("PSET: %q", got)
+	_, addr := startServer(t, Config{})
+	r := dialRaw(t, addr)
+	tok := r.do("SESSIONGATE.START", "k", "60")
+	if got := r.do("SESSIONGATE.PSET", "k", tok, "a", "1"); got != "+OK" {
+		t.Fatalf("PSET: %q", got)
+	}
+	var b strings.Builder
+	for _, args := range [][]string{
+		{"SESSIONGATE.PGETALL", "k", tok}, {"SESSIONGATE.PGETALL", "k", tok},
+		{"HELLO", "3"},
+		{"SESSIONGATE.PGETALL", "k", tok}, {"SESSIONGATE.PGETALL", "k", tok},
+	} {
+		b.WriteString("*" + itoa(len(args)) + "\r\n")
+		for _, a := range args {
+			b.WriteString("$" + itoa(len(a)) + "\r\n" + a + "\r\n")
 		}
-		var b strings.Builder
-		for _, args := range [][]string{
-			{"SESSIONGATE.PGETALL", "k", tok}, {"SESSIONGATE.PGETALL", "k", tok},
-			{"HELLO", "3"},
-			{"SESSIONGATE.PGETALL", "k", tok}, {"SESSIONGATE.PGETALL", "k", tok},
-		} {
-			b.WriteString("*" + itoa(len(args)) + "\r\n")
-			for _, a := range args {
-				b.WriteString("$" + itoa(len(a)) + "\r\n" + a + "\r\n")
-			}
+	}
+	if _, err := r.nc.Write([]byte(b.String())); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		if got := []string{r.line(), r.line(), r.line(), r.line(), r.line()}; strings.Join(got, " ") != "*2 $1 a $1 1" {
+			t.Fatalf("PGETALL %d before HELLO 3: %q", i, got)
 		}
-		if _, err := r.nc.Write([]byte(b.String())); err != nil {
-			t.Fatal(err)
-		}
-		for i := 0; i < 2; i++ {
-			if got := []string{r.line(), r.line(), r.line(), r.line(), r.line()}; strings.Join(got, " ") != "*2 $1 a $1 1" {
-				t.Fatalf("share=%v: PGETALL %d before HELLO 3: %q", share, i, got)
-			}
-		}
-		if got := r.line(); !strings.HasPrefix(got, "%") {
-			t.Fatalf("share=%v: HELLO 3 answered %q", share, got)
-		}
-		for r.line() != "modules" { // the HELLO map's last key, whose value is an empty array
-		}
-		if got := r.line(); got != "*0" {
-			t.Fatalf("share=%v: HELLO's modules: %q", share, got)
-		}
-		for i := 0; i < 2; i++ {
-			if got := []string{r.line(), r.line(), r.line(), r.line(), r.line()}; strings.Join(got, " ") != "%1 $1 a $1 1" {
-				t.Fatalf("share=%v: PGETALL %d after HELLO 3: %q", share, i, got)
-			}
+	}
+	if got := r.line(); !strings.HasPrefix(got, "%") {
+		t.Fatalf("HELLO 3 answered %q", got)
+	}
+	for r.line() != "modules" { // the HELLO map's last key, whose value is an empty array
+	}
+	if got := r.line(); got != "*0" {
+		t.Fatalf("HELLO's modules: %q", got)
+	}
+	for i := 0; i < 2; i++ {
+		if got := []string{r.line(), r.line(), r.line(), r.line(), r.line()}; strings.Join(got, " ") != "%1 $1 a $1 1" {
+			t.Fatalf("PGETALL %d after HELLO 3: %q", i, got)
 		}
 	}
 }
@@ -290,26 +256,25 @@ func TestHelloMidPipelineSwitchesOnlyLaterReplies(t *testing.T) {
 // the commands after it: a PGET's payload is the one it read, though a later PSET of the same
 // run replaces it.
 func TestRunRepliesOutliveLaterWrites(t *testing.T) {
-	for _, alone := range []bool{false, true} {
-		c := serveOver(t, Config{Alone: alone}, func(b api.Backend) api.Backend { return b })
-		ctx := context.Background()
-		tok, err := c.Do(ctx, "SESSIONGATE.START", "k", 60).Text()
-		if err != nil {
-			t.Fatal(err)
-		}
-		pipe := c.Pipeline()
-		for _, v := range []string{"first", "second", "third"} {
-			pipe.Do(ctx, "SESSIONGATE.PSET", "k", tok, "a", v)
-			pipe.Do(ctx, "SESSIONGATE.PGET", "k", tok, "a")
-		}
-		cmds, err := pipe.Exec(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i, want := range []string{"OK", "first", "OK", "second", "OK", "third"} {
-			if got, _ := cmds[i].(interface{ Text() (string, error) }).Text(); got != want {
-				t.Errorf("alone=%v: reply %d is %q, want %q", alone, i, got, want)
-			}
+	c := serveOver(t, Config{}, func(b api.Backend) api.Backend { return b })
+	ctx := context.Background()
+	tok, err := c.Do(ctx, "SESSIONGATE.START", "k", 60).Text()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pipe := c.Pipeline()
+	for _, v := range []string{"first", "second", "third"} {
+		pipe.Do(ctx, "SESSIONGATE.PSET", "k", tok, "a", v)
+		pipe.Do(ctx, "SESSIONGATE.PGET", "k", tok, "a")
+	}
+	cmds, err := pipe.Exec(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{"OK", "first", "OK", "second", "OK", "third"} {
+		if got, _ := cmds[i].(interface{ Text() (string, error) }).Text(); got != want {
+			t.Errorf("reply %d is %q, want %q", i, got, want)
 		}
 	}
+
 }

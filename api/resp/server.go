@@ -45,15 +45,6 @@ type Config struct {
 	Cluster func() *api.ClusterView
 	// Locate answers SESSIONGATE.CLUSTER LOCATE: every member's own copy of a session.
 	Locate func(ctx context.Context, id sessions.ID) []api.Copy
-	// Alone says the backend runs each command at once on the caller's goroutine and never
-	// waits on the network (a node alone). A pipeline's session commands then share one clock
-	// reading per clockEvery of them (Command.At), and its runs go to Do command by command
-	// (see handDown). Otherwise the backend reads the clock itself, since a command that waits
-	// on the network would carry a stale reading.
-	Alone bool
-	// Deprecated: Sequential is Alone's former name. Kept only while callers outside this
-	// package still set it.
-	Sequential bool
 	// Version is reported by INFO and HELLO.
 	Version string
 	// Rand is the randomness for session ids. Default crypto/rand.
@@ -101,7 +92,6 @@ type serverStats struct {
 
 // NewServer returns a server for backend.
 func NewServer(cfg Config, backend api.Backend) *Server {
-	cfg.Alone = cfg.Alone || cfg.Sequential
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:6380"
 	}

@@ -223,7 +223,6 @@ func run(args []string, stderr io.Writer) error {
 	srv := resp.NewServer(resp.Config{
 		Addr: o.addr, RequirePass: o.requirepass, MaxConns: o.maxClients, IdleTimeout: o.idleTimeout,
 		Logger: log, Sections: n.InfoSections, Cluster: n.ClusterView, Locate: n.Locate, Version: version,
-		Alone: o.clusterAddr == "",
 	}, backend)
 	ln.serve(srv, serveErr)
 	log.Info("sessiongated ready", "addr", ln.String(), "version", version, "cluster", o.clusterAddr != "")

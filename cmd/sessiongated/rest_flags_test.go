@@ -112,7 +112,7 @@ func TestStartHTTP(t *testing.T) {
 	m, b := instrument(withHTTP, n)
 	ttl := func() *sessions.Command { return &sessions.Command{Kind: sessions.KindTTL} }
 	b.Do(context.Background(), ttl())
-	b.DoBatch(context.Background(), []*sessions.Command{ttl(), ttl()})
+	b.DoBatch(context.Background(), []*sessions.Command{ttl(), ttl()}, make([]api.Outcome, 2))
 	counted := func(url string) bool {
 		resp, err := http.Get(url)
 		if err != nil {

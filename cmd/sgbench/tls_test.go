@@ -57,7 +57,7 @@ func TestBenchOverTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer n.Shutdown()
-	s := resp.NewServer(resp.Config{Sequential: true}, n)
+	s := resp.NewServer(resp.Config{}, n)
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
