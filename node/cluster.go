@@ -138,7 +138,7 @@ func newCluster(n *Node, cfg ClusterConfig) (*cluster, error) {
 }
 
 // Join contacts the seeds. Seeds that are not up yet are retried in the background; only an
-// incompatible cluster is an error.
+// incompatible cluster (ErrIncompatible), or ctx ending first, is an error.
 func (n *Node) Join(ctx context.Context) error {
 	c := n.cluster
 	if c == nil || len(c.cfg.Join) == 0 {
