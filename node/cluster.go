@@ -9,11 +9,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/hashicorp/memberlist"
-	"github.com/vmihailenco/msgpack/v5"
-
 	"github.com/sessiongate/sessiongate/api"
 	"github.com/sessiongate/sessiongate/mover"
+	"github.com/sessiongate/sessiongate/membership"
 	"github.com/sessiongate/sessiongate/replication"
 	"github.com/sessiongate/sessiongate/ring"
 	"github.com/sessiongate/sessiongate/workpool"
@@ -26,8 +24,8 @@ type cluster struct {
 	cfg ClusterConfig
 	log *slog.Logger
 
-	ml     *memberlist.Memberlist
-	kr     *memberlist.Keyring // gossip keys, nil without a cluster secret (security.go)
+	ml     *membership.Membership                // gossip membership (membership.go)
+	gossip atomic.Pointer[membership.Membership] // ml, for plainTo, which may run before ml is set
 	client *replication.Client
 	server *replication.Server
 	ln     net.Listener
@@ -35,7 +33,6 @@ type cluster struct {
 	view    atomic.Pointer[view]
 	rebuild chan struct{}
 	leaving atomic.Bool
-	joinErr atomic.Pointer[error]
 	// joined is set once the node has installed the view its seeds gave it (at once when it
 	// has none). Before that it sees itself alone, primary of everything with no backups, so
 	// it refuses forwarded commands: a write taken then would be acknowledged on one copy.
@@ -44,19 +41,6 @@ type cluster struct {
 	// mu serialises view installs and guards unheld. Never call into memberlist while
 	// holding it: memberlist calls our delegate with its own locks held.
 	mu sync.Mutex
-	// knownMu guards known and peers; the delegate takes it from inside memberlist.
-	knownMu sync.Mutex
-	known   map[string]string // node name -> gossip address, for re-joining after long partitions
-	// peers is the live member list as memberlist's events reported it, copied inside the
-	// callbacks: memberlist mutates the *Node values Members() returns without a lock we
-	// can take, so reading them later is a data race.
-	peers map[string]memberInfo
-	// keysOf holds the ids of the cluster secrets each peer holds (security.go); verified,
-	// unverified and checking track members proving themselves under peer TLS alone.
-	keysOf     map[string][][]byte
-	verified   map[string]string // name -> the replication address it proved
-	unverified map[string]memberInfo
-	checking   map[string]bool
 	// born and lastTick let the stall watchdog (stall.go) tell that the process was frozen.
 	born     time.Time
 	lastTick atomic.Int64 // nanoseconds since born at the watchdog's last note
@@ -76,14 +60,9 @@ type cluster struct {
 // the previous holders).
 type view struct {
 	ring    *ring.Ring
-	members map[string]memberInfo
+	members map[string]membership.Member
 	ready   []chan struct{}
 	since   time.Time
-}
-
-type memberInfo struct {
-	Name, Gossip, Repl, RESP string
-	State                    string
 }
 
 var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
@@ -98,10 +77,6 @@ func newCluster(n *Node, cfg ClusterConfig) (*cluster, error) {
 	c := &cluster{
 		n: n, cfg: cfg, log: n.log.With("node", cfg.Name),
 		rebuild: make(chan struct{}, 1),
-		known:   map[string]string{},
-		peers:   map[string]memberInfo{},
-		keysOf:  map[string][][]byte{}, verified: map[string]string{},
-		unverified: map[string]memberInfo{}, checking: map[string]bool{},
 	}
 	warn, err := cfg.checkProtected()
 	if err != nil {
@@ -130,31 +105,19 @@ func newCluster(n *Node, cfg ClusterConfig) (*cluster, error) {
 	go c.server.Serve(ln)
 	c.client = replication.NewClient(c.clientConfig())
 	c.installView() // alone until gossip says otherwise
-	mc, err := c.memberlistConfig()
+	ml, err := c.startGossip()
 	if err != nil {
 		c.end()
 		c.server.Close()
-		return nil, err
-	}
-	ml, err := memberlist.Create(mc)
-	if err != nil {
-		c.end()
-		c.server.Close()
-		return nil, fmt.Errorf("cluster: gossip: %w", err)
+		return nil, fmt.Errorf("cluster: %w", err)
 	}
 	c.ml = ml
 	c.installView()
-	c.knownMu.Lock()
-	for _, s := range cfg.Join {
-		c.known["seed:"+s] = s
-	}
-	c.knownMu.Unlock()
 	c.joined.Store(len(cfg.Join) == 0)
 	c.wg.Add(1)
 	go c.viewLoop()
 	c.born = time.Now()
 	c.every(stallTick, func() { c.checkStall() }) // the stall watchdog (stall.go)
-	c.every(cfg.RejoinInterval, c.rejoin)
 	c.every(cfg.AntiEntropyInterval, func() { c.mover.AntiEntropy() })
 	c.every(max(cfg.DropAfter/4, 50*time.Millisecond), c.mover.DropUnheld)
 	if c.leases.enabled() {
@@ -165,58 +128,26 @@ func newCluster(n *Node, cfg ClusterConfig) (*cluster, error) {
 }
 
 // Join contacts the seeds. Seeds that are not up yet are retried in the background; only an
-// incompatible cluster is an error.
+// incompatible cluster (ErrIncompatible), or ctx ending first, is an error.
 func (n *Node) Join(ctx context.Context) error {
 	c := n.cluster
 	if c == nil || len(c.cfg.Join) == 0 {
 		return nil
 	}
-	_, err := c.joinAny(c.cfg.Join)
-	if p := c.joinErr.Load(); p != nil {
-		return *p
-	}
-	if err != nil {
-		c.log.Warn("seeds not reachable yet; will keep trying", "seeds", c.cfg.Join, "err", err)
+	if err := c.ml.Join(ctx); err != nil {
+		return err
 	}
 	// Install the joined view now rather than after viewLoop's coalescing delay: a node
 	// restarted empty would otherwise serve its first commands from its alone view, in
 	// which it is primary of everything and answers "does not exist" for every session.
 	c.installView()
-	c.useSharedKey()
+	c.ml.UseSharedKey()
 	c.joined.Store(true)
 	return nil
 }
 
-// remember records a member from inside a memberlist callback, where reading n is safe.
-func (c *cluster) remember(n *memberlist.Node) {
-	if n.Name == c.cfg.Name {
-		return
-	}
-	addr := n.Address()
-	var md meta
-	ok := msgpack.Unmarshal(n.Meta, &md) == nil && md.Partitions == c.cfg.Partitions
-	c.knownMu.Lock()
-	c.known[n.Name] = addr
-	c.keysOf[n.Name] = md.Keys
-	m := memberInfo{Name: n.Name, Gossip: addr, Repl: md.Repl, RESP: md.RESP, State: stateName(n.State)}
-	if ok && c.admit(m) {
-		c.peers[n.Name] = m
-	} else {
-		delete(c.peers, n.Name)
-	}
-	c.knownMu.Unlock()
-}
-
-// forget drops a member memberlist declared dead or gone, from inside its callback.
-func (c *cluster) forget(n *memberlist.Node) {
-	c.knownMu.Lock()
-	delete(c.peers, n.Name)
-	delete(c.keysOf, n.Name)
-	delete(c.verified, n.Name)
-	delete(c.unverified, n.Name)
-	c.knownMu.Unlock()
-}
-
+// membershipChanged asks viewLoop for a new view; membership calls it inside memberlist's
+// callbacks, so it must not block.
 func (c *cluster) membershipChanged() {
 	select {
 	case c.rebuild <- struct{}{}:
@@ -239,7 +170,7 @@ func (c *cluster) viewLoop() {
 		case <-time.After(50 * time.Millisecond):
 		}
 		c.installView()
-		c.useSharedKey()
+		c.ml.UseSharedKey()
 	}
 }
 
@@ -248,16 +179,18 @@ func (c *cluster) viewLoop() {
 func (c *cluster) installView() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.knownMu.Lock()
-	members := make(map[string]memberInfo, len(c.peers)+1)
-	for name, m := range c.peers {
-		members[name] = m
+	var peers []membership.Member
+	if c.ml != nil { // nil for the view installed before gossip starts
+		peers = c.ml.Members()
 	}
-	c.knownMu.Unlock()
+	members := make(map[string]membership.Member, len(peers)+1)
+	for _, m := range peers {
+		members[m.Name] = m
+	}
 	if c.leaving.Load() {
 		delete(members, c.cfg.Name)
 	} else {
-		members[c.cfg.Name] = memberInfo{Name: c.cfg.Name, Gossip: c.cfg.Advertise, Repl: c.cfg.ReplAdvertise, RESP: c.cfg.RESPAddr, State: "alive"}
+		members[c.cfg.Name] = membership.Member{Name: c.cfg.Name, Gossip: c.cfg.Advertise, Repl: c.cfg.ReplAdvertise, RESP: c.cfg.RESPAddr, State: "alive"}
 	}
 	names := make([]string, 0, len(members))
 	for name := range members {
@@ -324,44 +257,6 @@ func (c *cluster) gate(v *view, syncs []mover.Sync) []mover.Pull {
 		}
 	}
 	return pulls
-}
-
-func stateName(s memberlist.NodeStateType) string {
-	switch s {
-	case memberlist.StateAlive:
-		return "alive"
-	case memberlist.StateSuspect:
-		return "suspect"
-	case memberlist.StateDead:
-		return "dead"
-	}
-	return "left"
-}
-
-// rejoin re-joins known peers that are not members: memberlist stops gossiping to a dead node
-// after GossipToTheDeadTime, so without this a long partition would never heal.
-func (c *cluster) rejoin() {
-	if c.leaving.Load() {
-		return
-	}
-	v := c.view.Load()
-	present := map[string]bool{}
-	for _, m := range v.members {
-		present[m.Gossip] = true
-	}
-	c.knownMu.Lock()
-	var addrs []string
-	for name, addr := range c.known {
-		if _, ok := v.members[name]; !ok && !present[addr] && addr != c.cfg.Advertise {
-			addrs = append(addrs, addr)
-		}
-	}
-	c.knownMu.Unlock()
-	c.reverify()
-	if len(addrs) > 0 {
-		n, err := c.joinAny(addrs)
-		c.log.Debug("re-join", "addrs", addrs, "reached", n, "err", err)
-	}
 }
 
 func (c *cluster) shutdown() error {

@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/memberlist"
 
 	"github.com/sessiongate/sessiongate/clusterkey"
+	"github.com/sessiongate/sessiongate/membership"
 )
 
 // ClusterConfig makes a node a cluster member. Zero fields take the documented defaults.
@@ -89,7 +90,7 @@ type ClusterConfig struct {
 
 // ErrIncompatible is returned by Join when the cluster was configured with a different
 // number of partitions.
-var ErrIncompatible = errors.New("incompatible cluster configuration")
+var ErrIncompatible = membership.ErrIncompatible
 
 func (c *ClusterConfig) setDefaults() error {
 	if c.BindAddr == "" {
