@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/sessiongate/sessiongate/api"
-	"github.com/sessiongate/sessiongate/mover"
 	"github.com/sessiongate/sessiongate/membership"
+	"github.com/sessiongate/sessiongate/mover"
 	"github.com/sessiongate/sessiongate/replication"
 	"github.com/sessiongate/sessiongate/ring"
 	"github.com/sessiongate/sessiongate/workpool"
