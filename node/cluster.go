@@ -14,6 +14,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/sessiongate/sessiongate/api"
+	"github.com/sessiongate/sessiongate/replica"
 	"github.com/sessiongate/sessiongate/replication"
 	"github.com/sessiongate/sessiongate/ring"
 	"github.com/sessiongate/sessiongate/workpool"
@@ -74,7 +75,7 @@ type cluster struct {
 	lastSyncMs atomic.Int64 // duration of the last completed round of syncs after a view change
 	repairs    atomic.Uint64
 
-	leases *leases // read leases (lease.go)
+	repl *replica.Replicator // replication of writes and read leases (replicate.go)
 
 	stop chan struct{}
 	life context.Context // ends with stop
@@ -130,7 +131,7 @@ func newCluster(n *Node, cfg ClusterConfig) (*cluster, error) {
 		c.log.Warn("cluster links are neither authenticated nor encrypted: anyone who reaches the cluster ports can read and change every session; set a cluster secret", "gossip", cfg.BindAddr, "repl", cfg.ReplAddr)
 	}
 	c.life, c.end = context.WithCancel(context.Background())
-	c.leases = newLeases(c, cfg.ReadLease)
+	c.repl = c.newReplicator()
 	ln, err := net.Listen("tcp", cfg.ReplAddr)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: replication listener: %w", err)
@@ -167,9 +168,9 @@ func newCluster(n *Node, cfg ClusterConfig) (*cluster, error) {
 	c.every(cfg.RejoinInterval, c.rejoin)
 	c.every(cfg.AntiEntropyInterval, func() { c.antiEntropyRound() })
 	c.every(max(cfg.DropAfter/4, 50*time.Millisecond), c.dropUnheld)
-	if c.leases.enabled() {
-		c.every(cfg.ReadLease/4, c.leases.ask)
-		c.every(touchEvery, c.leases.flushTouches)
+	if c.repl.Enabled() {
+		c.every(cfg.ReadLease/4, func() { c.repl.Ask(c.life) })
+		c.every(replica.TouchEvery, func() { c.repl.FlushTouches(c.life) })
 	}
 	return c, nil
 }
@@ -289,7 +290,7 @@ func (c *cluster) installView() {
 		c.view.Store(&nv)
 		return
 	}
-	c.leases.viewChanged()
+	c.repl.ViewChanged()
 	nv := &view{ring: r, members: members, ready: make([]chan struct{}, r.Partitions()), since: time.Now()}
 	var moves []ring.Move
 	if old != nil {

@@ -369,7 +369,7 @@ func (c *cluster) dropUnheld() {
 // the slots that differ, so replicas converge whatever was lost on the way.
 func (c *cluster) antiEntropyRound() (repaired int) {
 	v := c.view.Load()
-	started := c.leases.now()
+	started := c.repl.Now()
 	unclean := map[string]bool{} // backups this round could not bring in sync
 	complete := true
 	for p := 0; p < v.ring.Partitions(); p++ {
@@ -417,7 +417,7 @@ func (c *cluster) antiEntropyRound() (repaired int) {
 		// read leases again (lease.go).
 		for name := range v.members {
 			if !unclean[name] && name != c.cfg.Name {
-				c.leases.grantee(name).syncedAt.Store(started)
+				c.repl.Synced(name, started)
 			}
 		}
 	}
