@@ -118,7 +118,7 @@ type rig struct {
 }
 
 // newRig makes a Replicator named self, with the fake clock at 0 (clock nil: the real one).
-func newRig(t *testing.T, self string, acks quorum.Acks, lease time.Duration, clock *fakeClock, sets ...[]string) *rig {
+func newRig(t testing.TB, self string, acks quorum.Acks, lease time.Duration, clock *fakeClock, sets ...[]string) *rig {
 	t.Helper()
 	r := &rig{clock: clock, sender: &fakeSender{down: map[string]bool{}}, view: &fakeView{version: 1, sets: sets}}
 	var c Clock
