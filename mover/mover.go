@@ -32,8 +32,8 @@ type Store interface {
 // View is the membership view a Mover works in.
 type View interface {
 	Ring() *ring.Ring
-	// Addr is a member's replication address, "" for a non-member.
-	Addr(member string) string
+	// Addr is a member's replication address; ok is false for a non-member.
+	Addr(member string) (addr string, ok bool)
 	// Ready is closed once this node may serve partition p as its primary.
 	Ready(p int) <-chan struct{}
 }

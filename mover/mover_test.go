@@ -64,8 +64,8 @@ func (n *net) Digests(_ context.Context, addr string, slots []uint16) ([]uint64,
 // fixedView is a view whose every partition is ready; members are their own addresses.
 type fixedView struct{ r *ring.Ring }
 
-func (v fixedView) Ring() *ring.Ring          { return v.r }
-func (v fixedView) Addr(member string) string { return member }
+func (v fixedView) Ring() *ring.Ring                  { return v.r }
+func (v fixedView) Addr(member string) (string, bool) { return member, true }
 func (v fixedView) Ready(int) <-chan struct{} {
 	c := make(chan struct{})
 	close(c)

@@ -80,7 +80,7 @@ func boolInt(b bool) int {
 func (m *Mover) pullFromAll(v View, s Sync, firstRound func()) {
 	var first, all sync.WaitGroup
 	for _, member := range s.From {
-		addr := v.Addr(member)
+		addr, _ := v.Addr(member)
 		first.Add(1)
 		all.Add(1)
 		go func() {

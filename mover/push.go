@@ -115,7 +115,7 @@ func (m *Mover) push(ctx context.Context, h Handoff) error {
 		return nil
 	}
 	v := m.cfg.Current()
-	addr := v.Addr(h.To)
+	addr, _ := v.Addr(h.To)
 	for _, s := range slotsOf(v.Ring().Partitions(), h.P) {
 		if err := m.pushSlot(ctx, addr, int(s)); err != nil {
 			return err

@@ -41,7 +41,8 @@ func (m *Mover) AntiEntropy() (repaired int) {
 		slots := slotsOf(r.Partitions(), p)
 		clean := true
 		for _, b := range set[1:] {
-			n, err := m.compareWith(v.Addr(b), slots)
+			addr, _ := v.Addr(b)
+			n, err := m.compareWith(addr, slots)
 			if err != nil {
 				clean = false
 				unclean[b] = true

@@ -244,7 +244,7 @@ func (c *cluster) sendBatch(ctx context.Context, primary, addr string, cmds []*s
 		}
 		return
 	}
-	c.leases.missed(primary)
+	c.repl.Missed(primary)
 	var re *replication.RemoteError
 	unknown := errors.As(err, &re) && strings.HasPrefix(re.Msg, "unknown method")
 	if !unknown && !errors.Is(err, replication.ErrUnavailable) {

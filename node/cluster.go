@@ -12,6 +12,7 @@ import (
 	"github.com/sessiongate/sessiongate/api"
 	"github.com/sessiongate/sessiongate/membership"
 	"github.com/sessiongate/sessiongate/mover"
+	"github.com/sessiongate/sessiongate/replica"
 	"github.com/sessiongate/sessiongate/replication"
 	"github.com/sessiongate/sessiongate/ring"
 	"github.com/sessiongate/sessiongate/workpool"
@@ -47,7 +48,7 @@ type cluster struct {
 
 	mover *mover.Mover // pulls, hand-offs, anti-entropy, drops
 
-	leases *leases // read leases (lease.go)
+	repl *replica.Replicator // replication of writes and read leases (replicate.go)
 
 	life context.Context // the node's lifetime; ends at shutdown
 	end  context.CancelFunc
@@ -89,13 +90,12 @@ func newCluster(n *Node, cfg ClusterConfig) (*cluster, error) {
 		c.log.Warn("cluster links are neither authenticated nor encrypted: anyone who reaches the cluster ports can read and change every session; set a cluster secret", "gossip", cfg.BindAddr, "repl", cfg.ReplAddr)
 	}
 	c.life, c.end = context.WithCancel(n.life)
+	c.repl = c.newReplicator()
 	c.mover = mover.New(c.life, mover.Config{
 		Self: cfg.Name, RPCTimeout: cfg.RPCTimeout, HandoffDelay: cfg.HandoffDelay, DropAfter: cfg.DropAfter,
 		Current: func() mover.View { return c.view.Load() }, Install: &c.mu,
-		InSync: func(name string, since int64) { c.leases.grantee(name).syncedAt.Store(since) },
-		Clock:  func() int64 { return c.leases.now() }, Logger: c.log,
+		InSync: c.repl.Synced, Clock: c.repl.Now, Logger: c.log,
 	}, cfg.Partitions, peers{c}, n.store)
-	c.leases = newLeases(c, cfg.ReadLease)
 	ln, err := net.Listen("tcp", cfg.ReplAddr)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: replication listener: %w", err)
@@ -120,9 +120,9 @@ func newCluster(n *Node, cfg ClusterConfig) (*cluster, error) {
 	c.every(stallTick, func() { c.checkStall() }) // the stall watchdog (stall.go)
 	c.every(cfg.AntiEntropyInterval, func() { c.mover.AntiEntropy() })
 	c.every(max(cfg.DropAfter/4, 50*time.Millisecond), c.mover.DropUnheld)
-	if c.leases.enabled() {
-		c.every(cfg.ReadLease/4, c.leases.ask)
-		c.every(touchEvery, c.leases.flushTouches)
+	if c.repl.Enabled() {
+		c.every(cfg.ReadLease/4, func() { c.repl.Ask(c.life) })
+		c.every(replica.TouchEvery, func() { c.repl.FlushTouches(c.life) })
 	}
 	return c, nil
 }
@@ -212,7 +212,7 @@ func (c *cluster) installView() {
 		c.view.Store(&nv)
 		return
 	}
-	c.leases.viewChanged()
+	c.repl.ViewChanged()
 	nv := &view{ring: r, members: members, ready: make([]chan struct{}, r.Partitions()), since: time.Now()}
 	alive := make(map[string]bool, len(members))
 	for m := range members {

@@ -4,13 +4,14 @@ import (
 	"context"
 
 	"github.com/sessiongate/sessiongate/api"
+	"github.com/sessiongate/sessiongate/replica"
 	"github.com/sessiongate/sessiongate/sessions"
 )
 
 // Group commit. The commands of a pipeline (or of a forwarded batch) whose partitions this
 // node is primary of run on the store one after another, and their writes are replicated
 // together: each backup gets one message with every op it must apply and answers it once
-// (startReplication). Run one by one, each write waited for its own copies, and a pipeline of
+// (Replicator.Start). Run one by one, each write waited for its own copies, and a pipeline of
 // sixteen writes cost every backup sixteen messages and acknowledgements, and this node
 // sixteen socket writes per backup.
 //
@@ -49,7 +50,7 @@ func (c *cluster) runGrouped(ctx context.Context, cmds []*sessions.Command, idx 
 	}
 	g := c.startGroup(ctx, v, cmds, idx, ps, out, via)
 	if g.f != nil {
-		g.f.wait(ctx)
+		g.f.Wait(ctx)
 	}
 	g.finish(out)
 	return true
@@ -57,7 +58,7 @@ func (c *cluster) runGrouped(ctx context.Context, cmds []*sessions.Command, idx 
 
 // group is a group's commands run on the store, with their writes' replication under way.
 type group struct {
-	f      *flight // nil when nothing was written
+	f      *replica.Flight // nil when nothing was written
 	writes []groupWrite
 }
 
@@ -82,7 +83,7 @@ func (c *cluster) startGroup(ctx context.Context, v *view, cmds []*sessions.Comm
 		return g
 	}
 	var (
-		parts  []partOps
+		parts  []replica.Part
 		partOf = map[int]int{} // partition -> index in parts
 	)
 	for j, i := range idx {
@@ -100,16 +101,16 @@ func (c *cluster) startGroup(ctx context.Context, v *view, cmds []*sessions.Comm
 		if !ok {
 			k = len(parts)
 			partOf[p] = k
-			parts = append(parts, partOps{p: p, carrier: c.carrier(v, p, via)})
+			parts = append(parts, replica.Part{P: p, Carrier: c.carrier(v, p, via)})
 		}
-		parts[k].ops = append(parts[k].ops, res.Ops...)
+		parts[k].Ops = append(parts[k].Ops, res.Ops...)
 		g.writes = append(g.writes, groupWrite{i: i, part: k, res: res, err: err})
 	}
 	if len(parts) > 0 {
 		if len(idx) > 1 { // a lone forwarded write (inline.go) is no group
 			c.n.stats.Grouped.Add(uint64(len(g.writes)))
 		}
-		g.f = c.startReplication(v, parts)
+		g.f = c.repl.Start(v, parts)
 	}
 	return g
 }
@@ -118,6 +119,6 @@ func (c *cluster) startGroup(ctx context.Context, v *view, cmds []*sessions.Comm
 // has no flight).
 func (g *group) finish(out []api.Outcome) {
 	for _, w := range g.writes {
-		out[w.i].Result, out[w.i].Err = replicated(w.res, w.err, g.f.errs[w.part], g.f.parts[w.part].carrier)
+		out[w.i].Result, out[w.i].Err = replicated(w.res, w.err, g.f.Err(w.part), g.f.Carrier(w.part))
 	}
 }

@@ -56,7 +56,7 @@ func (n *Node) InfoSections() []api.Section {
 			{"grouped_writes", strconv.FormatUint(n.stats.Grouped.Load(), 10)},
 			{"inline_writes", strconv.FormatUint(n.stats.InlineWrites.Load(), 10)},
 			{"inline_waits", strconv.FormatUint(n.stats.InlineWaits.Load(), 10)},
-			{"read_leases_held", strconv.Itoa(n.cluster.leases.heldCount())},
+			{"read_leases_held", strconv.Itoa(n.cluster.leasesHeld())},
 		}
 	}
 	return append(out, api.Section{Name: "memory", Fields: st.MemoryFields()}, cl)

@@ -69,14 +69,14 @@ func (c *cluster) inlineGroup(ctx context.Context, v *view, cmds []*sessions.Com
 	}
 	g := c.startGroup(ctx, v, cmds, idx, ps, out, via)
 	c.n.stats.InlineWrites.Add(uint64(len(g.writes)))
-	if g.f == nil || g.f.done() {
+	if g.f == nil || g.f.Done() {
 		g.finish(out)
 		return answer()
 	}
 	c.n.stats.InlineWaits.Add(1)
 	return replication.Deferred(func(reply func(any, error)) {
 		ctx, cancel := c.forwardedCtx(ctx, deadline)
-		g.f.whenDone(ctx, func() {
+		g.f.WhenDone(ctx, func() {
 			cancel()
 			g.finish(out)
 			reply(answer(), nil)

@@ -21,7 +21,7 @@ func waitLeases(t testing.TB, nodes []*testNode) {
 	t.Helper()
 	eventually(t, 30*time.Second, "read leases", func() bool {
 		for _, tn := range nodes {
-			if tn.n.cluster.leases.heldCount() != len(nodes)-1 {
+			if tn.n.cluster.leasesHeld() != len(nodes)-1 {
 				return false
 			}
 		}
@@ -132,12 +132,12 @@ func TestASilentBackupLosesItsLease(t *testing.T) {
 	if got := pget(t, silent, id); got != "after" {
 		t.Fatalf("the silent backup answered %q after the write was acknowledged", got)
 	}
-	if silent.n.cluster.leases.holds(primary.name, silent.n.cluster.view.Load().ring.Version()) {
+	if silent.n.cluster.repl.Holds(primary.name, silent.n.cluster.view.Load().ring.Version()) {
 		t.Fatal("the silent backup still holds a lease")
 	}
 	primary.faults.Heal()
 	eventually(t, 30*time.Second, "the backup's lease again", func() bool {
-		return silent.n.cluster.leases.holds(primary.name, silent.n.cluster.view.Load().ring.Version())
+		return silent.n.cluster.repl.Holds(primary.name, silent.n.cluster.view.Load().ring.Version())
 	})
 	before := silent.n.stats.CopyReads.Load()
 	if got := pget(t, silent, id); got != "after" {
@@ -259,12 +259,7 @@ func TestAnUnreadableCopyDropsTheLeases(t *testing.T) {
 	writeSessions(t, nodes, 1)
 	waitLeases(t, nodes)
 	b := nodes[1]
-	asked := map[string]held{} // the requests outstanding before the failed copy
-	b.n.cluster.leases.mu.RLock()
-	for name, h := range b.n.cluster.leases.held {
-		asked[name] = *h
-	}
-	b.n.cluster.leases.mu.RUnlock()
+	asked := b.n.cluster.repl.Held() // the requests outstanding before the failed copy
 	if len(asked) == 0 {
 		t.Fatal("no lease requests made: the test proves nothing")
 	}
@@ -273,14 +268,14 @@ func TestAnUnreadableCopyDropsTheLeases(t *testing.T) {
 	if _, err := h.ServeCall(context.Background(), methodApply, msgpack.NewDecoder(bytes.NewReader(garbage))); err == nil {
 		t.Fatal("a malformed copy was accepted")
 	}
-	if n := b.n.cluster.leases.heldCount(); n != 0 {
+	if n := b.n.cluster.leasesHeld(); n != 0 {
 		t.Fatalf("still holding %d leases after failing to apply a copy", n)
 	}
 	// A grant already on its way (queued behind the copy that failed) does not restore one.
-	l := b.n.cluster.leases
+	l := b.n.cluster.repl
 	for name, h := range asked {
-		l.granted(&leaseMsg{From: name, Version: h.askedV, Nonce: h.nonce, Dur: int64(time.Second)})
-		if l.holds(name, h.askedV) {
+		l.Granted(&leaseMsg{From: name, Version: h.AskedVersion, Nonce: h.Nonce, Dur: int64(time.Second)})
+		if l.Holds(name, h.AskedVersion) {
 			t.Fatalf("a grant to a request made before the failed copy restored the lease from %s", name)
 		}
 	}
@@ -298,17 +293,15 @@ func TestLeasesFollowThePrimarysSetting(t *testing.T) {
 	waitMembers(t, nodes, 3)
 	waitSettled(t, nodes)
 	writeSessions(t, nodes, 3)
-	l := long.n.cluster.leases
+	l := long.n.cluster.repl
 	version := func() uint64 { return long.n.cluster.view.Load().ring.Version() }
-	eventually(t, 30*time.Second, "a lease from the short-lease primary", func() bool { return l.holds(short.name, version()) })
-	l.mu.RLock()
-	h := *l.held[short.name]
-	l.mu.RUnlock()
-	if got := time.Duration(h.until - h.asked); got > 270*time.Millisecond {
+	eventually(t, 30*time.Second, "a lease from the short-lease primary", func() bool { return l.Holds(short.name, version()) })
+	h := l.Held()[short.name]
+	if got := time.Duration(h.Until - h.Asked); got > 270*time.Millisecond {
 		t.Fatalf("lease of %v from a primary promising 300ms", got)
 	}
 	// It has asked the primary with leases off as often, in vain.
-	if l.holds(off.name, version()) {
+	if l.Holds(off.name, version()) {
 		t.Fatal("holds a lease from a primary with leases off")
 	}
 }

@@ -2,67 +2,64 @@ package node
 
 import (
 	"context"
+	"time"
 
+	"github.com/sessiongate/sessiongate/replica"
+	"github.com/sessiongate/sessiongate/replication"
 	"github.com/sessiongate/sessiongate/sessions"
 )
 
-// partOps is one partition's share of the ops to replicate: one write's, or those of every
-// write a pipeline made there.
-type partOps struct {
-	p   int
-	ops []sessions.Op
-	// carrier, when not empty, is a backup that gets the ops in the answer to the commands it
-	// forwarded instead of a copy (via.go): it counts as acknowledged and is not waited for.
-	carrier string
+// The replication of writes and the read leases are package replica's; this file ties it to
+// the cluster: its view, its client and pool, its counters and lifetime.
+
+// newReplicator makes the cluster's Replicator. It is made before the replication client,
+// which it reaches through sender.
+func (c *cluster) newReplicator() *replica.Replicator {
+	return replica.New(replica.Config{
+		Self: c.cfg.Name, Acks: c.cfg.WriteAcks, ReadLease: c.cfg.ReadLease,
+		ReadDelay: c.cfg.ReplicaReadDelay, Timeout: c.cfg.RPCTimeout,
+		Methods: replica.Methods{Apply: methodApply, LeaseAsk: methodLeaseAsk, LeaseGrant: methodLeaseGrant, Touch: methodTouch},
+		Sender:  sender{c}, Pool: &c.pool, Life: c.life,
+		View:     func() replica.View { return c.view.Load() },
+		Syncing:  func() bool { return c.mover.InProgress() > 0 },
+		Dirty:    c.markDirty,
+		TryAgain: tryAgain,
+
+		Replicated: &c.n.stats.Replicated, ReplFailed: &c.n.stats.ReplFailed,
+	})
+}
+
+// sender is the cluster's replication client, as package replica reaches it: the client is
+// made after the Replicator.
+type sender struct{ c *cluster }
+
+func (s sender) Go(ctx context.Context, addr string, m replication.Method, req any, timeout time.Duration, done func(error)) {
+	s.c.client.Go(ctx, addr, m, req, timeout, done)
+}
+func (s sender) Connected(addr string) bool { return s.c.client.Connected(addr) }
+func (s sender) Connect(ctx context.Context, addr string) error {
+	return s.c.client.Connect(ctx, addr)
+}
+
+// A view is a replica.View.
+func (v *view) Version() uint64         { return v.ring.Version() }
+func (v *view) Partitions() int         { return v.ring.Partitions() }
+func (v *view) Replicas(p int) []string { return v.ring.Replicas(p) }
+func (v *view) Since() time.Time        { return v.since }
+func (v *view) Addr(member string) (string, bool) {
+	m, ok := v.members[member]
+	return m.Repl, ok
 }
 
 // replicate sends ops to the partition's backups and returns once the write-acks policy is
 // met and every backup holding a read lease has applied them (or its lease ran out), or a
-// retryable error once that cannot be. Copies are queued on the caller's goroutine and
-// answered by callback; those still in flight when it returns go on in the background.
+// retryable error once that cannot be (replica.Replicator.Replicate).
 func (c *cluster) replicate(ctx context.Context, v *view, p int, ops []sessions.Op, carrier string) error {
-	f := c.startReplication(v, []partOps{{p: p, ops: ops, carrier: carrier}})
-	f.wait(ctx)
-	return f.errs[0]
+	return c.repl.Replicate(ctx, v, p, ops, carrier)
 }
 
-// sendCopy queues one backup's copy and notes the lease it held when the copy was queued.
-// done is called once with the copy's outcome, on whatever goroutine learns it.
-func (c *cluster) sendCopy(v *view, i int, t *copyTarget, parts []partOps, done func(int, error)) {
-	g, addr := c.leases.grantee(t.name), v.members[t.name].Repl
-	n := uint64(len(t.ops))
-	answered := func(err error) {
-		c.n.stats.Replicated.Add(n)
-		if err != nil {
-			c.n.stats.ReplFailed.Add(n)
-			for _, k := range t.parts {
-				c.mover.MarkDirty(parts[k].p)
-			}
-			g.failedAt.Store(c.leases.now())
-		}
-		done(i, err)
-	}
-	msg := &opsMsg{Ops: t.ops}
-	// Under g.send, so that a lease granted after this point finds the copy queued ahead.
-	g.send.Lock()
-	defer g.send.Unlock()
-	if until := g.until.Load(); until > c.leases.now() {
-		t.lease = until
-	}
-	if c.client.Connected(addr) {
-		c.client.Go(context.Background(), addr, methodApply, msg, c.cfg.RPCTimeout, answered)
-		return
-	}
-	// A dial may take the RPC timeout (a cut-off peer): not on this path, where it would hold
-	// up the copies to the other backups. No lease is granted meanwhile.
-	g.connecting.Add(1)
-	c.pool.Go(func() {
-		c.client.Go(context.Background(), addr, methodApply, msg, c.cfg.RPCTimeout, answered)
-		g.connecting.Add(-1)
-	})
-}
-
-// replicateBackground ships ops (idle expiries) without waiting.
+// replicateBackground ships ops (idle expiries) without waiting; they are given up at
+// shutdown.
 func (c *cluster) replicateBackground(ops []sessions.Op) {
 	v := c.view.Load()
 	byPart := map[int][]sessions.Op{}
@@ -71,6 +68,9 @@ func (c *cluster) replicateBackground(ops []sessions.Op) {
 		byPart[p] = append(byPart[p], op)
 	}
 	for p, ops := range byPart {
-		go c.replicate(context.Background(), v, p, ops, "")
+		go c.replicate(c.life, v, p, ops, "")
 	}
 }
+
+// markDirty notes that a backup of partition p missed a copy: anti-entropy repairs it first.
+func (c *cluster) markDirty(p int) { c.mover.MarkDirty(p) }

@@ -247,7 +247,7 @@ func (c *cluster) forward(ctx context.Context, primary, addr string, cmd *sessio
 	var resp resultMsg
 	if err := c.client.Call(ctx, addr, methodForward, &req, &resp); err != nil {
 		if req.Via != "" {
-			c.leases.missed(primary)
+			c.repl.Missed(primary)
 		}
 		if errors.Is(err, replication.ErrUnavailable) {
 			return sessions.Result{}, err

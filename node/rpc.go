@@ -125,7 +125,7 @@ func (h handler) ServeCall(ctx context.Context, m replication.Method, dec *msgpa
 	case methodApply:
 		var req opsMsg
 		if err := dec.Decode(&req); err != nil {
-			c.leases.dropAll() // a copy this node cannot apply: it may not answer from its copies
+			c.repl.DropAll() // a copy this node cannot apply: it may not answer from its copies
 			return nil, err
 		}
 		for i := range req.Ops {
@@ -155,7 +155,7 @@ func (h handler) ServeCall(ctx context.Context, m replication.Method, dec *msgpa
 		if err := dec.Decode(&req); err != nil {
 			return nil, err
 		}
-		c.leases.grant(&req)
+		c.repl.Grant(ctx, &req)
 		return nil, nil
 	case methodDigest:
 		var req digestMsg
@@ -197,7 +197,7 @@ func (h handler) ServeInline(ctx context.Context, m replication.Method, dec *msg
 		if err := dec.Decode(&req); err != nil {
 			return nil, true, err
 		}
-		c.leases.granted(&req)
+		c.repl.Granted(&req)
 		return nil, true, nil
 	case methodTouch:
 		var req touchMsg

@@ -8,9 +8,8 @@ import (
 	"github.com/sessiongate/sessiongate/sessions"
 )
 
-// Ring, Addr and Ready make a view a mover.View.
+// Ring and Ready make a view a mover.View, with Addr (replicate.go).
 func (v *view) Ring() *ring.Ring            { return v.ring }
-func (v *view) Addr(member string) string   { return v.members[member].Repl }
 func (v *view) Ready(p int) <-chan struct{} { return v.ready[p] }
 
 // peers is how the mover reaches other members: over the replication client.

@@ -16,8 +16,9 @@ import (
 // may lack a write the primary made, and nobody else knows. It drops its read lease from that
 // primary at once, ignores grants to requests it made before, and counts the miss; its next
 // lease request carries the count, and a primary that sees it change grants no lease until an
-// anti-entropy round that started afterwards found the backup in sync (lease.go). Without
-// that, a retried END that finds nothing left to end would leave the session readable there.
+// anti-entropy round that started afterwards found the backup in sync (replica.Replicator's
+// Missed). Without that, a retried END that finds nothing left to end would leave the session
+// readable there.
 
 // carrier returns via when it is a backup of partition p in view v: the node that gets the
 // ops of a write in its answer instead of a copy.
@@ -34,12 +35,4 @@ func (c *cluster) applyCarried(ops []sessions.Op) {
 		c.n.store.Apply(&ops[i])
 	}
 	c.n.stats.Carried.Add(uint64(len(ops)))
-}
-
-// missed notes that a call forwarded to primary failed after it may have run there: this
-// node's copy may lack the write, so it may not answer reads from it (holder side).
-func (l *leases) missed(primary string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.heldLocked(primary).miss()
 }

@@ -147,10 +147,10 @@ func failedForward(t *testing.T, pipeline bool) {
 	}
 	// Several lease requests later: still none, since the primary knows of the miss.
 	time.Sleep(time.Second)
-	if via.n.cluster.leases.holds(primary.name, version()) {
+	if via.n.cluster.repl.Holds(primary.name, version()) {
 		t.Fatal("the forwarding node holds a lease again before anti-entropy repaired it")
 	}
-	if !via.n.cluster.leases.holds(other.name, version()) {
+	if !via.n.cluster.repl.Holds(other.name, version()) {
 		t.Fatal("the lease from the other primary was dropped too")
 	}
 	primary.n.cluster.mover.AntiEntropy()
@@ -158,7 +158,7 @@ func failedForward(t *testing.T, pipeline bool) {
 		t.Fatal("anti-entropy did not bring the END")
 	}
 	eventually(t, 10*time.Second, "the lease again after anti-entropy", func() bool {
-		return via.n.cluster.leases.holds(primary.name, version())
+		return via.n.cluster.repl.Holds(primary.name, version())
 	})
 }
 
