@@ -10,6 +10,7 @@ import (
 	"github.com/sessiongate/sessiongate/api"
 	"github.com/sessiongate/sessiongate/replication"
 	"github.com/sessiongate/sessiongate/sessions"
+	"github.com/sessiongate/sessiongate/wire"
 )
 
 // Limits of one forwarded batch. A pipeline bigger than this to one primary goes in several
@@ -19,18 +20,6 @@ const (
 	maxBatchCmds  = 256
 	maxBatchBytes = 1 << 20
 )
-
-type batchMsg struct {
-	Cmds []sessions.Command `msgpack:"c"`
-	Hops int                `msgpack:"h"`
-	Via  string             `msgpack:"v,omitempty"` // as in commandMsg
-	// Deadline as in commandMsg.
-	Deadline int64 `msgpack:"dl,omitempty"`
-}
-
-type batchResultMsg struct {
-	Results []resultMsg `msgpack:"r"`
-}
 
 // DoBatch runs a pipeline's commands as Do would run each of them, and leaves their outcomes
 // in out, in order. A node alone runs them one after another on the caller's goroutine, a
@@ -226,21 +215,21 @@ func (c *cluster) sendBatch(ctx context.Context, primary, addr string, cmds []*s
 	if idx = settled; len(idx) == 0 {
 		return
 	}
-	req := batchMsg{Cmds: make([]sessions.Command, len(idx)), Hops: 1, Via: c.cfg.Name, Deadline: deadlineOf(ctx)}
+	req := wire.BatchMsg{Cmds: make([]sessions.Command, len(idx)), Hops: 1, Via: c.cfg.Name, Deadline: deadlineOf(ctx)}
 	for j, i := range idx {
 		req.Cmds[j] = *cmds[i]
 	}
 	c.n.stats.Forwarded.Add(uint64(len(idx)))
 	c.n.stats.Batches.Add(1)
-	var resp batchResultMsg
-	err := c.client.Call(ctx, addr, methodForwardBatch, &req, &resp)
+	var resp wire.BatchResultMsg
+	err := c.client.Call(ctx, addr, wire.ForwardBatch, &req, &resp)
 	if err == nil && len(resp.Results) != len(idx) {
 		err = errors.New("batch answer has the wrong number of results")
 	}
 	if err == nil {
 		for j, i := range idx {
 			c.applyCarried(resp.Results[j].Ops)
-			out[i].Result, out[i].Err = resp.Results[j].Result, resp.Results[j].err()
+			out[i].Result, out[i].Err = resp.Results[j].Result, errOf(&resp.Results[j])
 		}
 		return
 	}
@@ -348,7 +337,7 @@ func (c *cluster) allServeNow(cmds []*sessions.Command, idx []int) bool {
 }
 
 // serveBatch runs a forwarded batch here (or further on, where views disagree).
-func (c *cluster) serveBatch(ctx context.Context, req *batchMsg) *batchResultMsg {
+func (c *cluster) serveBatch(ctx context.Context, req *wire.BatchMsg) *wire.BatchResultMsg {
 	if err := c.refused(req.Deadline); err != nil {
 		return overdueBatch(len(req.Cmds), err)
 	}
@@ -365,7 +354,7 @@ func (c *cluster) serveBatch(ctx context.Context, req *batchMsg) *batchResultMsg
 			return c.route(ctx, cmd, req.Hops, req.Via)
 		})
 	}
-	resp := &batchResultMsg{Results: make([]resultMsg, len(out))}
+	resp := &wire.BatchResultMsg{Results: make([]wire.ResultMsg, len(out))}
 	for i, o := range out {
 		resp.Results[i] = *resultOf(o.Result, o.Err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/sessiongate/sessiongate/internal/faultnet"
 	"github.com/sessiongate/sessiongate/replication"
 	"github.com/sessiongate/sessiongate/sessions"
+	"github.com/sessiongate/sessiongate/wire"
 )
 
 // primaryOf names the primary of id's partition in tn's view.
@@ -131,7 +132,7 @@ func TestDoBatchSplitsLargeBatchesInOrder(t *testing.T) {
 type oldPeer struct{ h handler }
 
 func (p oldPeer) ServeCall(ctx context.Context, m replication.Method, dec *msgpack.Decoder) (any, error) {
-	if m == methodForwardBatch {
+	if m == wire.ForwardBatch {
 		return nil, fmt.Errorf("unknown method %d", m)
 	}
 	return p.h.ServeCall(ctx, m, dec)
@@ -185,11 +186,11 @@ func TestServeInlineRunsWhatWaitsOnNothingBeforeItRuns(t *testing.T) {
 		dec := msgpack.NewDecoder(bytes.NewReader(raw))
 		return h.ServeInline(ctxT(t), m, dec)
 	}
-	read := func(id sessions.ID) *commandMsg {
-		return &commandMsg{Cmd: sessions.Command{Kind: sessions.KindPGet, Tenant: testTenant, ID: id, Name: []byte("v")}, Hops: 1}
+	read := func(id sessions.ID) *wire.CommandMsg {
+		return &wire.CommandMsg{Cmd: sessions.Command{Kind: sessions.KindPGet, Tenant: testTenant, ID: id, Name: []byte("v")}, Hops: 1}
 	}
-	write := func(id sessions.ID, val, via string) *commandMsg {
-		return &commandMsg{Cmd: sessions.Command{Kind: sessions.KindPSet, Tenant: testTenant, ID: id, Name: []byte("v"), Data: []byte(val)}, Hops: 1, Via: via}
+	write := func(id sessions.ID, val, via string) *wire.CommandMsg {
+		return &wire.CommandMsg{Cmd: sessions.Command{Kind: sessions.KindPSet, Tenant: testTenant, ID: id, Name: []byte("v"), Data: []byte(val)}, Hops: 1, Via: via}
 	}
 	var mine, theirs sessions.ID
 	for _, id := range ids {
@@ -200,10 +201,10 @@ func TestServeInlineRunsWhatWaitsOnNothingBeforeItRuns(t *testing.T) {
 		}
 	}
 	backup := nodes[0].name
-	if _, ok, _ := call(methodForward, read(mine)); ok {
+	if _, ok, _ := call(wire.Forward, read(mine)); ok {
 		t.Fatal("a read inside the repair window was answered inline")
 	}
-	if _, ok, _ := call(methodForward, write(mine, "early", backup)); ok {
+	if _, ok, _ := call(wire.Forward, write(mine, "early", backup)); ok {
 		t.Fatal("a write inside the repair window was run inline")
 	}
 	// Leave the repair window behind.
@@ -211,22 +212,22 @@ func TestServeInlineRunsWhatWaitsOnNothingBeforeItRuns(t *testing.T) {
 	v.since = time.Now().Add(-repairWindow - time.Second)
 	c.view.Store(&v)
 
-	resp, ok, err := call(methodForward, read(mine))
-	if !ok || err != nil || string(resp.(*resultMsg).Result.Data) != mine.String() {
+	resp, ok, err := call(wire.Forward, read(mine))
+	if !ok || err != nil || string(resp.(*wire.ResultMsg).Result.Data) != mine.String() {
 		t.Fatalf("read as primary: ok=%v %v %+v", ok, err, resp)
 	}
-	if _, ok, _ := call(methodForward, read(theirs)); ok {
+	if _, ok, _ := call(wire.Forward, read(theirs)); ok {
 		t.Fatal("a read for another primary was answered inline")
 	}
-	if _, ok, _ := call(methodForward, write(theirs, "x", backup)); ok {
+	if _, ok, _ := call(wire.Forward, write(theirs, "x", backup)); ok {
 		t.Fatal("a write for another primary was run inline")
 	}
 
 	// Forwarded by the backup: its answer is its copy, so nothing is left to wait for.
 	writes, waits, grouped := c.n.stats.InlineWrites.Load(), c.n.stats.InlineWaits.Load(), c.n.stats.Grouped.Load()
-	resp, ok, err = call(methodForward, write(mine, "carried", backup))
-	res, isResult := resp.(*resultMsg)
-	if !ok || err != nil || !isResult || res.err() != nil || len(res.Ops) == 0 {
+	resp, ok, err = call(wire.Forward, write(mine, "carried", backup))
+	res, isResult := resp.(*wire.ResultMsg)
+	if !ok || err != nil || !isResult || errOf(res) != nil || len(res.Ops) == 0 {
 		t.Fatalf("write forwarded by its backup: ok=%v %v %+v", ok, err, resp)
 	}
 	if c.n.stats.InlineWrites.Load() != writes+1 || c.n.stats.InlineWaits.Load() != waits {
@@ -241,7 +242,7 @@ func TestServeInlineRunsWhatWaitsOnNothingBeforeItRuns(t *testing.T) {
 	// read behind it sees it, and its answer is deferred until the acknowledgement it needs,
 	// which never comes, so the write reports that it may not have reached its replicas.
 	faults.Blackhole(nodes[0].n.cluster.cfg.ReplAddr)
-	resp, ok, err = call(methodForward, write(mine, "unacked", ""))
+	resp, ok, err = call(wire.Forward, write(mine, "unacked", ""))
 	deferred, isDeferred := resp.(replication.Deferred)
 	if !ok || err != nil || !isDeferred {
 		t.Fatalf("write waiting for its backup: ok=%v %v %T", ok, err, resp)
@@ -255,7 +256,7 @@ func TestServeInlineRunsWhatWaitsOnNothingBeforeItRuns(t *testing.T) {
 	if got, want := infoField(c.n, "inline_writes"), strconv.FormatUint(c.n.stats.InlineWrites.Load(), 10); got != want || want == "0" {
 		t.Fatalf("INFO inline_writes %q, want %s (not 0)", got, want)
 	}
-	if r, ok, _ := call(methodForward, read(mine)); !ok || string(r.(*resultMsg).Result.Data) != "unacked" {
+	if r, ok, _ := call(wire.Forward, read(mine)); !ok || string(r.(*wire.ResultMsg).Result.Data) != "unacked" {
 		t.Fatalf("read behind the waiting write: ok=%v %+v", ok, r)
 	}
 	answered := make(chan any, 1)
@@ -266,15 +267,15 @@ func TestServeInlineRunsWhatWaitsOnNothingBeforeItRuns(t *testing.T) {
 		answered <- resp
 	})
 	resp = <-answered
-	if res, _ := resp.(*resultMsg); err != nil || res == nil || !errors.Is(res.err(), api.ErrTryAgain) {
+	if res, _ := resp.(*wire.ResultMsg); err != nil || res == nil || !errors.Is(errOf(res), api.ErrTryAgain) {
 		t.Fatalf("the unacknowledged write: %v %+v", err, resp)
 	}
 	faults.Heal()
 
 	// A batch runs as one group, in order: the read after the write sees it.
-	batch := batchMsg{Cmds: []sessions.Command{read(mine).Cmd, write(mine, "batched", "").Cmd, read(mine).Cmd}, Hops: 1, Via: backup}
-	resp, ok, err = call(methodForwardBatch, &batch)
-	br, _ := resp.(*batchResultMsg)
+	batch := wire.BatchMsg{Cmds: []sessions.Command{read(mine).Cmd, write(mine, "batched", "").Cmd, read(mine).Cmd}, Hops: 1, Via: backup}
+	resp, ok, err = call(wire.ForwardBatch, &batch)
+	br, _ := resp.(*wire.BatchResultMsg)
 	if !ok || err != nil || br == nil || len(br.Results) != 3 {
 		t.Fatalf("batch as primary: ok=%v %v %T", ok, err, resp)
 	}
@@ -285,7 +286,7 @@ func TestServeInlineRunsWhatWaitsOnNothingBeforeItRuns(t *testing.T) {
 		t.Fatalf("batch read after its write: %q; the write carried %d ops", got, len(br.Results[1].Ops))
 	}
 	batch.Cmds = append(batch.Cmds, read(theirs).Cmd)
-	if _, ok, _ := call(methodForwardBatch, &batch); ok {
+	if _, ok, _ := call(wire.ForwardBatch, &batch); ok {
 		t.Fatal("a batch with a command for another primary was run inline")
 	}
 }

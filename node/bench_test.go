@@ -10,6 +10,7 @@ import (
 
 	"github.com/sessiongate/sessiongate/api"
 	"github.com/sessiongate/sessiongate/sessions"
+	"github.com/sessiongate/sessiongate/wire"
 )
 
 // BenchmarkOpCodec is the msgpack round trip of one replicated op (a PSET of 64 bytes).
@@ -18,8 +19,8 @@ func BenchmarkOpCodec(b *testing.B) {
 	id, _ := sessions.NewID(bytes.NewReader(bytes.Repeat([]byte{9}, 64)), -1)
 	s.Do(&sessions.Command{Kind: sessions.KindStart, Tenant: testTenant, ID: id, TTL: 60, Owner: []byte("user-42")})
 	res, _ := s.Do(&sessions.Command{Kind: sessions.KindPSet, Tenant: testTenant, ID: id, Name: []byte("user"), Data: make([]byte, 64)})
-	msg := opsMsg{Ops: res.Ops}
-	var out opsMsg
+	msg := wire.OpsMsg{Ops: res.Ops}
+	var out wire.OpsMsg
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		raw, err := msgpack.Marshal(&msg)

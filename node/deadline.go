@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/sessiongate/sessiongate/sessions"
+	"github.com/sessiongate/sessiongate/wire"
 )
 
 // A forwarded command carries the wall-clock time at which its sender stops waiting for it.
@@ -56,8 +57,8 @@ func (c *cluster) forwardedCtx(ctx context.Context, deadline int64) (context.Con
 }
 
 // overdueBatch answers every command of a batch that arrived too late with the same error.
-func overdueBatch(n int, err error) *batchResultMsg {
-	resp := &batchResultMsg{Results: make([]resultMsg, n)}
+func overdueBatch(n int, err error) *wire.BatchResultMsg {
+	resp := &wire.BatchResultMsg{Results: make([]wire.ResultMsg, n)}
 	for i := range resp.Results {
 		resp.Results[i] = *resultOf(sessions.Result{}, err)
 	}

@@ -13,9 +13,10 @@ import (
 	"github.com/sessiongate/sessiongate/api"
 	"github.com/sessiongate/sessiongate/replication"
 	"github.com/sessiongate/sessiongate/sessions"
+	"github.com/sessiongate/sessiongate/wire"
 )
 
-// copyCounter counts the copy requests (methodApply) a node sends, by destination, by
+// copyCounter counts the copy requests (wire.Apply) a node sends, by destination, by
 // reading the frames off its replication connections.
 type copyCounter struct {
 	mu     sync.Mutex
@@ -76,7 +77,7 @@ func (f *framesOut) scan(p []byte) {
 		if len(f.pending) < 14 {
 			return
 		}
-		if f.pending[12] == 1 && replication.Method(f.pending[13]) == methodApply {
+		if f.pending[12] == 1 && replication.Method(f.pending[13]) == wire.Apply {
 			f.cc.mu.Lock()
 			f.cc.copies[f.addr]++
 			f.cc.mu.Unlock()

@@ -7,6 +7,7 @@ import (
 	"github.com/sessiongate/sessiongate/api"
 	"github.com/sessiongate/sessiongate/replication"
 	"github.com/sessiongate/sessiongate/sessions"
+	"github.com/sessiongate/sessiongate/wire"
 )
 
 // Forwarded commands run on the replication connection's reader goroutine when they wait on
@@ -22,7 +23,7 @@ import (
 
 // inlineOne runs a forwarded command here and now if it can, and reports whether it did. The
 // response is the answer, or the Deferred that will give it.
-func (c *cluster) inlineOne(ctx context.Context, req *commandMsg) (any, bool) {
+func (c *cluster) inlineOne(ctx context.Context, req *wire.CommandMsg) (any, bool) {
 	v := c.view.Load()
 	p, ok := c.runsNowIn(v, &req.Cmd, time.Now())
 	if !ok {
@@ -39,7 +40,7 @@ func (c *cluster) inlineOne(ctx context.Context, req *commandMsg) (any, bool) {
 
 // inlineBatch is inlineOne for a forwarded batch: all of its commands run here as one group,
 // or none does.
-func (c *cluster) inlineBatch(ctx context.Context, req *batchMsg) (any, bool) {
+func (c *cluster) inlineBatch(ctx context.Context, req *wire.BatchMsg) (any, bool) {
 	v, now := c.view.Load(), time.Now()
 	cmds, ps := make([]*sessions.Command, len(req.Cmds)), make([]int, len(req.Cmds))
 	for i := range req.Cmds {
@@ -51,7 +52,7 @@ func (c *cluster) inlineBatch(ctx context.Context, req *batchMsg) (any, bool) {
 	}
 	out := make([]api.Outcome, len(cmds))
 	return c.inlineGroup(ctx, v, cmds, ps, out, req.Via, req.Deadline, func() any {
-		resp := &batchResultMsg{Results: make([]resultMsg, len(out))}
+		resp := &wire.BatchResultMsg{Results: make([]wire.ResultMsg, len(out))}
 		for i, o := range out {
 			resp.Results[i] = *resultOf(o.Result, o.Err)
 		}

@@ -3,8 +3,8 @@ package node
 import (
 	"time"
 
-	"github.com/sessiongate/sessiongate/replica"
 	"github.com/sessiongate/sessiongate/sessions"
+	"github.com/sessiongate/sessiongate/wire"
 )
 
 // Read leases (package replica) let a backup answer reads from its own copy instead of
@@ -15,10 +15,10 @@ import (
 // timeout; misses, errors and everything else go to the primary. The reads it answers are sent
 // to the primary in batches (touches), which keeps read counts and last-seen times there.
 
-// The lease messages, on the wire as methodLeaseAsk, methodLeaseGrant and methodTouch.
+// The lease messages, on the wire as wire.LeaseAsk, wire.LeaseGrant and wire.Touch.
 type (
-	leaseMsg = replica.LeaseMsg
-	touchMsg = replica.TouchMsg
+	leaseMsg = wire.LeaseMsg
+	touchMsg = wire.TouchMsg
 )
 
 // leasesHeld is the number of primaries whose leases this node holds now, for INFO.

@@ -10,6 +10,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/sessiongate/sessiongate/sessions"
+	"github.com/sessiongate/sessiongate/wire"
 )
 
 func withReplicaReads(delay time.Duration) nodeOpt {
@@ -214,14 +215,14 @@ func TestMalformedTouchIsRefused(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, ok, err := h.ServeInline(context.Background(), methodTouch, msgpack.NewDecoder(bytes.NewReader(raw)))
+		_, ok, err := h.ServeInline(context.Background(), wire.Touch, msgpack.NewDecoder(bytes.NewReader(raw)))
 		if !ok || err == nil {
 			t.Errorf("%s: ok %v err %v, want an error", name, ok, err)
 		}
 	}
 	good := touchMsg{IDs: id[:], At: []int64{time.Now().UnixMilli()}}
 	raw, _ := msgpack.Marshal(&good)
-	if _, _, err := h.ServeInline(context.Background(), methodTouch, msgpack.NewDecoder(bytes.NewReader(raw))); err != nil {
+	if _, _, err := h.ServeInline(context.Background(), wire.Touch, msgpack.NewDecoder(bytes.NewReader(raw))); err != nil {
 		t.Fatalf("good touch: %v", err)
 	}
 }
@@ -265,7 +266,7 @@ func TestAnUnreadableCopyDropsTheLeases(t *testing.T) {
 	}
 	h := handler{b.n.cluster}
 	garbage := []byte{0xc1} // never used in msgpack
-	if _, err := h.ServeCall(context.Background(), methodApply, msgpack.NewDecoder(bytes.NewReader(garbage))); err == nil {
+	if _, err := h.ServeCall(context.Background(), wire.Apply, msgpack.NewDecoder(bytes.NewReader(garbage))); err == nil {
 		t.Fatal("a malformed copy was accepted")
 	}
 	if n := b.n.cluster.leasesHeld(); n != 0 {

@@ -10,14 +10,15 @@ import (
 
 	"github.com/sessiongate/sessiongate/api"
 	"github.com/sessiongate/sessiongate/sessions"
+	"github.com/sessiongate/sessiongate/wire"
 )
 
 // forwardTo sends cmd to tn's replication server as a forwarded command from the node from.
-func forwardTo(t *testing.T, from, tn *testNode, cmd sessions.Command) *resultMsg {
+func forwardTo(t *testing.T, from, tn *testNode, cmd sessions.Command) *wire.ResultMsg {
 	t.Helper()
-	var resp resultMsg
-	req := commandMsg{Cmd: cmd, Hops: 1, Via: from.name}
-	if err := from.n.cluster.client.Call(ctxT(t), tn.repl, methodForward, &req, &resp); err != nil {
+	var resp wire.ResultMsg
+	req := wire.CommandMsg{Cmd: cmd, Hops: 1, Via: from.name}
+	if err := from.n.cluster.client.Call(ctxT(t), tn.repl, wire.Forward, &req, &resp); err != nil {
 		t.Fatalf("forward to %s: %v", tn.name, err)
 	}
 	return &resp
@@ -35,14 +36,14 @@ func TestNotYetJoinedNodeRefusesForwardedCommands(t *testing.T) {
 	id := newID(t, -1)
 	start := sessions.Command{Kind: sessions.KindStart, Tenant: testTenant, ID: id, TTL: 3600}
 	resp := forwardTo(t, nodes[0], fresh, start)
-	if err := resp.err(); err == nil || !strings.Contains(err.Error(), "has not joined") {
+	if err := errOf(resp); err == nil || !strings.Contains(err.Error(), "has not joined") {
 		t.Fatalf("a forwarded START before the join: %v, want TRYAGAIN ... has not joined", err)
 	}
 	if fresh.n.store.Stats().Sessions != 0 {
 		t.Fatal("the refused START created a session anyway")
 	}
 	get := sessions.Command{Kind: sessions.KindPGet, Tenant: testTenant, ID: live, Name: []byte("v")}
-	if err := forwardTo(t, nodes[0], fresh, get).err(); err == nil || !strings.Contains(err.Error(), "has not joined") {
+	if err := errOf(forwardTo(t, nodes[0], fresh, get)); err == nil || !strings.Contains(err.Error(), "has not joined") {
 		t.Fatalf("a forwarded PGET of a live session before the join: %v, want TRYAGAIN", err)
 	}
 
@@ -53,7 +54,7 @@ func TestNotYetJoinedNodeRefusesForwardedCommands(t *testing.T) {
 	// Joined, it takes forwarded commands again (forwarding them on where it is not primary).
 	eventually(t, 10*time.Second, "the joined node to run a forwarded PGET", func() bool {
 		r := forwardTo(t, nodes[0], fresh, get)
-		return r.err() == nil && string(r.Result.Data) == live.String()
+		return errOf(r) == nil && string(r.Result.Data) == live.String()
 	})
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/sessiongate/sessiongate/api"
 	"github.com/sessiongate/sessiongate/sessions"
+	"github.com/sessiongate/sessiongate/wire"
 )
 
 // Locate asks every member for its own copy of one session, without routing, repair or
@@ -36,8 +37,8 @@ func (n *Node) Locate(ctx context.Context, id sessions.ID) []api.Copy {
 			}
 			cctx, cancel := context.WithTimeout(ctx, c.cfg.RPCTimeout)
 			defer cancel()
-			var resp opsMsg
-			if err := c.client.Call(cctx, v.members[name].Repl, methodFetch, fetchMsg{ID: id}, &resp); err != nil {
+			var resp wire.OpsMsg
+			if err := c.client.Call(cctx, v.members[name].Repl, wire.Fetch, wire.FetchMsg{ID: id}, &resp); err != nil {
 				out[i] = api.Copy{Node: name, Rank: rank, State: "unreachable", Err: err.Error()}
 				return
 			}

@@ -7,6 +7,7 @@ import (
 	"github.com/sessiongate/sessiongate/replica"
 	"github.com/sessiongate/sessiongate/replication"
 	"github.com/sessiongate/sessiongate/sessions"
+	"github.com/sessiongate/sessiongate/wire"
 )
 
 // The replication of writes and the read leases are package replica's; this file ties it to
@@ -18,7 +19,7 @@ func (c *cluster) newReplicator() *replica.Replicator {
 	return replica.New(replica.Config{
 		Self: c.cfg.Name, Acks: c.cfg.WriteAcks, ReadLease: c.cfg.ReadLease,
 		ReadDelay: c.cfg.ReplicaReadDelay, Timeout: c.cfg.RPCTimeout,
-		Methods: replica.Methods{Apply: methodApply, LeaseAsk: methodLeaseAsk, LeaseGrant: methodLeaseGrant, Touch: methodTouch},
+		Methods: replica.Methods{Apply: wire.Apply, LeaseAsk: wire.LeaseAsk, LeaseGrant: wire.LeaseGrant, Touch: wire.Touch},
 		Sender:  sender{c}, Pool: &c.pool, Life: c.life,
 		View:     func() replica.View { return c.view.Load() },
 		Syncing:  func() bool { return c.mover.InProgress() > 0 },

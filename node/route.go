@@ -10,6 +10,7 @@ import (
 	"github.com/sessiongate/sessiongate/api"
 	"github.com/sessiongate/sessiongate/replication"
 	"github.com/sessiongate/sessiongate/sessions"
+	"github.com/sessiongate/sessiongate/wire"
 )
 
 // maxHops bounds forwarding when two nodes' views disagree about a primary.
@@ -204,10 +205,10 @@ func (c *cluster) readRepair(ctx context.Context, v *view, set []string, id sess
 			continue
 		}
 		go func(addr string) {
-			var resp opsMsg
+			var resp wire.OpsMsg
 			cctx, cancel := context.WithTimeout(ctx, c.cfg.RPCTimeout/2)
 			defer cancel()
-			err := c.client.Call(cctx, addr, methodFetch, fetchMsg{ID: id}, &resp)
+			err := c.client.Call(cctx, addr, wire.Fetch, wire.FetchMsg{ID: id}, &resp)
 			found <- answer{resp.Ops, err}
 		}(v.members[m].Repl)
 	}
@@ -240,12 +241,12 @@ func (c *cluster) forward(ctx context.Context, primary, addr string, cmd *sessio
 	if !cmd.Settle() {
 		return sessions.Result{}, sessions.ErrSignature
 	}
-	req := commandMsg{Cmd: *cmd, Hops: hops, Deadline: deadlineOf(ctx)}
+	req := wire.CommandMsg{Cmd: *cmd, Hops: hops, Deadline: deadlineOf(ctx)}
 	if hops == 1 {
 		req.Via = c.cfg.Name
 	}
-	var resp resultMsg
-	if err := c.client.Call(ctx, addr, methodForward, &req, &resp); err != nil {
+	var resp wire.ResultMsg
+	if err := c.client.Call(ctx, addr, wire.Forward, &req, &resp); err != nil {
 		if req.Via != "" {
 			c.repl.Missed(primary)
 		}
@@ -255,7 +256,7 @@ func (c *cluster) forward(ctx context.Context, primary, addr string, cmd *sessio
 		return sessions.Result{}, tryAgain("forwarding to %s: %v", addr, err)
 	}
 	c.applyCarried(resp.Ops)
-	return resp.Result, resp.err()
+	return resp.Result, errOf(&resp)
 }
 
 // scatter runs a tenant-wide command on every partition's primary and merges the answers.
@@ -281,13 +282,13 @@ func (c *cluster) scatter(ctx context.Context, cmd *sessions.Command) (sessions.
 				return
 			}
 			c.n.stats.Forwarded.Add(1)
-			var resp resultMsg
-			err := c.client.Call(ctx, v.members[name].Repl, methodScatter, &commandMsg{Cmd: sub}, &resp)
+			var resp wire.ResultMsg
+			err := c.client.Call(ctx, v.members[name].Repl, wire.Scatter, &wire.CommandMsg{Cmd: sub}, &resp)
 			if err != nil {
 				answers <- answer{err: tryAgain("node %s unreachable for a cluster-wide command", name)}
 				return
 			}
-			answers <- answer{resp.Result, resp.err()}
+			answers <- answer{resp.Result, errOf(&resp)}
 		}()
 	}
 	var out sessions.Result

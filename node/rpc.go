@@ -10,46 +10,11 @@ import (
 
 	"github.com/sessiongate/sessiongate/replication"
 	"github.com/sessiongate/sessiongate/sessions"
+	"github.com/sessiongate/sessiongate/wire"
 )
 
-// The node-to-node methods.
-const (
-	methodForward      replication.Method = iota + 1 // run a command as primary
-	methodScatter                                    // run a tenant-wide command over some slots
-	methodApply                                      // merge ops (replication, hand-off, repair)
-	methodPull                                       // full copy of one slot
-	methodFetch                                      // full copy of one session
-	methodDigest                                     // digests of some slots
-	methodForwardBatch                               // run several commands as primary
-	methodLeaseAsk                                   // a backup asks its primary for a read lease
-	methodLeaseGrant                                 // a primary grants one, behind its copies
-	methodTouch                                      // reads a backup answered from its copy
-)
-
-type commandMsg struct {
-	Cmd  sessions.Command `msgpack:"c"`
-	Hops int              `msgpack:"h"`
-	// Via names the node the client sent the command to, when it forwards it itself: a
-	// primary that finds it among the partition's backups answers with the write's ops
-	// instead of sending it a copy (via.go).
-	Via string `msgpack:"v,omitempty"`
-	// Deadline is when the sender stops waiting, in unix milliseconds (deadline.go).
-	Deadline int64 `msgpack:"dl,omitempty"`
-}
-
-// resultMsg carries a command's result, or its error as a code: store errors keep their
-// code and limit, cluster errors their text.
-type resultMsg struct {
-	Result sessions.Result `msgpack:"r"`
-	Code   sessions.Code   `msgpack:"c,omitempty"`
-	Max    int             `msgpack:"m,omitempty"`
-	Msg    string          `msgpack:"e,omitempty"`
-	// Ops is what the command changed, for a Via node that is a backup: it applies them
-	// before answering its client, and that is its copy.
-	Ops []sessions.Op `msgpack:"o,omitempty"`
-}
-
-func (m *resultMsg) err() error {
+// errOf is the error a forwarded command's answer carries, or nil.
+func errOf(m *wire.ResultMsg) error {
 	switch {
 	case m.Code != 0:
 		return &sessions.Error{Code: m.Code, Max: m.Max}
@@ -59,8 +24,8 @@ func (m *resultMsg) err() error {
 	return nil
 }
 
-func resultOf(res sessions.Result, err error) *resultMsg {
-	m := &resultMsg{Result: res, Ops: res.Ops}
+func resultOf(res sessions.Result, err error) *wire.ResultMsg {
+	m := &wire.ResultMsg{Result: res, Ops: res.Ops}
 	m.Result.Ops = nil
 	var se *sessions.Error
 	var ce *clusterError
@@ -76,35 +41,18 @@ func resultOf(res sessions.Result, err error) *resultMsg {
 	return m
 }
 
-type opsMsg struct {
-	Ops []sessions.Op `msgpack:"o"`
-}
-
-type pullMsg struct {
-	Slot int `msgpack:"s"`
-}
-
-type fetchMsg struct {
-	ID sessions.ID `msgpack:"i"`
-}
-
-type digestMsg struct {
-	Slots   []uint16 `msgpack:"s"`
-	Digests []uint64 `msgpack:"d,omitempty"`
-}
-
 // handler serves the node-to-node methods.
 type handler struct{ c *cluster }
 
 func (h handler) ServeCall(ctx context.Context, m replication.Method, dec *msgpack.Decoder) (any, error) {
 	c := h.c
 	switch m {
-	case methodForward, methodScatter:
-		var req commandMsg
+	case wire.Forward, wire.Scatter:
+		var req wire.CommandMsg
 		if err := dec.Decode(&req); err != nil {
 			return nil, err
 		}
-		if m == methodScatter {
+		if m == wire.Scatter {
 			if err := c.refused(0); err != nil {
 				return resultOf(sessions.Result{}, err), nil
 			}
@@ -116,14 +64,14 @@ func (h handler) ServeCall(ctx context.Context, m replication.Method, dec *msgpa
 		ctx, cancel := c.forwardedCtx(ctx, req.Deadline)
 		defer cancel()
 		return resultOf(c.route(ctx, &req.Cmd, req.Hops, req.Via)), nil
-	case methodForwardBatch:
-		var req batchMsg
+	case wire.ForwardBatch:
+		var req wire.BatchMsg
 		if err := dec.Decode(&req); err != nil {
 			return nil, err
 		}
 		return c.serveBatch(ctx, &req), nil
-	case methodApply:
-		var req opsMsg
+	case wire.Apply:
+		var req wire.OpsMsg
 		if err := dec.Decode(&req); err != nil {
 			c.repl.DropAll() // a copy this node cannot apply: it may not answer from its copies
 			return nil, err
@@ -133,32 +81,32 @@ func (h handler) ServeCall(ctx context.Context, m replication.Method, dec *msgpa
 		}
 		c.n.stats.Applied.Add(uint64(len(req.Ops)))
 		return nil, nil
-	case methodPull:
-		var req pullMsg
+	case wire.Pull:
+		var req wire.PullMsg
 		if err := dec.Decode(&req); err != nil {
 			return nil, err
 		}
 		if req.Slot < 0 || req.Slot >= sessions.Slots {
 			return nil, fmt.Errorf("slot %d out of range", req.Slot)
 		}
-		var resp opsMsg
+		var resp wire.OpsMsg
 		c.n.store.SlotOps(req.Slot, func(op *sessions.Op) { resp.Ops = append(resp.Ops, *op) })
 		return &resp, nil
-	case methodFetch:
-		var req fetchMsg
+	case wire.Fetch:
+		var req wire.FetchMsg
 		if err := dec.Decode(&req); err != nil {
 			return nil, err
 		}
-		return &opsMsg{Ops: c.n.store.ExportChain(req.ID)}, nil
-	case methodLeaseAsk:
+		return &wire.OpsMsg{Ops: c.n.store.ExportChain(req.ID)}, nil
+	case wire.LeaseAsk:
 		var req leaseMsg
 		if err := dec.Decode(&req); err != nil {
 			return nil, err
 		}
 		c.repl.Grant(ctx, &req)
 		return nil, nil
-	case methodDigest:
-		var req digestMsg
+	case wire.Digest:
+		var req wire.DigestMsg
 		if err := dec.Decode(&req); err != nil {
 			return nil, err
 		}
@@ -166,7 +114,7 @@ func (h handler) ServeCall(ctx context.Context, m replication.Method, dec *msgpa
 		for i, s := range req.Slots {
 			slots[i] = int(s)
 		}
-		return &digestMsg{Digests: c.n.store.SlotDigests(slots)}, nil
+		return &wire.DigestMsg{Digests: c.n.store.SlotDigests(slots)}, nil
 	}
 	return nil, fmt.Errorf("unknown method %d", m)
 }
@@ -188,10 +136,10 @@ func (c *cluster) clientConfig() replication.ClientConfig {
 func (h handler) ServeInline(ctx context.Context, m replication.Method, dec *msgpack.Decoder) (any, bool, error) {
 	c := h.c
 	switch m {
-	case methodApply:
+	case wire.Apply:
 		resp, err := h.ServeCall(ctx, m, dec)
 		return resp, true, err
-	case methodLeaseGrant:
+	case wire.LeaseGrant:
 		// Inline, like copies, so that it takes effect after every copy sent before it.
 		var req leaseMsg
 		if err := dec.Decode(&req); err != nil {
@@ -199,7 +147,7 @@ func (h handler) ServeInline(ctx context.Context, m replication.Method, dec *msg
 		}
 		c.repl.Granted(&req)
 		return nil, true, nil
-	case methodTouch:
+	case wire.Touch:
 		var req touchMsg
 		if err := dec.Decode(&req); err != nil {
 			return nil, true, err
@@ -211,8 +159,8 @@ func (h handler) ServeInline(ctx context.Context, m replication.Method, dec *msg
 			c.n.store.Touch(sessions.ID(req.IDs[i*sessions.IDLen:]), at, 1)
 		}
 		return nil, true, nil
-	case methodForward:
-		var req commandMsg
+	case wire.Forward:
+		var req wire.CommandMsg
 		if err := dec.Decode(&req); err != nil {
 			return nil, true, err
 		}
@@ -221,8 +169,8 @@ func (h handler) ServeInline(ctx context.Context, m replication.Method, dec *msg
 		}
 		resp, ok := c.inlineOne(ctx, &req)
 		return resp, ok, nil
-	case methodForwardBatch:
-		var req batchMsg
+	case wire.ForwardBatch:
+		var req wire.BatchMsg
 		if err := dec.Decode(&req); err != nil {
 			return nil, true, err
 		}

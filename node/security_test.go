@@ -17,6 +17,7 @@ import (
 	"github.com/sessiongate/sessiongate/internal/devcert"
 	"github.com/sessiongate/sessiongate/replication"
 	"github.com/sessiongate/sessiongate/sessions"
+	"github.com/sessiongate/sessiongate/wire"
 )
 
 const (
@@ -114,14 +115,14 @@ func TestStrangerOnReplicationPortGetsNothing(t *testing.T) {
 				{Kind: sessions.KindEnd, Tenant: testTenant, ID: id},
 				{Kind: sessions.KindPSet, Tenant: testTenant, ID: id, Name: []byte("role"), Data: []byte("admin")},
 			} {
-				var res resultMsg
-				err := c.Call(ctxT(t), tn.repl, methodForward, &commandMsg{Cmd: cmd}, &res)
+				var res wire.ResultMsg
+				err := c.Call(ctxT(t), tn.repl, wire.Forward, &wire.CommandMsg{Cmd: cmd}, &res)
 				if !refused(sec, err) {
 					t.Fatalf("a stranger's %v to %s: %v, want it refused", cmd.Kind, tn.name, err)
 				}
 			}
-			var digests digestMsg
-			if err := c.Call(ctxT(t), tn.repl, methodDigest, &digestMsg{Slots: []uint16{uint16(id.Slot())}}, &digests); !refused(sec, err) {
+			var digests wire.DigestMsg
+			if err := c.Call(ctxT(t), tn.repl, wire.Digest, &wire.DigestMsg{Slots: []uint16{uint16(id.Slot())}}, &digests); !refused(sec, err) {
 				t.Fatalf("a stranger's digest request to %s: %v, want it refused", tn.name, err)
 			}
 		}

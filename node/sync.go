@@ -6,6 +6,7 @@ import (
 
 	"github.com/sessiongate/sessiongate/ring"
 	"github.com/sessiongate/sessiongate/sessions"
+	"github.com/sessiongate/sessiongate/wire"
 )
 
 // Ring and Ready make a view a mover.View, with Addr (replicate.go).
@@ -16,18 +17,18 @@ func (v *view) Ready(p int) <-chan struct{} { return v.ready[p] }
 type peers struct{ c *cluster }
 
 func (p peers) Pull(ctx context.Context, addr string, slot int) ([]sessions.Op, error) {
-	var resp opsMsg
-	err := p.c.client.Call(ctx, addr, methodPull, pullMsg{Slot: slot}, &resp)
+	var resp wire.OpsMsg
+	err := p.c.client.Call(ctx, addr, wire.Pull, wire.PullMsg{Slot: slot}, &resp)
 	return resp.Ops, err
 }
 
 func (p peers) Push(ctx context.Context, addr string, ops []sessions.Op) error {
-	return p.c.client.Call(ctx, addr, methodApply, &opsMsg{Ops: ops}, nil)
+	return p.c.client.Call(ctx, addr, wire.Apply, &wire.OpsMsg{Ops: ops}, nil)
 }
 
 func (p peers) Digests(ctx context.Context, addr string, slots []uint16) ([]uint64, error) {
-	var resp digestMsg
-	err := p.c.client.Call(ctx, addr, methodDigest, digestMsg{Slots: slots}, &resp)
+	var resp wire.DigestMsg
+	err := p.c.client.Call(ctx, addr, wire.Digest, wire.DigestMsg{Slots: slots}, &resp)
 	return resp.Digests, err
 }
 

@@ -6,27 +6,8 @@ import (
 	"time"
 
 	"github.com/sessiongate/sessiongate/sessions"
+	"github.com/sessiongate/sessiongate/wire"
 )
-
-// LeaseMsg is a lease request (method LeaseAsk, backup to primary) or grant (LeaseGrant,
-// primary to backup). Its msgpack tags are the wire format: never change them.
-type LeaseMsg struct {
-	From    string `msgpack:"f"`
-	Version uint64 `msgpack:"v"`
-	Nonce   uint64 `msgpack:"n"`
-	// Dur is the promise a grant makes, in nanoseconds: the primary's ReadLease, which the
-	// backup's own setting does not override.
-	Dur int64 `msgpack:"d,omitempty"`
-	// Missed is the backup's count of forwarded calls that failed, in a request.
-	Missed uint64 `msgpack:"m,omitempty"`
-}
-
-// TouchMsg reports reads answered from a copy (method Touch): the ids end to end (16 bytes
-// each, one bin rather than an array of them: cheaper to encode) and when each was read.
-type TouchMsg struct {
-	IDs []byte  `msgpack:"i"`
-	At  []int64 `msgpack:"a"`
-}
 
 // TouchEvery is how often reads answered from copies are reported to their primaries.
 const TouchEvery = 100 * time.Millisecond
@@ -57,7 +38,7 @@ func (r *Replicator) Ask(ctx context.Context) {
 		h := r.heldLocked(name)
 		r.nonce++
 		h.nonce, h.asked, h.askedV = r.nonce, r.clock.Now(), v.Version()
-		msg := LeaseMsg{From: r.cfg.Self, Version: h.askedV, Nonce: h.nonce, Missed: h.missed}
+		msg := wire.LeaseMsg{From: r.cfg.Self, Version: h.askedV, Nonce: h.nonce, Missed: h.missed}
 		r.mu.Unlock()
 		r.cfg.Sender.Go(ctx, addr, r.cfg.Methods.LeaseAsk, &msg, r.cfg.Timeout, func(error) {})
 	}
@@ -69,7 +50,7 @@ func (r *Replicator) Touch(primary string, id sessions.ID, at int64) {
 	defer r.tmu.Unlock()
 	t := r.touches[primary]
 	if t == nil {
-		t = &TouchMsg{}
+		t = &wire.TouchMsg{}
 		r.touches[primary] = t
 	}
 	if len(t.At) < maxTouches {
@@ -85,7 +66,7 @@ func (r *Replicator) FlushTouches(ctx context.Context) {
 		r.tmu.Unlock()
 		return
 	}
-	r.touches = map[string]*TouchMsg{}
+	r.touches = map[string]*wire.TouchMsg{}
 	r.tmu.Unlock()
 	v := r.cfg.View()
 	for name, t := range out {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sessiongate/sessiongate/quorum"
+	"github.com/sessiongate/sessiongate/wire"
 )
 
 // A flight whose continuation is registered with WhenDone runs it exactly once: on the
@@ -160,7 +161,7 @@ func TestFlightOutcomes(t *testing.T) {
 			sent, failed := 0, 0
 			for _, c := range calls {
 				name := c.addr[len("addr-"):]
-				n := len(c.req.(*CopyMsg).Ops)
+				n := len(c.req.(*wire.OpsMsg).Ops)
 				if c.m != 3 || n != tc.copies[name] {
 					t.Errorf("copy to %s: method %d, %d ops; want 3, %d", name, c.m, n, tc.copies[name])
 				}

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/sessiongate/sessiongate/wire"
 )
 
 // Read leases let a backup answer reads from its own copy instead of forwarding them to the
@@ -39,11 +41,11 @@ type leases struct {
 	nonce    uint64
 
 	tmu     sync.Mutex
-	touches map[string]*TouchMsg // reads to report, by primary name
+	touches map[string]*wire.TouchMsg // reads to report, by primary name
 }
 
 func (l *leases) init() {
-	l.grantees, l.held, l.touches = map[string]*grantee{}, map[string]*held{}, map[string]*TouchMsg{}
+	l.grantees, l.held, l.touches = map[string]*grantee{}, map[string]*held{}, map[string]*wire.TouchMsg{}
 }
 
 // grantee is one backup as its primary sees it.
@@ -127,7 +129,7 @@ func (r *Replicator) Synced(name string, started int64) {
 // Grant answers a backup's request (primary side): when the backup is a member of the same
 // view and has missed no copy since its last clean anti-entropy round, promise and send the
 // grant after every copy queued for it so far.
-func (r *Replicator) Grant(ctx context.Context, req *LeaseMsg) {
+func (r *Replicator) Grant(ctx context.Context, req *wire.LeaseMsg) {
 	v := r.cfg.View()
 	addr, ok := v.Addr(req.From)
 	if !r.Enabled() || !ok || req.From == r.cfg.Self || req.Version != v.Version() {
@@ -154,7 +156,7 @@ func (r *Replicator) Grant(ctx context.Context, req *LeaseMsg) {
 		return
 	}
 	g.until.Store(max(g.until.Load(), r.clock.Now()+int64(r.cfg.ReadLease)))
-	reply := LeaseMsg{From: r.cfg.Self, Version: req.Version, Nonce: req.Nonce, Dur: int64(r.cfg.ReadLease)}
+	reply := wire.LeaseMsg{From: r.cfg.Self, Version: req.Version, Nonce: req.Nonce, Dur: int64(r.cfg.ReadLease)}
 	r.cfg.Sender.Go(ctx, addr, r.cfg.Methods.LeaseGrant, &reply, r.cfg.Timeout, func(error) {})
 }
 
@@ -171,7 +173,7 @@ func (r *Replicator) heldLocked(primary string) *held {
 // Granted takes a lease from a primary (holder side) if it answers the outstanding request.
 // It counts from when the request left, for the shorter of the two nodes' lease settings, and
 // keeps a tenth back for clock rate differences.
-func (r *Replicator) Granted(msg *LeaseMsg) {
+func (r *Replicator) Granted(msg *wire.LeaseMsg) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	h := r.held[msg.From]

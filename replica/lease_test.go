@@ -7,18 +7,19 @@ import (
 	"time"
 
 	"github.com/sessiongate/sessiongate/quorum"
+	"github.com/sessiongate/sessiongate/wire"
 )
 
 // askedOf runs Ask and returns the requests it sent, by primary.
-func askedOf(t *testing.T, r *rig) map[string]*LeaseMsg {
+func askedOf(t *testing.T, r *rig) map[string]*wire.LeaseMsg {
 	t.Helper()
 	r.Ask(ctxT(t))
-	out := map[string]*LeaseMsg{}
+	out := map[string]*wire.LeaseMsg{}
 	for _, c := range r.sender.take() {
 		if c.m != 8 {
 			t.Fatalf("Ask sent method %d", c.m)
 		}
-		out[c.addr[len("addr-"):]] = c.req.(*LeaseMsg)
+		out[c.addr[len("addr-"):]] = c.req.(*wire.LeaseMsg)
 	}
 	return out
 }
@@ -49,16 +50,16 @@ func TestLeaseExpiry(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
 		own, dur   time.Duration // the backup's ReadLease; the grant's promise
-		alter      func(m *LeaseMsg)
+		alter      func(m *wire.LeaseMsg)
 		wantLength time.Duration // 0: no lease
 	}{
 		{"same settings", time.Second, time.Second, nil, 900 * time.Millisecond},
 		{"a shorter primary", time.Second, 300 * time.Millisecond, nil, 270 * time.Millisecond},
 		{"a shorter backup", 300 * time.Millisecond, time.Second, nil, 270 * time.Millisecond},
-		{"no promise", time.Second, time.Second, func(m *LeaseMsg) { m.Dur = 0 }, 0},
-		{"an older request", time.Second, time.Second, func(m *LeaseMsg) { m.Nonce-- }, 0},
-		{"another version", time.Second, time.Second, func(m *LeaseMsg) { m.Version++ }, 0},
-		{"another primary", time.Second, time.Second, func(m *LeaseMsg) { m.From = "q" }, 0},
+		{"no promise", time.Second, time.Second, func(m *wire.LeaseMsg) { m.Dur = 0 }, 0},
+		{"an older request", time.Second, time.Second, func(m *wire.LeaseMsg) { m.Nonce-- }, 0},
+		{"another version", time.Second, time.Second, func(m *wire.LeaseMsg) { m.Version++ }, 0},
+		{"another primary", time.Second, time.Second, func(m *wire.LeaseMsg) { m.From = "q" }, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			clock := newFakeClock()
@@ -67,7 +68,7 @@ func TestLeaseExpiry(t *testing.T) {
 			clock.set(asked)
 			req := askedOf(t, r)["p"]
 			clock.set(asked + 10*time.Millisecond) // the grant comes later: the lease counts from the request
-			grant := LeaseMsg{From: "p", Version: req.Version, Nonce: req.Nonce, Dur: int64(tc.dur)}
+			grant := wire.LeaseMsg{From: "p", Version: req.Version, Nonce: req.Nonce, Dur: int64(tc.dur)}
 			if tc.alter != nil {
 				tc.alter(&grant)
 			}
@@ -106,9 +107,9 @@ func TestMissesDropLeases(t *testing.T) {
 	clock := newFakeClock()
 	r := newRig(t, "b", quorum.AcksMajority, time.Second, clock, []string{"p", "b"}, []string{"q", "b"})
 	clock.set(time.Second)
-	grantAll := func(reqs map[string]*LeaseMsg) {
+	grantAll := func(reqs map[string]*wire.LeaseMsg) {
 		for name, m := range reqs {
-			r.Granted(&LeaseMsg{From: name, Version: m.Version, Nonce: m.Nonce, Dur: int64(time.Second)})
+			r.Granted(&wire.LeaseMsg{From: name, Version: m.Version, Nonce: m.Nonce, Dur: int64(time.Second)})
 		}
 	}
 	reqs := askedOf(t, r)
@@ -144,10 +145,10 @@ func TestGrant(t *testing.T) {
 	r := newRig(t, "p", quorum.AcksMajority, time.Second, clock, []string{"p", "b", "c"})
 	clock.set(5 * time.Second)
 	nonce := uint64(0)
-	grant := func(from string, version, missed uint64) *LeaseMsg {
+	grant := func(from string, version, missed uint64) *wire.LeaseMsg {
 		t.Helper()
 		nonce++
-		r.Grant(ctxT(t), &LeaseMsg{From: from, Version: version, Nonce: nonce, Missed: missed})
+		r.Grant(ctxT(t), &wire.LeaseMsg{From: from, Version: version, Nonce: nonce, Missed: missed})
 		calls := r.sender.take()
 		if len(calls) == 0 {
 			return nil
@@ -155,10 +156,10 @@ func TestGrant(t *testing.T) {
 		if len(calls) != 1 || calls[0].m != 9 || calls[0].addr != "addr-"+from {
 			t.Fatalf("grant sent %+v", calls)
 		}
-		return calls[0].req.(*LeaseMsg)
+		return calls[0].req.(*wire.LeaseMsg)
 	}
 	m := grant("b", 1, 0)
-	if m == nil || *m != (LeaseMsg{From: "p", Version: 1, Nonce: nonce, Dur: int64(time.Second)}) {
+	if m == nil || *m != (wire.LeaseMsg{From: "p", Version: 1, Nonce: nonce, Dur: int64(time.Second)}) {
 		t.Fatalf("grant %+v", m)
 	}
 	if got := r.grantee("b").until.Load(); got != int64(6*time.Second) {
@@ -233,7 +234,7 @@ func TestGrant(t *testing.T) {
 
 	// A node with leases off promises nothing.
 	off := newRig(t, "p", quorum.AcksMajority, 0, clock, []string{"p", "b"})
-	off.Grant(ctxT(t), &LeaseMsg{From: "b", Version: 1, Nonce: 1})
+	off.Grant(ctxT(t), &wire.LeaseMsg{From: "b", Version: 1, Nonce: 1})
 	if calls := off.sender.take(); len(calls) != 0 {
 		t.Fatalf("leases off, sent %+v", calls)
 	}
@@ -246,7 +247,7 @@ func TestReadable(t *testing.T) {
 	r := newRig(t, "b", quorum.AcksMajority, time.Second, clock, []string{"p", "b"}, []string{"b", "p"}, []string{"p", "c"})
 	clock.set(time.Second)
 	req := askedOf(t, r)["p"]
-	r.Granted(&LeaseMsg{From: "p", Version: 1, Nonce: req.Nonce, Dur: int64(time.Second)}) // until 1.9s
+	r.Granted(&wire.LeaseMsg{From: "p", Version: 1, Nonce: req.Nonce, Dur: int64(time.Second)}) // until 1.9s
 	for _, tc := range []struct {
 		name    string
 		p       int
@@ -279,12 +280,12 @@ func TestTouchesAreFlushedByPrimary(t *testing.T) {
 	r.Touch("q", id, 3)
 	r.Touch("x", id, 4) // not a member: dropped
 	r.FlushTouches(ctxT(t))
-	got := map[string]*TouchMsg{}
+	got := map[string]*wire.TouchMsg{}
 	for _, c := range r.sender.take() {
 		if c.m != 10 {
 			t.Fatalf("method %d", c.m)
 		}
-		got[c.addr] = c.req.(*TouchMsg)
+		got[c.addr] = c.req.(*wire.TouchMsg)
 	}
 	if len(got) != 2 || len(got["addr-p"].At) != 2 || len(got["addr-p"].IDs) != 32 || got["addr-q"].At[0] != 3 {
 		t.Fatalf("touches %v", got)

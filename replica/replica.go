@@ -17,6 +17,7 @@ import (
 	"github.com/sessiongate/sessiongate/quorum"
 	"github.com/sessiongate/sessiongate/replication"
 	"github.com/sessiongate/sessiongate/sessions"
+	"github.com/sessiongate/sessiongate/wire"
 )
 
 // Sender is what replication needs of a replication.Client.
@@ -43,10 +44,10 @@ type View interface {
 
 // Methods are the node-to-node method numbers replication uses; the caller owns the table.
 type Methods struct {
-	Apply      replication.Method // a copy of ops to merge (CopyMsg)
-	LeaseAsk   replication.Method // a backup asks its primary for a lease (LeaseMsg)
-	LeaseGrant replication.Method // a primary grants one, behind its copies (LeaseMsg)
-	Touch      replication.Method // reads a backup answered from its copy (TouchMsg)
+	Apply      replication.Method // a copy of ops to merge (wire.OpsMsg)
+	LeaseAsk   replication.Method // a backup asks its primary for a lease (wire.LeaseMsg)
+	LeaseGrant replication.Method // a primary grants one, behind its copies (wire.LeaseMsg)
+	Touch      replication.Method // reads a backup answered from its copy (wire.TouchMsg)
 }
 
 // Config is what a Replicator is made with. Every field but Clock is required.
@@ -115,12 +116,6 @@ func (r *Replicator) Replicate(ctx context.Context, v View, p int, ops []session
 	return f.errs[0]
 }
 
-// CopyMsg is a copy of ops for a backup to merge (method Apply). Its wire form is the one
-// every ops message of the node has.
-type CopyMsg struct {
-	Ops []sessions.Op `msgpack:"o"`
-}
-
 // sendCopy queues one backup's copy and notes the lease it held when the copy was queued.
 // f.ack gets the copy's outcome once, on whatever goroutine learns it.
 func (r *Replicator) sendCopy(v View, f *Flight, i int) {
@@ -139,7 +134,7 @@ func (r *Replicator) sendCopy(v View, f *Flight, i int) {
 		}
 		f.ack(i, err)
 	}
-	msg := &CopyMsg{Ops: t.ops}
+	msg := &wire.OpsMsg{Ops: t.ops}
 	// Under g.send, so that a lease granted after this point finds the copy queued ahead.
 	g.send.Lock()
 	defer g.send.Unlock()

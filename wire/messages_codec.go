@@ -1,4 +1,4 @@
-package node
+package wire
 
 // Hand-written msgpack codecs for the messages of the hot methods (forward, scatter, apply),
 // built on package wire and with its rules: the bytes are those reflection writes from the
@@ -10,29 +10,28 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/sessiongate/sessiongate/sessions"
-	"github.com/sessiongate/sessiongate/wire"
 )
 
 var (
-	_ msgpack.CustomEncoder = (*commandMsg)(nil)
-	_ msgpack.CustomDecoder = (*commandMsg)(nil)
-	_ msgpack.CustomEncoder = (*resultMsg)(nil)
-	_ msgpack.CustomDecoder = (*resultMsg)(nil)
-	_ msgpack.CustomEncoder = (*opsMsg)(nil)
-	_ msgpack.CustomDecoder = (*opsMsg)(nil)
-	_ msgpack.CustomEncoder = (*batchMsg)(nil)
-	_ msgpack.CustomDecoder = (*batchMsg)(nil)
-	_ msgpack.CustomEncoder = (*batchResultMsg)(nil)
-	_ msgpack.CustomDecoder = (*batchResultMsg)(nil)
+	_ msgpack.CustomEncoder = (*CommandMsg)(nil)
+	_ msgpack.CustomDecoder = (*CommandMsg)(nil)
+	_ msgpack.CustomEncoder = (*ResultMsg)(nil)
+	_ msgpack.CustomDecoder = (*ResultMsg)(nil)
+	_ msgpack.CustomEncoder = (*OpsMsg)(nil)
+	_ msgpack.CustomDecoder = (*OpsMsg)(nil)
+	_ msgpack.CustomEncoder = (*BatchMsg)(nil)
+	_ msgpack.CustomDecoder = (*BatchMsg)(nil)
+	_ msgpack.CustomEncoder = (*BatchResultMsg)(nil)
+	_ msgpack.CustomDecoder = (*BatchResultMsg)(nil)
 )
 
-func (m *commandMsg) EncodeMsgpack(enc *msgpack.Encoder) error {
+func (m *CommandMsg) EncodeMsgpack(enc *msgpack.Encoder) error {
 	if m == nil {
 		return enc.EncodeNil()
 	}
-	w := wire.MapWriter{Enc: enc}
+	w := MapWriter{Enc: enc}
 	w.Len(2 + count(m.Via != "") + count(m.Deadline != 0))
-	wire.Put(&w, "c", &m.Cmd, wire.EncodeCommand)
+	Put(&w, "c", &m.Cmd, EncodeCommand)
 	w.Int("h", m.Hops)
 	if m.Via != "" {
 		w.String("v", m.Via)
@@ -41,22 +40,22 @@ func (m *commandMsg) EncodeMsgpack(enc *msgpack.Encoder) error {
 	return w.Err
 }
 
-func (m *commandMsg) DecodeMsgpack(dec *msgpack.Decoder) error {
-	*m = commandMsg{}
-	var r wire.MapReader
+func (m *CommandMsg) DecodeMsgpack(dec *msgpack.Decoder) error {
+	*m = CommandMsg{}
+	var r MapReader
 	for r.Start(dec); r.Next(); {
 		var err error
 		switch string(r.Key()) {
 		case "c":
-			err = wire.DecodeCommand(dec, &m.Cmd)
+			err = DecodeCommand(dec, &m.Cmd)
 		case "h":
 			m.Hops, err = dec.DecodeInt()
 		case "v":
-			m.Via, err = wire.ReadString(dec)
+			m.Via, err = ReadString(dec)
 		case "dl":
 			m.Deadline, err = dec.DecodeInt64()
 		default:
-			err = wire.SkipValue(dec)
+			err = SkipValue(dec)
 		}
 		if err != nil {
 			return err
@@ -65,13 +64,13 @@ func (m *commandMsg) DecodeMsgpack(dec *msgpack.Decoder) error {
 	return r.Err()
 }
 
-func (m *resultMsg) EncodeMsgpack(enc *msgpack.Encoder) error {
+func (m *ResultMsg) EncodeMsgpack(enc *msgpack.Encoder) error {
 	if m == nil {
 		return enc.EncodeNil()
 	}
-	w := wire.MapWriter{Enc: enc}
+	w := MapWriter{Enc: enc}
 	w.Len(1 + count(m.Code != 0) + count(m.Max != 0) + count(m.Msg != "") + count(len(m.Ops) > 0))
-	wire.Put(&w, "r", &m.Result, wire.EncodeResult)
+	Put(&w, "r", &m.Result, EncodeResult)
 	if m.Code != 0 {
 		w.Uint8("c", uint8(m.Code))
 	}
@@ -87,14 +86,14 @@ func (m *resultMsg) EncodeMsgpack(enc *msgpack.Encoder) error {
 	return w.Err
 }
 
-func (m *resultMsg) DecodeMsgpack(dec *msgpack.Decoder) error {
-	*m = resultMsg{}
-	var r wire.MapReader
+func (m *ResultMsg) DecodeMsgpack(dec *msgpack.Decoder) error {
+	*m = ResultMsg{}
+	var r MapReader
 	for r.Start(dec); r.Next(); {
 		var err error
 		switch string(r.Key()) {
 		case "r":
-			err = wire.DecodeResult(dec, &m.Result)
+			err = DecodeResult(dec, &m.Result)
 		case "c":
 			var c uint8
 			c, err = dec.DecodeUint8()
@@ -102,11 +101,11 @@ func (m *resultMsg) DecodeMsgpack(dec *msgpack.Decoder) error {
 		case "m":
 			m.Max, err = dec.DecodeInt()
 		case "e":
-			m.Msg, err = wire.ReadString(dec)
+			m.Msg, err = ReadString(dec)
 		case "o":
-			m.Ops, err = wire.ReadOps(dec)
+			m.Ops, err = ReadOps(dec)
 		default:
-			err = wire.SkipValue(dec)
+			err = SkipValue(dec)
 		}
 		if err != nil {
 			return err
@@ -115,26 +114,26 @@ func (m *resultMsg) DecodeMsgpack(dec *msgpack.Decoder) error {
 	return r.Err()
 }
 
-func (m *opsMsg) EncodeMsgpack(enc *msgpack.Encoder) error {
+func (m *OpsMsg) EncodeMsgpack(enc *msgpack.Encoder) error {
 	if m == nil {
 		return enc.EncodeNil()
 	}
-	w := wire.MapWriter{Enc: enc}
+	w := MapWriter{Enc: enc}
 	w.Len(1)
 	w.Ops("o", m.Ops)
 	return w.Err
 }
 
-func (m *opsMsg) DecodeMsgpack(dec *msgpack.Decoder) error {
-	*m = opsMsg{}
-	var r wire.MapReader
+func (m *OpsMsg) DecodeMsgpack(dec *msgpack.Decoder) error {
+	*m = OpsMsg{}
+	var r MapReader
 	for r.Start(dec); r.Next(); {
 		var err error
 		switch string(r.Key()) {
 		case "o":
-			m.Ops, err = wire.ReadOps(dec)
+			m.Ops, err = ReadOps(dec)
 		default:
-			err = wire.SkipValue(dec)
+			err = SkipValue(dec)
 		}
 		if err != nil {
 			return err
@@ -143,13 +142,13 @@ func (m *opsMsg) DecodeMsgpack(dec *msgpack.Decoder) error {
 	return r.Err()
 }
 
-func (m *batchMsg) EncodeMsgpack(enc *msgpack.Encoder) error {
+func (m *BatchMsg) EncodeMsgpack(enc *msgpack.Encoder) error {
 	if m == nil {
 		return enc.EncodeNil()
 	}
-	w := wire.MapWriter{Enc: enc}
+	w := MapWriter{Enc: enc}
 	w.Len(2 + count(m.Via != "") + count(m.Deadline != 0))
-	wire.PutArray(&w, "c", m.Cmds, wire.EncodeCommand)
+	PutArray(&w, "c", m.Cmds, EncodeCommand)
 	w.Int("h", m.Hops)
 	if m.Via != "" {
 		w.String("v", m.Via)
@@ -158,22 +157,22 @@ func (m *batchMsg) EncodeMsgpack(enc *msgpack.Encoder) error {
 	return w.Err
 }
 
-func (m *batchMsg) DecodeMsgpack(dec *msgpack.Decoder) error {
-	*m = batchMsg{}
-	var r wire.MapReader
+func (m *BatchMsg) DecodeMsgpack(dec *msgpack.Decoder) error {
+	*m = BatchMsg{}
+	var r MapReader
 	for r.Start(dec); r.Next(); {
 		var err error
 		switch string(r.Key()) {
 		case "c":
-			m.Cmds, err = wire.ReadArray(dec, wire.DecodeCommand)
+			m.Cmds, err = ReadArray(dec, DecodeCommand)
 		case "h":
 			m.Hops, err = dec.DecodeInt()
 		case "v":
-			m.Via, err = wire.ReadString(dec)
+			m.Via, err = ReadString(dec)
 		case "dl":
 			m.Deadline, err = dec.DecodeInt64()
 		default:
-			err = wire.SkipValue(dec)
+			err = SkipValue(dec)
 		}
 		if err != nil {
 			return err
@@ -182,26 +181,26 @@ func (m *batchMsg) DecodeMsgpack(dec *msgpack.Decoder) error {
 	return r.Err()
 }
 
-func (m *batchResultMsg) EncodeMsgpack(enc *msgpack.Encoder) error {
+func (m *BatchResultMsg) EncodeMsgpack(enc *msgpack.Encoder) error {
 	if m == nil {
 		return enc.EncodeNil()
 	}
-	w := wire.MapWriter{Enc: enc}
+	w := MapWriter{Enc: enc}
 	w.Len(1)
-	wire.PutArray(&w, "r", m.Results, encodeResultMsg)
+	PutArray(&w, "r", m.Results, encodeResultMsg)
 	return w.Err
 }
 
-func (m *batchResultMsg) DecodeMsgpack(dec *msgpack.Decoder) error {
-	*m = batchResultMsg{}
-	var r wire.MapReader
+func (m *BatchResultMsg) DecodeMsgpack(dec *msgpack.Decoder) error {
+	*m = BatchResultMsg{}
+	var r MapReader
 	for r.Start(dec); r.Next(); {
 		var err error
 		switch string(r.Key()) {
 		case "r":
-			m.Results, err = wire.ReadArray(dec, decodeResultMsg)
+			m.Results, err = ReadArray(dec, decodeResultMsg)
 		default:
-			err = wire.SkipValue(dec)
+			err = SkipValue(dec)
 		}
 		if err != nil {
 			return err
@@ -210,21 +209,14 @@ func (m *batchResultMsg) DecodeMsgpack(dec *msgpack.Decoder) error {
 	return r.Err()
 }
 
-// encodeResultMsg and decodeResultMsg are resultMsg's codec as wire's arrays take it.
-func encodeResultMsg(enc *msgpack.Encoder, m *resultMsg) error { return m.EncodeMsgpack(enc) }
+// encodeResultMsg and decodeResultMsg are ResultMsg's codec as wire's arrays take it.
+func encodeResultMsg(enc *msgpack.Encoder, m *ResultMsg) error { return m.EncodeMsgpack(enc) }
 
-func decodeResultMsg(dec *msgpack.Decoder, m *resultMsg) error { return m.DecodeMsgpack(dec) }
+func decodeResultMsg(dec *msgpack.Decoder, m *ResultMsg) error { return m.DecodeMsgpack(dec) }
 
 // putDeadline writes a deadline as reflection writes an int64 (always nine bytes), if set.
-func putDeadline(w *wire.MapWriter, d int64) {
+func putDeadline(w *MapWriter, d int64) {
 	if d != 0 && w.Key("dl") {
 		w.Err = w.Enc.EncodeInt64(d)
 	}
-}
-
-func count(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }

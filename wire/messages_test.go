@@ -1,4 +1,4 @@
-package node
+package wire_test
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/sessiongate/sessiongate/replication"
 	"github.com/sessiongate/sessiongate/sessions"
+	"github.com/sessiongate/sessiongate/wire"
 	"github.com/sessiongate/sessiongate/wire/wiretest"
 )
 
@@ -46,54 +47,56 @@ type shadowBatchResultMsg struct {
 	Results []shadowResultMsg `msgpack:"r"`
 }
 
-func fullBatchMsg() batchMsg {
-	return batchMsg{Cmds: []sessions.Command{wiretest.FullCommand(), wiretest.FullCommand()}, Hops: 1, Via: "n1", Deadline: 1_800_000_000_123}
+func fullBatchMsg() wire.BatchMsg {
+	return wire.BatchMsg{Cmds: []sessions.Command{wiretest.FullCommand(), wiretest.FullCommand()}, Hops: 1, Via: "n1", Deadline: 1_800_000_000_123}
 }
 
-func fullBatchResultMsg() batchResultMsg {
-	return batchResultMsg{Results: []resultMsg{fullResultMsg(), fullResultMsg()}}
+func fullBatchResultMsg() wire.BatchResultMsg {
+	return wire.BatchResultMsg{Results: []wire.ResultMsg{fullResultMsg(), fullResultMsg()}}
 }
 
-func fullCommandMsg() commandMsg {
-	return commandMsg{Cmd: wiretest.FullCommand(), Hops: 2, Via: "node-2", Deadline: 1_800_000_000_456}
+func fullCommandMsg() wire.CommandMsg {
+	return wire.CommandMsg{Cmd: wiretest.FullCommand(), Hops: 2, Via: "node-2", Deadline: 1_800_000_000_456}
 }
 
-func fullResultMsg() resultMsg {
-	return resultMsg{Result: wiretest.FullResult(), Code: sessions.CodeOwnerLimit, Max: 1 << 40, Msg: "TRYAGAIN x",
+func fullResultMsg() wire.ResultMsg {
+	return wire.ResultMsg{Result: wiretest.FullResult(), Code: sessions.CodeOwnerLimit, Max: 1 << 40, Msg: "TRYAGAIN x",
 		Ops: []sessions.Op{wiretest.FullOp()}}
 }
 
-func fullOpsMsg() opsMsg { return opsMsg{Ops: []sessions.Op{wiretest.FullOp(), wiretest.FullOp()}} }
+func fullOpsMsg() wire.OpsMsg {
+	return wire.OpsMsg{Ops: []sessions.Op{wiretest.FullOp(), wiretest.FullOp()}}
+}
 
-func TestCodecMatchesReflection(t *testing.T) {
-	t.Run("commandMsg", func(t *testing.T) {
-		wiretest.CompatCases[commandMsg, shadowCommandMsg](t, fullCommandMsg(),
-			commandMsg{Cmd: wiretest.BigCommand(), Hops: -1})
+func TestMessageCodecsMatchReflection(t *testing.T) {
+	t.Run("wire.CommandMsg", func(t *testing.T) {
+		wiretest.CompatCases[wire.CommandMsg, shadowCommandMsg](t, fullCommandMsg(),
+			wire.CommandMsg{Cmd: wiretest.BigCommand(), Hops: -1})
 	})
-	t.Run("resultMsg", func(t *testing.T) {
-		wiretest.CompatCases[resultMsg, shadowResultMsg](t, fullResultMsg(),
-			resultMsg{Result: wiretest.BigResult(), Code: 255, Max: -1, Msg: strings.Repeat("e", 70_000)})
+	t.Run("wire.ResultMsg", func(t *testing.T) {
+		wiretest.CompatCases[wire.ResultMsg, shadowResultMsg](t, fullResultMsg(),
+			wire.ResultMsg{Result: wiretest.BigResult(), Code: 255, Max: -1, Msg: strings.Repeat("e", 70_000)})
 	})
-	t.Run("opsMsg", func(t *testing.T) {
-		wiretest.CompatCases[opsMsg, shadowOpsMsg](t, fullOpsMsg(),
-			opsMsg{Ops: make([]sessions.Op, 20)}, opsMsg{Ops: []sessions.Op{wiretest.BigOp()}})
+	t.Run("wire.OpsMsg", func(t *testing.T) {
+		wiretest.CompatCases[wire.OpsMsg, shadowOpsMsg](t, fullOpsMsg(),
+			wire.OpsMsg{Ops: make([]sessions.Op, 20)}, wire.OpsMsg{Ops: []sessions.Op{wiretest.BigOp()}})
 	})
-	t.Run("batchMsg", func(t *testing.T) {
-		wiretest.CompatCases[batchMsg, shadowBatchMsg](t, fullBatchMsg(),
-			batchMsg{Cmds: make([]sessions.Command, 300), Hops: 3}, batchMsg{Cmds: []sessions.Command{wiretest.BigCommand()}})
+	t.Run("wire.BatchMsg", func(t *testing.T) {
+		wiretest.CompatCases[wire.BatchMsg, shadowBatchMsg](t, fullBatchMsg(),
+			wire.BatchMsg{Cmds: make([]sessions.Command, 300), Hops: 3}, wire.BatchMsg{Cmds: []sessions.Command{wiretest.BigCommand()}})
 	})
-	t.Run("batchResultMsg", func(t *testing.T) {
-		wiretest.CompatCases[batchResultMsg, shadowBatchResultMsg](t, fullBatchResultMsg(),
-			batchResultMsg{Results: make([]resultMsg, 300)})
+	t.Run("wire.BatchResultMsg", func(t *testing.T) {
+		wiretest.CompatCases[wire.BatchResultMsg, shadowBatchResultMsg](t, fullBatchResultMsg(),
+			wire.BatchResultMsg{Results: make([]wire.ResultMsg, 300)})
 	})
 }
 
-func TestCodecNilFields(t *testing.T) {
-	wiretest.CheckNilFields[commandMsg, shadowCommandMsg](t)
-	wiretest.CheckNilFields[resultMsg, shadowResultMsg](t)
-	wiretest.CheckNilFields[opsMsg, shadowOpsMsg](t)
-	wiretest.CheckNilFields[batchMsg, shadowBatchMsg](t)
-	wiretest.CheckNilFields[batchResultMsg, shadowBatchResultMsg](t)
+func TestMessageCodecNilFields(t *testing.T) {
+	wiretest.CheckNilFields[wire.CommandMsg, shadowCommandMsg](t)
+	wiretest.CheckNilFields[wire.ResultMsg, shadowResultMsg](t)
+	wiretest.CheckNilFields[wire.OpsMsg, shadowOpsMsg](t)
+	wiretest.CheckNilFields[wire.BatchMsg, shadowBatchMsg](t)
+	wiretest.CheckNilFields[wire.BatchResultMsg, shadowBatchResultMsg](t)
 }
 
 // TestCallNeedsPointers shows why the call sites pass &msg: a message passed by value cannot
@@ -110,12 +113,12 @@ func TestCallNeedsPointers(t *testing.T) {
 	defer cl.Close()
 	ctx := context.Background()
 	msg := fullCommandMsg()
-	if err := cl.Call(ctx, ln.Addr().String(), methodForward, msg, nil); err == nil ||
+	if err := cl.Call(ctx, ln.Addr().String(), wire.Forward, msg, nil); err == nil ||
 		!strings.Contains(err.Error(), "non-addressable") {
-		t.Fatalf("a commandMsg value: %v, want a non-addressable error", err)
+		t.Fatalf("a wire.CommandMsg value: %v, want a non-addressable error", err)
 	}
-	var resp resultMsg
-	if err := cl.Call(ctx, ln.Addr().String(), methodForward, &msg, &resp); err != nil {
+	var resp wire.ResultMsg
+	if err := cl.Call(ctx, ln.Addr().String(), wire.Forward, &msg, &resp); err != nil {
 		t.Fatal(err)
 	}
 	want := wiretest.AfterTrip(fullResultMsg())
@@ -124,11 +127,11 @@ func TestCallNeedsPointers(t *testing.T) {
 	}
 }
 
-// echoHandler decodes a commandMsg and answers fullResultMsg, through the real transport.
+// echoHandler decodes a wire.CommandMsg and answers fullResultMsg, through the real transport.
 type echoHandler struct{}
 
 func (echoHandler) ServeCall(_ context.Context, _ replication.Method, dec *msgpack.Decoder) (any, error) {
-	var req commandMsg
+	var req wire.CommandMsg
 	if err := dec.Decode(&req); err != nil {
 		return nil, err
 	}
@@ -137,23 +140,23 @@ func (echoHandler) ServeCall(_ context.Context, _ replication.Method, dec *msgpa
 }
 
 func FuzzCommandMsgCodec(f *testing.F) {
-	wiretest.FuzzCodec[commandMsg, shadowCommandMsg](f, commandMsg{}, fullCommandMsg())
+	wiretest.FuzzCodec[wire.CommandMsg, shadowCommandMsg](f, wire.CommandMsg{}, fullCommandMsg())
 }
 
 func FuzzResultMsgCodec(f *testing.F) {
-	wiretest.FuzzCodec[resultMsg, shadowResultMsg](f, resultMsg{}, fullResultMsg(), resultMsg{Msg: "e"})
+	wiretest.FuzzCodec[wire.ResultMsg, shadowResultMsg](f, wire.ResultMsg{}, fullResultMsg(), wire.ResultMsg{Msg: "e"})
 }
 
 func FuzzOpsMsgCodec(f *testing.F) {
-	wiretest.FuzzCodec[opsMsg, shadowOpsMsg](f, opsMsg{}, opsMsg{Ops: []sessions.Op{wiretest.FullOp(), {}}})
+	wiretest.FuzzCodec[wire.OpsMsg, shadowOpsMsg](f, wire.OpsMsg{}, wire.OpsMsg{Ops: []sessions.Op{wiretest.FullOp(), {}}})
 }
 
 func FuzzBatchMsgCodec(f *testing.F) {
-	wiretest.FuzzCodec[batchMsg, shadowBatchMsg](f, batchMsg{}, fullBatchMsg())
+	wiretest.FuzzCodec[wire.BatchMsg, shadowBatchMsg](f, wire.BatchMsg{}, fullBatchMsg())
 }
 
 func FuzzBatchResultMsgCodec(f *testing.F) {
-	wiretest.FuzzCodec[batchResultMsg, shadowBatchResultMsg](f, batchResultMsg{}, fullBatchResultMsg())
+	wiretest.FuzzCodec[wire.BatchResultMsg, shadowBatchResultMsg](f, wire.BatchResultMsg{}, fullBatchResultMsg())
 }
 
 // roundTrip encodes in and decodes it into out with long-lived encoder, decoder and buffer,
@@ -183,26 +186,22 @@ func (rt *roundTrip) run(b *testing.B, in, out any) {
 	}
 }
 
-func benchID() sessions.ID {
-	id, _ := sessions.NewID(bytes.NewReader(bytes.Repeat([]byte{9}, 64)), -1)
-	return id
-}
 
 // BenchmarkCommandCodec is the msgpack round trip of a forwarded command.
 func BenchmarkCommandCodec(b *testing.B) {
 	id := benchID()
 	for _, tc := range []struct {
 		name string
-		msg  commandMsg
+		msg  wire.CommandMsg
 	}{
-		{"PGET", commandMsg{Cmd: sessions.Command{Kind: sessions.KindPGet, Tenant: testTenant, ID: id, Name: []byte("user")}}},
-		{"PSET", commandMsg{Cmd: sessions.Command{Kind: sessions.KindPSet, Tenant: testTenant, ID: id, Name: []byte("user"), Data: make([]byte, 64)}, Hops: 1}},
+		{"PGET", wire.CommandMsg{Cmd: sessions.Command{Kind: sessions.KindPGet, Tenant: benchTenant, ID: id, Name: []byte("user")}}},
+		{"PSET", wire.CommandMsg{Cmd: sessions.Command{Kind: sessions.KindPSet, Tenant: benchTenant, ID: id, Name: []byte("user"), Data: make([]byte, 64)}, Hops: 1}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			rt := newRoundTrip()
 			b.ReportAllocs()
 			for b.Loop() {
-				var out commandMsg
+				var out wire.CommandMsg
 				rt.run(b, &tc.msg, &out)
 			}
 		})
@@ -219,20 +218,22 @@ func BenchmarkResultCodec(b *testing.B) {
 		Created: 1_700_000_000, LastSeen: 1_700_000_000_123, TTL: 3_600_000, Reads: 3, Writes: 2, Payloads: 4}
 	for _, tc := range []struct {
 		name string
-		msg  resultMsg
+		msg  wire.ResultMsg
 	}{
-		{"PGET", resultMsg{Result: sessions.Result{Data: make([]byte, 64)}}},
-		{"PGETALL", resultMsg{Result: sessions.Result{Fields: fields}}},
-		{"INFO", resultMsg{Result: sessions.Result{Info: info}}},
-		{"Error", resultMsg{Code: sessions.CodeOwnerLimit, Max: 5}},
+		{"PGET", wire.ResultMsg{Result: sessions.Result{Data: make([]byte, 64)}}},
+		{"PGETALL", wire.ResultMsg{Result: sessions.Result{Fields: fields}}},
+		{"INFO", wire.ResultMsg{Result: sessions.Result{Info: info}}},
+		{"Error", wire.ResultMsg{Code: sessions.CodeOwnerLimit, Max: 5}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			rt := newRoundTrip()
 			b.ReportAllocs()
 			for b.Loop() {
-				var out resultMsg
+				var out wire.ResultMsg
 				rt.run(b, &tc.msg, &out)
 			}
 		})
 	}
 }
+
+var benchTenant = sessions.TenantOf([]byte("bench"))
