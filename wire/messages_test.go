@@ -186,7 +186,6 @@ func (rt *roundTrip) run(b *testing.B, in, out any) {
 	}
 }
 
-
 // BenchmarkCommandCodec is the msgpack round trip of a forwarded command.
 func BenchmarkCommandCodec(b *testing.B) {
 	id := benchID()
