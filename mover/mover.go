@@ -19,6 +19,8 @@ type Peers interface {
 	Push(ctx context.Context, addr string, ops []sessions.Op) error
 	// Digests returns a member's digests of some slots, in order.
 	Digests(ctx context.Context, addr string, slots []uint16) ([]uint64, error)
+	// Fetch returns a member's copy of one session and of the ids it was rotated into.
+	Fetch(ctx context.Context, addr string, id sessions.ID) ([]sessions.Op, error)
 }
 
 // Store is the local copy a Mover fills and reads; *sessions.Store is one.
@@ -115,9 +117,6 @@ func (m *Mover) LastSyncMs() int64 { return m.lastSyncMs.Load() }
 
 // Repairs counts slots repaired by anti-entropy and sessions by read repair.
 func (m *Mover) Repairs() uint64 { return m.repairs.Load() }
-
-// Repaired counts n more repairs made elsewhere (read repair).
-func (m *Mover) Repaired(n int) { m.repairs.Add(uint64(n)) }
 
 // running reports whether the node's lifetime has not ended.
 func (m *Mover) running() bool { return m.life.Err() == nil }

@@ -61,6 +61,14 @@ func (n *net) Digests(_ context.Context, addr string, slots []uint16) ([]uint64,
 	return s.SlotDigests(intSlots(slots)), nil
 }
 
+func (n *net) Fetch(_ context.Context, addr string, id sessions.ID) ([]sessions.Op, error) {
+	s, err := n.store(addr)
+	if err != nil {
+		return nil, err
+	}
+	return s.ExportChain(id), nil
+}
+
 // fixedView is a view whose every partition is ready; members are their own addresses.
 type fixedView struct{ r *ring.Ring }
 
@@ -261,4 +269,30 @@ func TestHandOffPushesToTheNewPrimary(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	t.Fatal("the new primary never got the partition")
+}
+
+// Read repair merges what the other members hold of one session, and says when one of them
+// could not be asked (its "does not exist" would then be a guess).
+func TestReadRepairMergesAndReportsTheUnasked(t *testing.T) {
+	n := threeStores()
+	r := mustRing(t, "a", "b", "c")
+	id := startIn(t, n.stores["b"], r, 4)
+	m := newMover(t, "a", n, fixedView{r}, nil)
+	applied, complete := m.ReadRepair(context.Background(), fixedView{r}, []string{"a", "b", "c"}, id)
+	if !applied || !complete {
+		t.Fatalf("applied %v, complete %v", applied, complete)
+	}
+	if _, ok := n.stores["a"].Export(id); !ok {
+		t.Fatal("the session was not merged")
+	}
+	if m.Repairs() != 1 {
+		t.Errorf("%d repairs counted", m.Repairs())
+	}
+	n.down["c"] = true
+	other := startIn(t, n.stores["b"], r, 6)
+	n.stores["b"].DropSlot(other.Slot())
+	applied, complete = m.ReadRepair(context.Background(), fixedView{r}, []string{"a", "b", "c"}, other)
+	if applied || complete {
+		t.Fatalf("with c down and nothing anywhere: applied %v, complete %v", applied, complete)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/sessiongate/sessiongate/ring"
+	"github.com/sessiongate/sessiongate/sessions"
 )
 
 // AntiEntropy has each partition this node is primary of compare per-slot digests with its
@@ -93,6 +94,45 @@ func (m *Mover) compareWith(addr string, slots []uint16) (int, error) {
 		n++
 	}
 	return n, nil
+}
+
+// ReadRepair asks the members in set (a partition's replicas, or every member) for one
+// session and merges what they have: a miss just after a view change may be a write still on
+// its way. complete is false when a member could not be asked.
+func (m *Mover) ReadRepair(ctx context.Context, v View, set []string, id sessions.ID) (applied, complete bool) {
+	type answer struct {
+		ops []sessions.Op
+		err error
+	}
+	found := make(chan answer, len(set))
+	for _, member := range set {
+		if member == m.cfg.Self {
+			found <- answer{}
+			continue
+		}
+		addr, _ := v.Addr(member)
+		go func() {
+			cctx, cancel := context.WithTimeout(ctx, m.cfg.RPCTimeout/2)
+			defer cancel()
+			ops, err := m.peers.Fetch(cctx, addr, id)
+			found <- answer{ops, err}
+		}()
+	}
+	complete = true
+	for range set {
+		a := <-found
+		if a.err != nil {
+			complete = false
+		}
+		for i := range a.ops {
+			m.store.Apply(&a.ops[i])
+			applied = true
+		}
+	}
+	if applied {
+		m.repairs.Add(1)
+	}
+	return applied, complete
 }
 
 // NoteHeld records which partitions this node holds in a new ring; call it under Install.

@@ -65,7 +65,7 @@ func (c *cluster) doBatch(ctx context.Context, cmds []*sessions.Command, out []a
 	// pipeline's order on a slot holds.
 	var others slotSet
 	for _, cmd := range cmds {
-		if !isRead(cmd.Kind) && !cmd.Kind.IsScatter() {
+		if !cmd.Kind.Traits().Read && !cmd.Kind.IsScatter() {
 			others.add(slotOf(cmd))
 		}
 	}
@@ -73,7 +73,7 @@ func (c *cluster) doBatch(ctx context.Context, cmds []*sessions.Command, out []a
 	var now time.Time
 	reads := 0
 	for i, cmd := range cmds {
-		if isRead(cmd.Kind) && !others.has(slotOf(cmd)) {
+		if cmd.Kind.Traits().Read && !others.has(slotOf(cmd)) {
 			if reads%clockEvery == 0 {
 				now = time.Now()
 			}
@@ -247,7 +247,7 @@ func (c *cluster) sendBatch(ctx context.Context, primary, addr string, cmds []*s
 	// cannot be retried, since their first attempt may have run.
 	var retry []int
 	for _, i := range idx {
-		if unknown || retrySafe(cmds[i].Kind) {
+		if unknown || !cmds[i].Kind.Traits().Once {
 			retry = append(retry, i)
 		} else {
 			out[i].Err = tryAgain("primary at %s unreachable; outcome unknown", addr)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sessiongate/sessiongate/api"
+	"github.com/sessiongate/sessiongate/quorum"
 	"github.com/sessiongate/sessiongate/sessions"
 )
 
@@ -87,7 +88,7 @@ func TestAnyNodeServesEveryCommand(t *testing.T) {
 
 // Copies reach every replica: each session is stored on exactly its replica set.
 func TestWritesReplicatedToReplicaSet(t *testing.T) {
-	nodes := startCluster(t, 4, withAcks(AcksAll))
+	nodes := startCluster(t, 4, withAcks(quorum.AcksAll))
 	ids := writeSessions(t, nodes, 200)
 	v := nodes[0].n.ClusterView()
 	for _, id := range ids {
@@ -208,7 +209,7 @@ func TestLongPartitionHealsWithoutResurrection(t *testing.T) {
 // With write-acks all, a backup that cannot be reached makes writes fail retryably, never
 // succeed silently.
 func TestWriteAcksAllFailsRetryably(t *testing.T) {
-	nodes := startCluster(t, 3, withAcks(AcksAll))
+	nodes := startCluster(t, 3, withAcks(quorum.AcksAll))
 	for _, tn := range nodes {
 		for _, other := range nodes {
 			if other != tn {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sessiongate/sessiongate/clusterkey"
 	"github.com/sessiongate/sessiongate/membership"
+	"github.com/sessiongate/sessiongate/quorum"
 )
 
 // ClusterConfig makes a node a cluster member. Zero fields take the documented defaults.
@@ -35,7 +36,7 @@ type ClusterConfig struct {
 	// Partitions is fixed for the cluster's life; a node with another value cannot join. Default 256.
 	Partitions int
 	// WriteAcks is the write-acknowledgement policy. Default majority.
-	WriteAcks Acks
+	WriteAcks quorum.Acks
 	// Keys are the cluster secrets, newest first. Gossip is encrypted with keys derived from
 	// them (and refused when none opens it), and replication links authenticate both ends
 	// and are encrypted with them. Default none.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sessiongate/sessiongate/api"
+	"github.com/sessiongate/sessiongate/quorum"
 	"github.com/sessiongate/sessiongate/replication"
 	"github.com/sessiongate/sessiongate/sessions"
 	"github.com/sessiongate/sessiongate/wire"
@@ -208,7 +209,7 @@ func TestGroupedForwardedBatchCarriesOps(t *testing.T) {
 // When a group cannot reach enough backups, every write in it says so, and each stands on
 // the primary (as a single write's would).
 func TestGroupedWritesFailTogether(t *testing.T) {
-	nodes := startCluster(t, 3, withAcks(AcksAll), withAntiEntropy(time.Hour))
+	nodes := startCluster(t, 3, withAcks(quorum.AcksAll), withAntiEntropy(time.Hour))
 	a := nodes[0]
 	ids := sessionsOf(t, nodes, a, 4)
 	a.faults.Block(nodes[2].repl)

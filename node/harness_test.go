@@ -17,6 +17,7 @@ import (
 
 	"github.com/sessiongate/sessiongate/api"
 	"github.com/sessiongate/sessiongate/internal/faultnet"
+	"github.com/sessiongate/sessiongate/quorum"
 	"github.com/sessiongate/sessiongate/sessions"
 )
 
@@ -57,7 +58,7 @@ func freePort(t testing.TB) int {
 
 type nodeOpt func(*ClusterConfig)
 
-func withAcks(a Acks) nodeOpt               { return func(c *ClusterConfig) { c.WriteAcks = a } }
+func withAcks(a quorum.Acks) nodeOpt        { return func(c *ClusterConfig) { c.WriteAcks = a } }
 func withPartitions(p int) nodeOpt          { return func(c *ClusterConfig) { c.Partitions = p } }
 func withName(name string) nodeOpt          { return func(c *ClusterConfig) { c.Name = name } }
 func withDropAfter(d time.Duration) nodeOpt { return func(c *ClusterConfig) { c.DropAfter = d } }

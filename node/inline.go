@@ -29,7 +29,7 @@ func (c *cluster) inlineOne(ctx context.Context, req *wire.CommandMsg) (any, boo
 	if !ok {
 		return nil, false
 	}
-	if isRead(req.Cmd.Kind) {
+	if req.Cmd.Kind.Traits().Read {
 		return resultOf(c.execute(ctx, v, p, &req.Cmd, req.Via)), true
 	}
 	cmds, out := []*sessions.Command{&req.Cmd}, make([]api.Outcome, 1)

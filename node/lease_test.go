@@ -207,7 +207,7 @@ func TestMalformedTouchIsRefused(t *testing.T) {
 	nodes := startCluster(t, 1)
 	id := writeSessions(t, nodes, 1)[0]
 	h := handler{nodes[0].n.cluster}
-	for name, msg := range map[string]touchMsg{
+	for name, msg := range map[string]wire.TouchMsg{
 		"short ids":  {IDs: id[:8], At: []int64{1}},
 		"extra time": {IDs: id[:], At: []int64{1, 2}},
 	} {
@@ -220,7 +220,7 @@ func TestMalformedTouchIsRefused(t *testing.T) {
 			t.Errorf("%s: ok %v err %v, want an error", name, ok, err)
 		}
 	}
-	good := touchMsg{IDs: id[:], At: []int64{time.Now().UnixMilli()}}
+	good := wire.TouchMsg{IDs: id[:], At: []int64{time.Now().UnixMilli()}}
 	raw, _ := msgpack.Marshal(&good)
 	if _, _, err := h.ServeInline(context.Background(), wire.Touch, msgpack.NewDecoder(bytes.NewReader(raw))); err != nil {
 		t.Fatalf("good touch: %v", err)
@@ -275,7 +275,7 @@ func TestAnUnreadableCopyDropsTheLeases(t *testing.T) {
 	// A grant already on its way (queued behind the copy that failed) does not restore one.
 	l := b.n.cluster.repl
 	for name, h := range asked {
-		l.Granted(&leaseMsg{From: name, Version: h.AskedVersion, Nonce: h.Nonce, Dur: int64(time.Second)})
+		l.Granted(&wire.LeaseMsg{From: name, Version: h.AskedVersion, Nonce: h.Nonce, Dur: int64(time.Second)})
 		if l.Holds(name, h.AskedVersion) {
 			t.Fatalf("a grant to a request made before the failed copy restored the lease from %s", name)
 		}

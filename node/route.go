@@ -7,7 +7,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/sessiongate/sessiongate/api"
 	"github.com/sessiongate/sessiongate/replication"
 	"github.com/sessiongate/sessiongate/sessions"
 	"github.com/sessiongate/sessiongate/wire"
@@ -40,10 +39,6 @@ func slotOf(cmd *sessions.Command) int {
 	}
 	return cmd.ID.Slot()
 }
-
-// retrySafe reports whether a command may be sent again after its first attempt's fate is
-// unknown. A second START or ROTATE would issue a second token.
-func retrySafe(k sessions.Kind) bool { return k != sessions.KindStart && k != sessions.KindRotate }
 
 // route runs cmd on its partition's primary: here, or by forwarding. hops and via say how it
 // came here: hops forwards so far, via the node that took it from the client, when that node
@@ -80,7 +75,7 @@ func (c *cluster) routeAfter(ctx context.Context, cmd *sessions.Command, hops in
 		if errors.Is(err, replication.ErrConnLost) {
 			lost = primary
 		}
-		if !retrySafe(cmd.Kind) {
+		if cmd.Kind.Traits().Once {
 			return sessions.Result{}, tryAgain("primary %s of partition %d unreachable; outcome unknown", primary, p)
 		}
 		// The primary is unreachable: wait for failure detection to move the partition.
@@ -96,7 +91,7 @@ func (c *cluster) routeAfter(ctx context.Context, cmd *sessions.Command, hops in
 // session, a PDEL whose first attempt deleted the payload) would deny its own effect, so its
 // outcome is unknown instead; any other answer stands.
 func retried(res sessions.Result, err error, cmd *sessions.Command, lost string) (sessions.Result, error) {
-	if lost == "" || isRead(cmd.Kind) || !(errors.Is(err, sessions.ErrNoSession) || errors.Is(err, sessions.ErrNoPayload)) {
+	if lost == "" || cmd.Kind.Traits().Read || !(errors.Is(err, sessions.ErrNoSession) || errors.Is(err, sessions.ErrNoPayload)) {
 		return res, err
 	}
 	return sessions.Result{}, tryAgain("the connection to %s broke after the command was sent, and the retry found nothing to change; outcome unknown", lost)
@@ -141,7 +136,7 @@ func (c *cluster) execute(ctx context.Context, v *view, p int, cmd *sessions.Com
 		// primary may still hold a newer write (its hand-off push comes HandoffDelay later);
 		// a copy made without it would lose it for good, so ask every member first (chaos:
 		// rolling restart, a payload acknowledged 0.1 s before the ROTATE was lost).
-		c.readRepair(ctx, v, slices.Collect(maps.Keys(v.members)), cmd.ID)
+		c.mover.ReadRepair(ctx, v, slices.Collect(maps.Keys(v.members)), cmd.ID)
 	}
 	if ctx.Err() != nil {
 		// Whoever sent it has stopped waiting (deadline.go): run now, it could land after
@@ -163,7 +158,7 @@ func (c *cluster) runStore(ctx context.Context, v *view, p int, cmd *sessions.Co
 	if (errors.Is(err, sessions.ErrNoSession) || errors.Is(err, sessions.ErrNoPayload)) &&
 		cmd.Kind != sessions.KindStart && !cmd.Kind.IsOwnerScoped() &&
 		time.Since(v.since) < repairWindow && !c.n.store.Ended(cmd.ID) {
-		applied, complete := c.readRepair(ctx, v, v.ring.Replicas(p), cmd.ID)
+		applied, complete := c.mover.ReadRepair(ctx, v, v.ring.Replicas(p), cmd.ID)
 		if applied {
 			res, err = c.n.store.Do(cmd)
 		}
@@ -189,44 +184,6 @@ func replicated(res sessions.Result, err, rerr error, carrier string) (sessions.
 		return sessions.Result{Ops: res.Ops}, rerr
 	}
 	return res, err
-}
-
-// readRepair asks the members in set (the partition's replicas, or every member) for one
-// session and merges what they have. complete is false when one could not be asked.
-func (c *cluster) readRepair(ctx context.Context, v *view, set []string, id sessions.ID) (applied, complete bool) {
-	type answer struct {
-		ops []sessions.Op
-		err error
-	}
-	found := make(chan answer, len(set))
-	for _, m := range set {
-		if m == c.cfg.Name {
-			found <- answer{}
-			continue
-		}
-		go func(addr string) {
-			var resp wire.OpsMsg
-			cctx, cancel := context.WithTimeout(ctx, c.cfg.RPCTimeout/2)
-			defer cancel()
-			err := c.client.Call(cctx, addr, wire.Fetch, wire.FetchMsg{ID: id}, &resp)
-			found <- answer{resp.Ops, err}
-		}(v.members[m].Repl)
-	}
-	complete = true
-	for range set {
-		a := <-found
-		if a.err != nil {
-			complete = false
-		}
-		for _, op := range a.ops {
-			c.n.store.Apply(&op)
-			applied = true
-		}
-	}
-	if applied {
-		c.mover.Repaired(1)
-	}
-	return applied, complete
 }
 
 // isPrimaryForSlot tells the expiry sweep whether this node may end idle sessions of a slot.
@@ -257,160 +214,4 @@ func (c *cluster) forward(ctx context.Context, primary, addr string, cmd *sessio
 	}
 	c.applyCarried(resp.Ops)
 	return resp.Result, errOf(&resp)
-}
-
-// scatter runs a tenant-wide command on every partition's primary and merges the answers.
-func (c *cluster) scatter(ctx context.Context, cmd *sessions.Command) (sessions.Result, error) {
-	v := c.view.Load()
-	byNode := map[string][]uint16{}
-	for slot := 0; slot < sessions.Slots; slot++ {
-		primary := v.ring.Primary(v.ring.PartitionOfSlot(slot))
-		byNode[primary] = append(byNode[primary], uint16(slot))
-	}
-	type answer struct {
-		res sessions.Result
-		err error
-	}
-	answers := make(chan answer, len(byNode))
-	for name, slots := range byNode {
-		sub := *cmd
-		sub.Slots = slots
-		go func() {
-			if name == c.cfg.Name {
-				res, err := c.executeScatter(ctx, v, &sub)
-				answers <- answer{res, err}
-				return
-			}
-			c.n.stats.Forwarded.Add(1)
-			var resp wire.ResultMsg
-			err := c.client.Call(ctx, v.members[name].Repl, wire.Scatter, &wire.CommandMsg{Cmd: sub}, &resp)
-			if err != nil {
-				answers <- answer{err: tryAgain("node %s unreachable for a cluster-wide command", name)}
-				return
-			}
-			answers <- answer{resp.Result, errOf(&resp)}
-		}()
-	}
-	var out sessions.Result
-	var firstErr error
-	for range byNode {
-		a := <-answers
-		if a.err != nil {
-			if firstErr == nil {
-				firstErr = a.err
-			}
-			continue
-		}
-		out.Int += a.res.Int
-		out.Sessions = append(out.Sessions, a.res.Sessions...)
-	}
-	if firstErr != nil {
-		return sessions.Result{}, firstErr
-	}
-	if cmd.Kind == sessions.KindActive {
-		limit := cmd.Limit
-		if limit <= 0 || limit > sessions.MaxActiveLimit {
-			limit = sessions.MaxActiveLimit
-		}
-		out.Sessions = sessions.SortRecent(out.Sessions, limit)
-	}
-	return out, nil
-}
-
-// executeScatter runs a tenant-wide command over some slots held here as primary.
-func (c *cluster) executeScatter(ctx context.Context, v *view, cmd *sessions.Command) (sessions.Result, error) {
-	for _, slot := range cmd.Slots {
-		p := v.ring.PartitionOfSlot(int(slot))
-		select {
-		case <-v.ready[p]:
-		case <-ctx.Done():
-			return sessions.Result{}, tryAgain("partition %d is still being handed over", p)
-		}
-	}
-	res, err := c.n.store.Do(cmd)
-	c.n.stats.Commands.Add(1)
-	if err != nil {
-		return res, err
-	}
-	byPart := map[int][]sessions.Op{}
-	for _, op := range res.Ops {
-		p := v.ring.PartitionOfSlot(op.Slot())
-		byPart[p] = append(byPart[p], op)
-	}
-	for p, ops := range byPart {
-		if rerr := c.replicate(ctx, v, p, ops, ""); rerr != nil {
-			return sessions.Result{}, rerr
-		}
-	}
-	res.Ops = nil
-	return res, nil
-}
-
-// readNow answers cmd if it is a read this node serves without waiting on anything: as its
-// primary (servesNow), or from its copy under a read lease. Otherwise ok is false and cmd
-// takes the routed path, which may forward it or wait.
-// now is the clock reading to judge by (a pipeline's reads share one); the store reads at it
-// too unless cmd carries a reading of its own.
-func (c *cluster) readNow(ctx context.Context, cmd *sessions.Command, now time.Time) (o api.Outcome, ok bool) {
-	if !isRead(cmd.Kind) {
-		return o, false
-	}
-	if cmd.At == 0 {
-		cmd.At = now.UnixMilli()
-		defer func() { cmd.At = 0 }() // the caller's command, which it may use again
-	}
-	if v, p, ok := c.servesNowAt(cmd, now); ok {
-		o.Result, o.Err = c.execute(ctx, v, p, cmd, "")
-		return o, true
-	}
-	v := c.view.Load()
-	p := v.ring.PartitionOfSlot(slotOf(cmd))
-	o.Result, ok = c.copyReadAt(v, p, v.ring.Primary(p), cmd, now)
-	return o, ok
-}
-
-// isRead reports whether a command of kind k may be answered without its primary's say:
-// the kinds servesNow and copyReadable accept.
-func isRead(k sessions.Kind) bool {
-	switch k {
-	case sessions.KindPGet, sessions.KindPGetAll, sessions.KindInfo, sessions.KindTTL:
-		return true
-	}
-	return false
-}
-
-// servesNow reports whether cmd is a read this node can answer at once as its primary, and
-// in which view and partition: the partition is not being handed over, and no read repair can
-// follow a miss (that needs the network). Reads produce no ops, so nothing is replicated.
-func (c *cluster) servesNow(cmd *sessions.Command) (*view, int, bool) {
-	return c.servesNowAt(cmd, time.Now())
-}
-
-// servesNowAt is servesNow with the clock read at now.
-func (c *cluster) servesNowAt(cmd *sessions.Command, now time.Time) (*view, int, bool) {
-	if !isRead(cmd.Kind) {
-		return nil, 0, false
-	}
-	v := c.view.Load()
-	p, ok := c.runsNowIn(v, cmd, now)
-	return v, p, ok
-}
-
-// runsNowIn reports whether cmd's partition in view v is this node's to run at once: it is
-// its primary, the partition is ready, and the view is past its repair window (so that no
-// read repair, which waits on other nodes, can come up). It returns the partition.
-func (c *cluster) runsNowIn(v *view, cmd *sessions.Command, now time.Time) (int, bool) {
-	if cmd.Kind.IsScatter() || now.Sub(v.since) < repairWindow {
-		return 0, false
-	}
-	p := v.ring.PartitionOfSlot(slotOf(cmd))
-	if v.ring.Primary(p) != c.cfg.Name {
-		return 0, false
-	}
-	select {
-	case <-v.ready[p]:
-		return p, true
-	default:
-		return 0, false
-	}
 }

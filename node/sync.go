@@ -50,3 +50,9 @@ func (c *cluster) every(d time.Duration, fn func()) {
 		}
 	}()
 }
+
+func (p peers) Fetch(ctx context.Context, addr string, id sessions.ID) ([]sessions.Op, error) {
+	var resp wire.OpsMsg
+	err := p.c.client.Call(ctx, addr, wire.Fetch, wire.FetchMsg{ID: id}, &resp)
+	return resp.Ops, err
+}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessiongate/sessiongate/quorum"
 	"github.com/sessiongate/sessiongate/sessions"
 )
 
@@ -166,7 +167,7 @@ func failedForward(t *testing.T, pipeline bool) {
 // and the forwarding node applies them: a retry that finds nothing left to change (a second
 // END) would carry none, and the node's copy would keep what the primary no longer has.
 func TestAFailedWriteStillCarriesItsOps(t *testing.T) {
-	nodes := startCluster(t, 3, withAcks(AcksAll))
+	nodes := startCluster(t, 3, withAcks(quorum.AcksAll))
 	id := writeSessions(t, nodes, 1)[0]
 	primary, backups := roles(t, nodes, id)
 	via, other := backups[0], backups[1]

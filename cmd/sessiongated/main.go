@@ -19,6 +19,7 @@ import (
 
 	"github.com/sessiongate/sessiongate/api/resp"
 	"github.com/sessiongate/sessiongate/node"
+	"github.com/sessiongate/sessiongate/quorum"
 	"github.com/sessiongate/sessiongate/sessions"
 )
 
@@ -154,7 +155,7 @@ func run(args []string, stderr io.Writer) error {
 
 	ncfg := node.Config{Store: sessions.Config{TombstoneTTL: o.tombstoneTTL, MaxMemory: int64(o.maxMemory)}, Logger: log}
 	if o.clusterAddr != "" {
-		acks, err := node.ParseAcks(o.writeAcks)
+		acks, err := quorum.ParseAcks(o.writeAcks)
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,121 @@
+package node
+
+import (
+	"context"
+	"time"
+
+	"github.com/sessiongate/sessiongate/api"
+	"github.com/sessiongate/sessiongate/sessions"
+)
+
+// Read leases (package replica) let a backup answer reads from its own copy instead of
+// forwarding them to the primary, without reads going back in time while the cluster is
+// steady.
+//
+// What a backup answers from its copy: PGET, PGETALL and TTL hits on sessions without an idle
+// timeout; misses, errors and everything else go to the primary. The reads it answers are sent
+// to the primary in batches (touches), which keeps read counts and last-seen times there.
+
+// readNow answers cmd if it is a read this node serves without waiting on anything: as its
+// primary (servesNow), or from its copy under a read lease. Otherwise ok is false and cmd
+// takes the routed path, which may forward it or wait.
+// now is the clock reading to judge by (a pipeline's reads share one); the store reads at it
+// too unless cmd carries a reading of its own.
+func (c *cluster) readNow(ctx context.Context, cmd *sessions.Command, now time.Time) (o api.Outcome, ok bool) {
+	if !cmd.Kind.Traits().Read {
+		return o, false
+	}
+	if cmd.At == 0 {
+		cmd.At = now.UnixMilli()
+		defer func() { cmd.At = 0 }() // the caller's command, which it may use again
+	}
+	if v, p, ok := c.servesNowAt(cmd, now); ok {
+		o.Result, o.Err = c.execute(ctx, v, p, cmd, "")
+		return o, true
+	}
+	v := c.view.Load()
+	p := v.ring.PartitionOfSlot(slotOf(cmd))
+	o.Result, ok = c.copyReadAt(v, p, v.ring.Primary(p), cmd, now)
+	return o, ok
+}
+
+// servesNow reports whether cmd is a read this node can answer at once as its primary, and
+// in which view and partition: the partition is not being handed over, and no read repair can
+// follow a miss (that needs the network). Reads produce no ops, so nothing is replicated.
+func (c *cluster) servesNow(cmd *sessions.Command) (*view, int, bool) {
+	return c.servesNowAt(cmd, time.Now())
+}
+
+// servesNowAt is servesNow with the clock read at now.
+func (c *cluster) servesNowAt(cmd *sessions.Command, now time.Time) (*view, int, bool) {
+	if !cmd.Kind.Traits().Read {
+		return nil, 0, false
+	}
+	v := c.view.Load()
+	p, ok := c.runsNowIn(v, cmd, now)
+	return v, p, ok
+}
+
+// runsNowIn reports whether cmd's partition in view v is this node's to run at once: it is
+// its primary, the partition is ready, and the view is past its repair window (so that no
+// read repair, which waits on other nodes, can come up). It returns the partition.
+func (c *cluster) runsNowIn(v *view, cmd *sessions.Command, now time.Time) (int, bool) {
+	if cmd.Kind.IsScatter() || now.Sub(v.since) < repairWindow {
+		return 0, false
+	}
+	p := v.ring.PartitionOfSlot(slotOf(cmd))
+	if v.ring.Primary(p) != c.cfg.Name {
+		return 0, false
+	}
+	select {
+	case <-v.ready[p]:
+		return p, true
+	default:
+		return 0, false
+	}
+}
+
+// copyRead answers cmd from this node's copy when it holds a lease from the partition's
+// primary and the copy has the answer.
+func (c *cluster) copyRead(v *view, p int, primary string, cmd *sessions.Command) (sessions.Result, bool) {
+	return c.copyReadAt(v, p, primary, cmd, time.Now())
+}
+
+// copyReadAt is copyRead with the clock read at now: a pipeline's reads share one reading
+// (readNow also hands it to the store, as Command.At).
+func (c *cluster) copyReadAt(v *view, p int, primary string, cmd *sessions.Command, now time.Time) (sessions.Result, bool) {
+	if !c.copyReadableAt(v, p, primary, cmd, now) {
+		return sessions.Result{}, false
+	}
+	res, ok := c.n.store.ReadCopy(cmd)
+	if !ok {
+		return res, false
+	}
+	c.n.stats.CopyReads.Add(1)
+	if sessions.Touches(cmd.Kind) {
+		c.repl.Touch(primary, cmd.ID, now.UnixMilli())
+	}
+	return res, true
+}
+
+// copyReadable reports whether cmd may be tried on this node's copy of partition p.
+func (c *cluster) copyReadable(v *view, p int, primary string, cmd *sessions.Command) bool {
+	return c.copyReadableAt(v, p, primary, cmd, time.Now())
+}
+
+// copyReadableAt is copyReadable with the clock read at now.
+func (c *cluster) copyReadableAt(v *view, p int, primary string, cmd *sessions.Command, now time.Time) bool {
+	return cmd.Kind.Traits().CopyRead && c.repl.Readable(v, p, primary, now)
+}
+
+// leasesHeld is the number of primaries whose leases this node holds now, for INFO.
+func (c *cluster) leasesHeld() int {
+	v := c.view.Load()
+	n := 0
+	for name := range v.members {
+		if c.repl.Holds(name, v.ring.Version()) {
+			n++
+		}
+	}
+	return n
+}
