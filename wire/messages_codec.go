@@ -32,11 +32,7 @@ func (m *CommandMsg) EncodeMsgpack(enc *msgpack.Encoder) error {
 	w := MapWriter{Enc: enc}
 	w.Len(2 + count(m.Via != "") + count(m.Deadline != 0))
 	Put(&w, "c", &m.Cmd, EncodeCommand)
-	w.Int("h", m.Hops)
-	if m.Via != "" {
-		w.String("v", m.Via)
-	}
-	putDeadline(&w, m.Deadline)
+	putRoute(&w, m.Hops, m.Via, m.Deadline)
 	return w.Err
 }
 
@@ -48,14 +44,8 @@ func (m *CommandMsg) DecodeMsgpack(dec *msgpack.Decoder) error {
 		switch string(r.Key()) {
 		case "c":
 			err = DecodeCommand(dec, &m.Cmd)
-		case "h":
-			m.Hops, err = dec.DecodeInt()
-		case "v":
-			m.Via, err = ReadString(dec)
-		case "dl":
-			m.Deadline, err = dec.DecodeInt64()
 		default:
-			err = SkipValue(dec)
+			err = readRoute(dec, r.Key(), &m.Hops, &m.Via, &m.Deadline)
 		}
 		if err != nil {
 			return err
@@ -149,11 +139,7 @@ func (m *BatchMsg) EncodeMsgpack(enc *msgpack.Encoder) error {
 	w := MapWriter{Enc: enc}
 	w.Len(2 + count(m.Via != "") + count(m.Deadline != 0))
 	PutArray(&w, "c", m.Cmds, EncodeCommand)
-	w.Int("h", m.Hops)
-	if m.Via != "" {
-		w.String("v", m.Via)
-	}
-	putDeadline(&w, m.Deadline)
+	putRoute(&w, m.Hops, m.Via, m.Deadline)
 	return w.Err
 }
 
@@ -165,14 +151,8 @@ func (m *BatchMsg) DecodeMsgpack(dec *msgpack.Decoder) error {
 		switch string(r.Key()) {
 		case "c":
 			m.Cmds, err = ReadArray(dec, DecodeCommand)
-		case "h":
-			m.Hops, err = dec.DecodeInt()
-		case "v":
-			m.Via, err = ReadString(dec)
-		case "dl":
-			m.Deadline, err = dec.DecodeInt64()
 		default:
-			err = SkipValue(dec)
+			err = readRoute(dec, r.Key(), &m.Hops, &m.Via, &m.Deadline)
 		}
 		if err != nil {
 			return err
@@ -214,9 +194,30 @@ func encodeResultMsg(enc *msgpack.Encoder, m *ResultMsg) error { return m.Encode
 
 func decodeResultMsg(dec *msgpack.Decoder, m *ResultMsg) error { return m.DecodeMsgpack(dec) }
 
-// putDeadline writes a deadline as reflection writes an int64 (always nine bytes), if set.
-func putDeadline(w *MapWriter, d int64) {
-	if d != 0 && w.Key("dl") {
-		w.Err = w.Enc.EncodeInt64(d)
+// putRoute writes the routing fields of a forwarded command or batch: hops, and via and the
+// deadline when set (a deadline as reflection writes an int64: always nine bytes).
+func putRoute(w *MapWriter, hops int, via string, deadline int64) {
+	w.Int("h", hops)
+	if via != "" {
+		w.String("v", via)
 	}
+	if deadline != 0 && w.Key("dl") {
+		w.Err = w.Enc.EncodeInt64(deadline)
+	}
+}
+
+// readRoute reads the value of key if it is a routing field, and skips it otherwise.
+func readRoute(dec *msgpack.Decoder, key []byte, hops *int, via *string, deadline *int64) error {
+	var err error
+	switch string(key) {
+	case "h":
+		*hops, err = dec.DecodeInt()
+	case "v":
+		*via, err = ReadString(dec)
+	case "dl":
+		*deadline, err = dec.DecodeInt64()
+	default:
+		err = SkipValue(dec)
+	}
+	return err
 }
