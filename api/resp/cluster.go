@@ -1,7 +1,6 @@
 package resp
 
 import (
-	"context"
 	"strings"
 
 	"github.com/sessiongate/sessiongate/api"
@@ -101,7 +100,7 @@ func cmdLocate(c *client, sg *sessions.Signer, args [][]byte) reply {
 		return errReply("ERR LOCATE is not available on this server")
 	}
 	var out []reply
-	for _, cp := range c.s.cfg.Locate(context.Background(), cmd.ID) {
+	for _, cp := range c.s.cfg.Locate(c.s.ctx, cmd.ID) {
 		out = append(out, reply{kind: rArray, isMap: true, array: []reply{
 			bulk("node"), bulk(cp.Node), bulk("rank"), num(int64(cp.Rank)), bulk("state"), bulk(cp.State),
 			bulk("version"), num(int64(cp.HVer)), bulk("deadline_ms"), num(cp.Deadline),
