@@ -161,7 +161,7 @@ func (c *cluster) doRest(ctx context.Context, cmds []*sessions.Command, idx []in
 		}
 		return c.route(ctx, cmd, 0, "")
 	}
-	// The commands this node is primary of as one group (group.go), after the copy reads,
+	// The commands this node is primary of as one group (runGrouped), after the copy reads,
 	// which are quick; their slots differ, so their order does not matter.
 	var mine, reads []int
 	for _, i := range local {

@@ -25,7 +25,7 @@ type cluster struct {
 	cfg ClusterConfig
 	log *slog.Logger
 
-	ml     *membership.Membership                // gossip membership (membership.go)
+	ml     *membership.Membership                // gossip membership
 	gossip atomic.Pointer[membership.Membership] // ml, for plainTo, which may run before ml is set
 	client *replication.Client
 	server *replication.Server
@@ -42,13 +42,13 @@ type cluster struct {
 	// mu serialises view installs and guards unheld. Never call into memberlist while
 	// holding it: memberlist calls our delegate with its own locks held.
 	mu sync.Mutex
-	// born and lastTick let the stall watchdog (stall.go) tell that the process was frozen.
+	// born and lastTick let the stall watchdog (checkStall) tell that the process was frozen.
 	born     time.Time
 	lastTick atomic.Int64 // nanoseconds since born at the watchdog's last note
 
 	mover *mover.Mover // pulls, hand-offs, anti-entropy, drops
 
-	repl *replica.Replicator // replication of writes and read leases (replicate.go)
+	repl *replica.Replicator // replication of writes and read leases
 
 	life context.Context // the node's lifetime; ends at shutdown
 	end  context.CancelFunc
@@ -117,7 +117,7 @@ func newCluster(n *Node, cfg ClusterConfig) (*cluster, error) {
 	c.wg.Add(1)
 	go c.viewLoop()
 	c.born = time.Now()
-	c.every(stallTick, func() { c.checkStall() }) // the stall watchdog (stall.go)
+	c.every(stallTick, func() { c.checkStall() }) // the stall watchdog (checkStall)
 	c.every(cfg.AntiEntropyInterval, func() { c.mover.AntiEntropy() })
 	c.every(max(cfg.DropAfter/4, 50*time.Millisecond), c.mover.DropUnheld)
 	if c.repl.Enabled() {

@@ -65,14 +65,14 @@ type ClusterConfig struct {
 	// hears TRYAGAIN. Default 5s.
 	CommandTimeout time.Duration
 	// StallThreshold is how long the process may go without running before it assumes the
-	// others took over its partitions meanwhile and re-syncs them (stall.go). Default 1s.
+	// others took over its partitions meanwhile and re-syncs them (checkStall). Default 1s.
 	StallThreshold time.Duration
 	// HandoffDelay is how long a node that stopped being a partition's primary waits before
 	// pushing the partition to the new primary, so that commands it started as primary have
 	// finished. Default 250ms.
 	HandoffDelay time.Duration
 	// ReadLease is how long a backup may answer reads from its own copy after its primary
-	// vouched for it (lease.go); a write waits up to this long for a backup holding a lease
+	// vouched for it (package replica); a write waits up to this long for a backup holding a lease
 	// that stops answering. Default 1s; negative: every read goes to the primary.
 	ReadLease time.Duration
 	// ReplicaReadDelay is how long after a view change a backup waits before it asks for
@@ -81,7 +81,7 @@ type ClusterConfig struct {
 	ReplicaReadDelay time.Duration
 	// ClockSkew is how far apart the nodes' wall clocks may be. A forwarded command that
 	// reaches its primary more than this after its sender stopped waiting is refused rather
-	// than run late (deadline.go). Default 100ms; negative: never refused.
+	// than run late (see refused). Default 100ms; negative: never refused.
 	ClockSkew time.Duration
 	// Memberlist, if set, adjusts the memberlist configuration (timers, transport) before start.
 	Memberlist func(*memberlist.Config)

@@ -25,7 +25,7 @@ import (
 // no tenant-wide command. Anything else runs command by command (runOrdered).
 
 // runGrouped runs the commands at idx as one group if it can, and reports whether it did;
-// when it did not, it changed nothing. via is the node that forwarded them, if any (via.go).
+// when it did not, it changed nothing. via is the node that forwarded them, if any (see carrier).
 func (c *cluster) runGrouped(ctx context.Context, cmds []*sessions.Command, idx []int, out []api.Outcome, via string) bool {
 	if len(idx) < 2 {
 		return false
@@ -107,7 +107,7 @@ func (c *cluster) startGroup(ctx context.Context, v *view, cmds []*sessions.Comm
 		g.writes = append(g.writes, groupWrite{i: i, part: k, res: res, err: err})
 	}
 	if len(parts) > 0 {
-		if len(idx) > 1 { // a lone forwarded write (inline.go) is no group
+		if len(idx) > 1 { // a lone forwarded write (inlineOne) is no group
 			c.n.stats.Grouped.Add(uint64(len(g.writes)))
 		}
 		g.f = c.repl.Start(v, parts)

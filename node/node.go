@@ -49,16 +49,16 @@ type Node struct {
 type Stats struct {
 	Commands   atomic.Uint64 // commands executed here as primary
 	Forwarded  atomic.Uint64 // commands sent to another node's primary
-	CopyReads  atomic.Uint64 // reads answered from this node's copy as a backup (lease.go)
+	CopyReads  atomic.Uint64 // reads answered from this node's copy as a backup (package replica)
 	Batches    atomic.Uint64 // messages that carried several forwarded commands at once
 	Expired    atomic.Uint64 // sessions freed by the expiry sweep
 	Replicated atomic.Uint64 // ops sent to backups
 	ReplFailed atomic.Uint64 // op copies that a backup did not acknowledge
 	Applied    atomic.Uint64 // ops received from other nodes and applied
-	Carried    atomic.Uint64 // ops applied from the answers to writes this node forwarded (via.go)
-	Grouped    atomic.Uint64 // writes replicated in a group with others of their pipeline (group.go)
+	Carried    atomic.Uint64 // ops applied from the answers to writes this node forwarded (see carrier)
+	Grouped    atomic.Uint64 // writes replicated in a group with others of their pipeline (runGrouped)
 	// InlineWrites are forwarded writes run on the replication connection's reader, and
-	// InlineWaits the calls among them whose answers waited for acknowledgements (inline.go).
+	// InlineWaits the calls among them whose answers waited for acknowledgements (inlineOne).
 	InlineWrites atomic.Uint64
 	InlineWaits  atomic.Uint64
 }

@@ -42,7 +42,7 @@ func slotOf(cmd *sessions.Command) int {
 
 // route runs cmd on its partition's primary: here, or by forwarding. hops and via say how it
 // came here: hops forwards so far, via the node that took it from the client, when that node
-// forwarded it straight here (via.go).
+// forwarded it straight here (see carrier).
 func (c *cluster) route(ctx context.Context, cmd *sessions.Command, hops int, via string) (sessions.Result, error) {
 	return c.routeAfter(ctx, cmd, hops, via, "")
 }
@@ -116,7 +116,7 @@ func (c *cluster) waitNewView(ctx context.Context, v *view) bool {
 }
 
 // execute runs cmd here as primary of partition p and replicates what it changed. When via
-// is a backup of p, the result keeps its ops for via to apply (via.go); otherwise it has none.
+// is a backup of p, the result keeps its ops for via to apply (see carrier); otherwise it has none.
 func (c *cluster) execute(ctx context.Context, v *view, p int, cmd *sessions.Command, via string) (sessions.Result, error) {
 	if c.checkStall() {
 		// Frozen until a moment ago: others may have served this partition meanwhile.
@@ -139,7 +139,7 @@ func (c *cluster) execute(ctx context.Context, v *view, p int, cmd *sessions.Com
 		c.mover.ReadRepair(ctx, v, slices.Collect(maps.Keys(v.members)), cmd.ID)
 	}
 	if ctx.Err() != nil {
-		// Whoever sent it has stopped waiting (deadline.go): run now, it could land after
+		// Whoever sent it has stopped waiting (see refused): run now, it could land after
 		// writes acknowledged since.
 		return sessions.Result{}, tryAgain("partition %d: command timed out before it ran", p)
 	}
@@ -173,7 +173,7 @@ func (c *cluster) runStore(ctx context.Context, v *view, p int, cmd *sessions.Co
 }
 
 // replicated is a write's outcome once its ops were replicated with the error rerr. Only a
-// carrier gets the ops back (via.go).
+// carrier gets the ops back (see carrier).
 func replicated(res sessions.Result, err, rerr error, carrier string) (sessions.Result, error) {
 	if carrier == "" {
 		res.Ops = nil
@@ -193,7 +193,7 @@ func (c *cluster) isPrimaryForSlot(slot int) bool {
 }
 
 // forward runs cmd on primary, at addr. From the node that took it from the client (hops 1)
-// it goes with this node's name, so that a write comes back with its ops (via.go).
+// it goes with this node's name, so that a write comes back with its ops (see carrier).
 func (c *cluster) forward(ctx context.Context, primary, addr string, cmd *sessions.Command, hops int) (sessions.Result, error) {
 	if !cmd.Settle() {
 		return sessions.Result{}, sessions.ErrSignature

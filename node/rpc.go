@@ -138,7 +138,7 @@ func (c *cluster) clientConfig() replication.ClientConfig {
 }
 
 // ServeInline answers on the connection's reader the calls that wait on nothing: copies to
-// apply, and commands this node can run at once as primary (inline.go). A forwarded read
+// apply, and commands this node can run at once as primary (inlineOne). A forwarded read
 // skips two goroutine hand-offs that way, a write the hand-off to a worker and the wake-up
 // when its acknowledgement comes; anything that may wait before it runs (a hand-over, a
 // read repair, a further hop) goes to a worker, so it cannot hold up the connection.

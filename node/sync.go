@@ -9,7 +9,7 @@ import (
 	"github.com/sessiongate/sessiongate/wire"
 )
 
-// Ring and Ready make a view a mover.View, with Addr (replicate.go).
+// Ring and Ready make a view a mover.View, with Addr.
 func (v *view) Ring() *ring.Ring            { return v.ring }
 func (v *view) Ready(p int) <-chan struct{} { return v.ready[p] }
 
