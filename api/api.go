@@ -28,8 +28,6 @@ type Node interface {
 	Counters() Counters
 	// StoreStats is a snapshot of the local store's sizes.
 	StoreStats() sessions.Stats
-	// InfoSections are the node's INFO sections.
-	InfoSections() []Section
 	// ClusterView is what the node knows of its cluster, or nil when it runs alone.
 	ClusterView() *ClusterView
 	// Locate asks every member for its own copy of one session.

@@ -10,6 +10,7 @@ type ClusterView struct {
 	SyncsInProgress int64
 	LastSyncMs      int64
 	Repairs         uint64
+	LeasesHeld      int // primaries whose read leases the node holds now
 }
 
 // Member is one member as the node sees it.

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessiongate/sessiongate/api"
 	"github.com/sessiongate/sessiongate/quorum"
 	"github.com/sessiongate/sessiongate/sessions"
 )
@@ -77,7 +78,7 @@ func quietApplies(t *testing.T, tn *testNode) uint64 {
 }
 
 func infoField(n *Node, name string) string {
-	for _, sec := range n.InfoSections() {
+	for _, sec := range api.Sections(n) {
 		for _, f := range sec.Fields {
 			if f[0] == name {
 				return f[1]

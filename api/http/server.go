@@ -155,7 +155,7 @@ func (s *Server) clusterJSON(w http.ResponseWriter, r *http.Request) {
 		Fields map[string]string `json:"fields"`
 	}
 	var info []section
-	for _, sec := range s.n.InfoSections() {
+	for _, sec := range api.Sections(s.n) {
 		f := map[string]string{}
 		for _, kv := range sec.Fields {
 			f[kv[0]] = kv[1]

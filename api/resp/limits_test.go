@@ -31,7 +31,7 @@ func startNodeServer(t *testing.T, cfg Config, ncfg node.Config) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Sections = n.InfoSections
+	cfg.Sections = func() []api.Section { return api.Sections(n) }
 	s := NewServer(cfg, n)
 	go s.Serve(ln)
 	t.Cleanup(func() {

@@ -32,7 +32,7 @@ func startServerOver(t testing.TB, cfg Config, wrap func(api.Backend) api.Backen
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Sections = n.InfoSections
+	cfg.Sections = func() []api.Section { return api.Sections(n) }
 	cfg.Cluster = n.ClusterView
 	cfg.Locate = n.Locate
 	s := NewServer(cfg, wrap(n))

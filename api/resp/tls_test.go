@@ -13,6 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/sessiongate/sessiongate/api"
 	"github.com/sessiongate/sessiongate/internal/devcert"
 	"github.com/sessiongate/sessiongate/node"
 )
@@ -53,7 +54,7 @@ func startTLSServer(t *testing.T, cfg Config, auth tls.ClientAuthType) *tlsFixtu
 	ln := tls.NewListener(inner, &tls.Config{
 		Certificates: []tls.Certificate{cert}, ClientCAs: ca.Pool(), ClientAuth: auth, MinVersion: tls.VersionTLS12,
 	})
-	cfg.Sections = n.InfoSections
+	cfg.Sections = func() []api.Section { return api.Sections(n) }
 	s := NewServer(cfg, n)
 	go s.Serve(ln)
 	t.Cleanup(func() {

@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sessiongate/sessiongate/api"
 	"github.com/sessiongate/sessiongate/api/resp"
 	"github.com/sessiongate/sessiongate/node"
 	"github.com/sessiongate/sessiongate/quorum"
@@ -223,7 +224,7 @@ func run(args []string, stderr io.Writer) error {
 	}
 	srv := resp.NewServer(resp.Config{
 		Addr: o.addr, RequirePass: o.requirepass, MaxConns: o.maxClients, IdleTimeout: o.idleTimeout,
-		Logger: log, Sections: n.InfoSections, Cluster: n.ClusterView, Locate: n.Locate, Version: version,
+		Logger: log, Sections: func() []api.Section { return api.Sections(n) }, Cluster: n.ClusterView, Locate: n.Locate, Version: version,
 	}, backend)
 	ln.serve(srv, serveErr)
 	log.Info("sessiongated ready", "addr", ln.String(), "version", version, "cluster", o.clusterAddr != "")
