@@ -19,11 +19,14 @@ type Pool struct {
 	// Idle is how long a worker waits for more work before it exits (0: DefaultIdle).
 	Idle time.Duration
 
-	once      sync.Once
-	closeOnce sync.Once
-	work      chan func()
-	stop      chan struct{}
-	wg        sync.WaitGroup
+	once sync.Once
+	work chan func()
+	stop chan struct{}
+	wg   sync.WaitGroup
+	// mu orders Go's wg.Add before Close's wg.Wait: once closed is set (under the write
+	// lock), no worker is added, so none can be added while Close waits.
+	mu     sync.RWMutex
+	closed bool
 }
 
 func (p *Pool) init() {
@@ -36,6 +39,12 @@ func (p *Pool) init() {
 // Go runs fn on an idle worker, or on a new one.
 func (p *Pool) Go(fn func()) {
 	p.init()
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.closed {
+		go fn()
+		return
+	}
 	select {
 	case p.work <- fn:
 	default:
@@ -66,10 +75,15 @@ func (p *Pool) worker(fn func()) {
 }
 
 // Close lets idle workers exit and waits until every worker, busy ones included, is done.
-// Calling it again only waits. A function given to Go after Close still runs, on a worker
-// that exits right after it.
+// Calling it again only waits. A function given to Go from Close on still runs, on a
+// goroutine of its own that Close does not wait for.
 func (p *Pool) Close() {
 	p.init()
-	p.closeOnce.Do(func() { close(p.stop) })
+	p.mu.Lock()
+	if !p.closed {
+		p.closed = true
+		close(p.stop)
+	}
+	p.mu.Unlock()
 	p.wg.Wait()
 }

@@ -94,3 +94,29 @@ func TestCloseTwiceAndGoAfterClose(t *testing.T) {
 	}
 	p.Close()
 }
+
+// Work handed to Go while Close runs is neither lost nor a race on the wait group (the race
+// detector flagged wg.Add during wg.Wait when a node shut down while copies were queued).
+func TestGoWhileClosing(t *testing.T) {
+	for range 50 {
+		var p Pool
+		var ran sync.WaitGroup
+		ran.Add(20)
+		start := make(chan struct{})
+		for range 20 {
+			go func() {
+				<-start
+				p.Go(func() { ran.Done() })
+			}()
+		}
+		close(start)
+		p.Close()
+		done := make(chan struct{})
+		go func() { ran.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatal("work given to Go around Close never ran")
+		}
+	}
+}
