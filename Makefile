@@ -10,7 +10,7 @@ test:
 	go test -race -count=1 -p 1 -timeout 30m ./...
 
 bench:
-	go test -run xxx -bench . -benchmem ./sessions/ ./ring/ ./replication/ ./api/resp/
+	go test -run xxx -bench . -benchmem ./sessions/ ./ring/ ./wire/ ./replica/ ./replication/ ./api/resp/
 
 build:
 	CGO_ENABLED=0 go build -trimpath -o bin/sessiongated ./cmd/sessiongated
