@@ -294,8 +294,8 @@ func (c *cluster) leave(ctx context.Context) error {
 	}
 	// Commands forwarded here before the others saw us go may still be running, or waiting
 	// out the read-lease fence of the view change leaving made: a write that ran but whose
-	// answer is cut off by the shutdown gets retried elsewhere, which then finds it done
-	// (chaos, rolling restart: an END answered "does not exist"). Let them answer first.
+	// answer is cut off by the shutdown gets retried elsewhere, which then finds it done and
+	// could deny its own effect. Let them answer first.
 	dctx, cancel := context.WithTimeout(ctx, c.cfg.CommandTimeout)
 	defer cancel()
 	if !c.server.Drain(dctx) {

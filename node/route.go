@@ -134,8 +134,7 @@ func (c *cluster) execute(ctx context.Context, v *view, p int, cmd *sessions.Com
 	if cmd.Kind == sessions.KindRotate && time.Since(v.since) < repairWindow {
 		// ROTATE copies what it finds and ends the old id. Right after a view change a former
 		// primary may still hold a newer write (its hand-off push comes HandoffDelay later);
-		// a copy made without it would lose it for good, so ask every member first (chaos:
-		// rolling restart, a payload acknowledged 0.1 s before the ROTATE was lost).
+		// a copy made without it would lose it for good, so ask every member first.
 		c.mover.ReadRepair(ctx, v, slices.Collect(maps.Keys(v.members)), cmd.ID)
 	}
 	if ctx.Err() != nil {
