@@ -15,6 +15,7 @@ import (
 	"github.com/sessiongate/sessiongate/replica"
 	"github.com/sessiongate/sessiongate/replication"
 	"github.com/sessiongate/sessiongate/ring"
+	"github.com/sessiongate/sessiongate/stall"
 	"github.com/sessiongate/sessiongate/workpool"
 )
 
@@ -41,10 +42,8 @@ type cluster struct {
 
 	// mu serialises view installs and guards unheld. Never call into memberlist while
 	// holding it: memberlist calls our delegate with its own locks held.
-	mu sync.Mutex
-	// born and lastTick let the stall watchdog (checkStall) tell that the process was frozen.
-	born     time.Time
-	lastTick atomic.Int64 // nanoseconds since born at the watchdog's last note
+	mu    sync.Mutex
+	watch *stall.Watchdog // tells that the process was frozen (checkStall)
 
 	mover *mover.Mover // pulls, hand-offs, anti-entropy, drops
 
@@ -90,6 +89,7 @@ func newCluster(n *Node, cfg ClusterConfig) (*cluster, error) {
 		c.log.Warn("cluster links are neither authenticated nor encrypted: anyone who reaches the cluster ports can read and change every session; set a cluster secret", "gossip", cfg.BindAddr, "repl", cfg.ReplAddr)
 	}
 	c.life, c.end = context.WithCancel(n.life)
+	c.watch = stall.New(cfg.StallThreshold, stall.Since(time.Now()))
 	c.repl = c.newReplicator()
 	c.mover = mover.New(c.life, mover.Config{
 		Self: cfg.Name, RPCTimeout: cfg.RPCTimeout, HandoffDelay: cfg.HandoffDelay, DropAfter: cfg.DropAfter,
@@ -116,8 +116,8 @@ func newCluster(n *Node, cfg ClusterConfig) (*cluster, error) {
 	c.joined.Store(len(cfg.Join) == 0)
 	c.wg.Add(1)
 	go c.viewLoop()
-	c.born = time.Now()
-	c.every(stallTick, func() { c.checkStall() }) // the stall watchdog (checkStall)
+	c.watch.Check()                               // starting up is no stall: note it before the watch begins
+	c.every(stallTick, func() { c.checkStall() }) // the stall watchdog
 	c.every(cfg.AntiEntropyInterval, func() { c.mover.AntiEntropy() })
 	c.every(max(cfg.DropAfter/4, 50*time.Millisecond), c.mover.DropUnheld)
 	if c.repl.Enabled() {

@@ -8,33 +8,23 @@ import (
 	"github.com/sessiongate/sessiongate/mover"
 )
 
-// A node that was frozen (SIGSTOP, docker pause, a VM stall) for longer than failure
-// detection comes back believing nothing happened: its view never changed, so it serves as
-// primary at once, while the others had declared it dead and another node had taken writes
-// for its partitions. It cannot learn that from gossip in time, so it watches its own clock:
-// a ticker that falls far behind means the process did not run. Then every partition it is
-// primary of is gated and pulled again from every live member before it serves.
+// A node frozen for longer than failure detection (package stall) serves as primary at once
+// when it wakes, while the others had declared it dead and another node had taken writes for
+// its partitions. So every partition it is primary of is gated and pulled again from every
+// live member before it serves.
 
 // stallTick is how often the watchdog notes that the process is running.
 const stallTick = 100 * time.Millisecond
 
-// sinceBorn is the monotonic time since the cluster started, in nanoseconds.
-func (c *cluster) sinceBorn() int64 { return int64(time.Since(c.born)) }
-
 // checkStall notes that the process runs now and reports whether it had stalled since the
 // last note; the first caller to see a stall starts the re-sync.
 func (c *cluster) checkStall() bool {
-	now := c.sinceBorn()
-	last := c.lastTick.Load()
-	if gap := time.Duration(now - last); gap > c.cfg.StallThreshold {
-		if c.lastTick.CompareAndSwap(last, now) {
-			c.log.Warn("this node did not run for a while; re-syncing the partitions it is primary of", "stalled", gap.Round(time.Millisecond))
-			c.resyncPrimaries()
-		}
-		return true
+	stalled, first, gap := c.watch.Check()
+	if first {
+		c.log.Warn("this node did not run for a while; re-syncing the partitions it is primary of", "stalled", gap.Round(time.Millisecond))
+		c.resyncPrimaries()
 	}
-	c.lastTick.Store(now)
-	return false
+	return stalled
 }
 
 // resyncPrimaries gates every partition this node is primary of until it has pulled it

@@ -49,7 +49,7 @@ func TestStalledPrimaryResyncsBeforeServing(t *testing.T) {
 	}
 	// n0 wakes up: its watchdog last ran five seconds ago.
 	c := nodes[0].n.cluster
-	c.lastTick.Store(c.sinceBorn() - int64(5*time.Second))
+	c.watch.Backdate(5 * time.Second)
 	got, err := doRetry(t, nodes[0].n, sessions.Command{Kind: sessions.KindPGet, Tenant: testTenant, ID: id, Name: []byte("v")})
 	if err != nil || string(got.Data) != "new" {
 		t.Fatalf("n0 after its stall read %q, %v; want the stand-in's newer write", got.Data, err)
