@@ -90,6 +90,7 @@ func newCluster(n *Node, cfg ClusterConfig) (*cluster, error) {
 	}
 	c.life, c.end = context.WithCancel(n.life)
 	c.watch = stall.New(cfg.StallThreshold, stall.Since(time.Now()))
+	c.client = replication.NewClient(c.clientConfig())
 	c.repl = c.newReplicator()
 	c.mover = mover.New(c.life, mover.Config{
 		Self: cfg.Name, RPCTimeout: cfg.RPCTimeout, HandoffDelay: cfg.HandoffDelay, DropAfter: cfg.DropAfter,
@@ -98,17 +99,19 @@ func newCluster(n *Node, cfg ClusterConfig) (*cluster, error) {
 	}, cfg.Partitions, peers{c}, n.store)
 	ln, err := net.Listen("tcp", cfg.ReplAddr)
 	if err != nil {
+		c.end()
+		c.client.Close()
 		return nil, fmt.Errorf("cluster: replication listener: %w", err)
 	}
 	c.ln = ln
 	c.server = replication.NewServer(replication.ServerConfig{Logger: c.log, Security: c.security()}, handler{c})
 	go c.server.Serve(ln)
-	c.client = replication.NewClient(c.clientConfig())
 	c.installView() // alone until gossip says otherwise
 	ml, err := c.startGossip()
 	if err != nil {
 		c.end()
 		c.server.Close()
+		c.client.Close()
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
 	c.ml = ml

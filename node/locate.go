@@ -7,7 +7,6 @@ import (
 
 	"github.com/sessiongate/sessiongate/api"
 	"github.com/sessiongate/sessiongate/sessions"
-	"github.com/sessiongate/sessiongate/wire"
 )
 
 // Locate asks every member for its own copy of one session, without routing, repair or
@@ -37,12 +36,12 @@ func (n *Node) Locate(ctx context.Context, id sessions.ID) []api.Copy {
 			}
 			cctx, cancel := context.WithTimeout(ctx, c.cfg.RPCTimeout)
 			defer cancel()
-			var resp wire.OpsMsg
-			if err := c.client.Call(cctx, v.members[name].Repl, wire.Fetch, wire.FetchMsg{ID: id}, &resp); err != nil {
+			ops, err := peers{c}.Fetch(cctx, v.members[name].Repl, id)
+			if err != nil {
 				out[i] = api.Copy{Node: name, Rank: rank, State: "unreachable", Err: err.Error()}
 				return
 			}
-			out[i] = copyOf(resp.Ops, id, name, rank)
+			out[i] = copyOf(ops, id, name, rank)
 		}()
 	}
 	for range names {

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/sessiongate/sessiongate/replica"
-	"github.com/sessiongate/sessiongate/replication"
 	"github.com/sessiongate/sessiongate/sessions"
 	"github.com/sessiongate/sessiongate/wire"
 )
@@ -28,14 +27,13 @@ import (
 // The replication of writes and the read leases are package replica's; this file ties it to
 // the cluster: its view, its client and pool, its counters and lifetime.
 
-// newReplicator makes the cluster's Replicator. It is made before the replication client,
-// which it reaches through sender.
+// newReplicator makes the cluster's Replicator, which sends over the replication client.
 func (c *cluster) newReplicator() *replica.Replicator {
 	return replica.New(replica.Config{
 		Self: c.cfg.Name, Acks: c.cfg.WriteAcks, ReadLease: c.cfg.ReadLease,
 		ReadDelay: c.cfg.ReplicaReadDelay, Timeout: c.cfg.RPCTimeout,
 		Methods: replica.Methods{Apply: wire.Apply, LeaseAsk: wire.LeaseAsk, LeaseGrant: wire.LeaseGrant, Touch: wire.Touch},
-		Sender:  sender{c}, Pool: &c.pool, Life: c.life,
+		Sender:  c.client, Pool: &c.pool, Life: c.life,
 		View:     func() replica.View { return c.view.Load() },
 		Syncing:  func() bool { return c.mover.InProgress() > 0 },
 		Dirty:    c.markDirty,
@@ -43,18 +41,6 @@ func (c *cluster) newReplicator() *replica.Replicator {
 
 		Replicated: &c.n.stats.Replicated, ReplFailed: &c.n.stats.ReplFailed,
 	})
-}
-
-// sender is the cluster's replication client, as package replica reaches it: the client is
-// made after the Replicator.
-type sender struct{ c *cluster }
-
-func (s sender) Go(ctx context.Context, addr string, m replication.Method, req any, timeout time.Duration, done func(error)) {
-	s.c.client.Go(ctx, addr, m, req, timeout, done)
-}
-func (s sender) Connected(addr string) bool { return s.c.client.Connected(addr) }
-func (s sender) Connect(ctx context.Context, addr string) error {
-	return s.c.client.Connect(ctx, addr)
 }
 
 // A view is a replica.View.
