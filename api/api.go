@@ -6,6 +6,8 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync/atomic"
 
 	"github.com/sessiongate/sessiongate/sessions"
 )
@@ -34,8 +36,24 @@ type Node interface {
 	Locate(ctx context.Context, id sessions.ID) []Copy
 }
 
-// ErrTryAgain matches every retryable cluster error (TRYAGAIN and CLUSTERDOWN).
+// ErrTryAgain matches every retryable cluster error (a TryAgain).
 var ErrTryAgain = errors.New("try again")
+
+// TryAgain is a retryable cluster condition: the client may send the command again.
+type TryAgain struct{ Msg string }
+
+// TryAgainf is a TryAgain with its text formatted.
+func TryAgainf(format string, args ...any) error {
+	return &TryAgain{"TRYAGAIN " + fmt.Sprintf(format, args...)}
+}
+
+func (e *TryAgain) Error() string { return e.Msg }
+
+// RESPError is the reply's text, as it is: it starts with its code (TRYAGAIN).
+func (e *TryAgain) RESPError() string { return e.Msg }
+
+// Is matches ErrTryAgain.
+func (e *TryAgain) Is(target error) bool { return target == ErrTryAgain }
 
 // ErrClosed is returned for commands that reach a node after its shutdown.
 var ErrClosed = errors.New("node: shut down")
@@ -50,6 +68,20 @@ type Outcome struct {
 type Section struct {
 	Name   string
 	Fields [][2]string
+}
+
+// Stats are the counters a node keeps as it runs; Counters is a snapshot of them.
+type Stats struct {
+	Commands, Forwarded, CopyReads, Batches, Expired, Replicated, ReplFailed, Applied,
+	Carried, Grouped, InlineWrites, InlineWaits atomic.Uint64
+}
+
+// Snapshot reads every counter.
+func (s *Stats) Snapshot() Counters {
+	return Counters{Commands: s.Commands.Load(), Forwarded: s.Forwarded.Load(), CopyReads: s.CopyReads.Load(),
+		Batches: s.Batches.Load(), Expired: s.Expired.Load(), Replicated: s.Replicated.Load(),
+		ReplFailed: s.ReplFailed.Load(), Applied: s.Applied.Load(), Carried: s.Carried.Load(),
+		Grouped: s.Grouped.Load(), InlineWrites: s.InlineWrites.Load(), InlineWaits: s.InlineWaits.Load()}
 }
 
 // Counters are a node's running totals, for INFO and metrics.

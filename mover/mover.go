@@ -29,6 +29,7 @@ type Store interface {
 	SlotOps(slot int, fn func(op *sessions.Op))
 	DropSlot(slot int) int
 	SlotDigests(slots []int) []uint64
+	ExportChain(id sessions.ID) []sessions.Op
 }
 
 // View is the membership view a Mover works in.

@@ -2,7 +2,8 @@
 // the pulls it then makes, the pushes that hand partitions to their new holders, anti-entropy
 // between a primary and its backups, and the dropping of copies no longer held.
 //
-// Plan decides and does no I/O; Mover carries its decisions out over a Caller.
+// PlanChange, Resync and PlanLeave decide and do no I/O; Mover carries their decisions out
+// over Peers.
 package mover
 
 import (
@@ -110,4 +111,19 @@ func Resync(self string, r *ring.Ring, members []string) []Sync {
 		}
 	}
 	return out
+}
+
+// PlanLeave is what a leaving node hands off: every partition it holds in old goes to each
+// holder of it in next, the ring without the node. moved counts those partitions.
+func PlanLeave(self string, old, next *ring.Ring) (hs []Handoff, moved int) {
+	for p := range old.Partitions() {
+		if held, _ := old.Holds(self, p); !held {
+			continue
+		}
+		for _, to := range next.Replicas(p) {
+			hs = append(hs, Handoff{P: p, To: to})
+		}
+		moved++
+	}
+	return hs, moved
 }

@@ -147,3 +147,38 @@ func TestResyncGatesEveryPrimaryPartition(t *testing.T) {
 		t.Error("a node alone resyncs from nobody")
 	}
 }
+
+// A leaving node hands each partition it held to every holder of the ring without it.
+func TestPlanLeave(t *testing.T) {
+	cfg := ring.Config{Partitions: 32, Replicas: 2}
+	old, err := ring.New(cfg, []string{"a", "b", "c", "d"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, err := ring.New(cfg, []string{"a", "b", "c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs, moved := PlanLeave("d", old, next)
+	want := map[Handoff]bool{}
+	held := 0
+	for p := range old.Partitions() {
+		if ok, _ := old.Holds("d", p); ok {
+			held++
+			for _, to := range next.Replicas(p) {
+				want[Handoff{P: p, To: to}] = true
+			}
+		}
+	}
+	if moved != held || held == 0 || len(hs) != len(want) {
+		t.Fatalf("moved %d partitions in %d hand-offs; d held %d, want %d hand-offs", moved, len(hs), held, len(want))
+	}
+	for _, h := range hs {
+		if !want[h] || h.To == "d" {
+			t.Fatalf("unexpected hand-off %+v", h)
+		}
+	}
+	if hs, moved := PlanLeave("zz", old, next); len(hs) != 0 || moved != 0 {
+		t.Fatalf("a non-member hands off %d partitions", moved)
+	}
+}

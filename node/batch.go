@@ -8,17 +8,10 @@ import (
 	"time"
 
 	"github.com/sessiongate/sessiongate/api"
+	"github.com/sessiongate/sessiongate/pipeline"
 	"github.com/sessiongate/sessiongate/replication"
 	"github.com/sessiongate/sessiongate/sessions"
 	"github.com/sessiongate/sessiongate/wire"
-)
-
-// Limits of one forwarded batch. A pipeline bigger than this to one primary goes in several
-// messages, one after another, so a frame stays far below the transport's frame limit and
-// commands on one slot keep their order across messages.
-const (
-	maxBatchCmds  = 256
-	maxBatchBytes = 1 << 20
 )
 
 // DoBatch runs a pipeline's commands as Do would run each of them, and leaves their outcomes
@@ -63,17 +56,17 @@ func (c *cluster) doBatch(ctx context.Context, cmds []*sessions.Command, out []a
 	// for them: in a read-heavy pipeline they are most of it. A read waits for the general
 	// path below when another kind of command in the batch shares its slot, so that the
 	// pipeline's order on a slot holds.
-	var others slotSet
+	var others pipeline.SlotSet
 	for _, cmd := range cmds {
 		if !cmd.Kind.Traits().Read && !cmd.Kind.IsScatter() {
-			others.add(slotOf(cmd))
+			others.Add(cmd.Slot())
 		}
 	}
 	var rest []int
 	var now time.Time
 	reads := 0
 	for i, cmd := range cmds {
-		if cmd.Kind.Traits().Read && !others.has(slotOf(cmd)) {
+		if cmd.Kind.Traits().Read && !others.Has(cmd.Slot()) {
 			if reads%clockEvery == 0 {
 				now = time.Now()
 			}
@@ -97,61 +90,39 @@ func (c *cluster) doBatch(ctx context.Context, cmds []*sessions.Command, out []a
 // as much as the read itself, and a read takes well under a microsecond.
 const clockEvery = 32
 
-// slotSet is a set of slots that lives on the stack.
-type slotSet [(sessions.Slots + 63) / 64]uint64
-
-func (s *slotSet) add(slot int)      { s[slot/64] |= 1 << (slot % 64) }
-func (s *slotSet) has(slot int) bool { return s[slot/64]&(1<<(slot%64)) != 0 }
-
 // doRest runs the commands at idx: each on its primary, those bound for one primary in one
 // message, and those this node is primary of as one group.
 func (c *cluster) doRest(ctx context.Context, cmds []*sessions.Command, idx []int, out []api.Outcome) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.CommandTimeout)
 	defer cancel()
-	v := c.view.Load()
+	v, now := c.views.Load(), time.Now()
 	// Where each command runs: its primary, or here for tenant-wide commands and for reads
-	// this node may answer from its copy. Those copy reads go to the primary after all when a
-	// command on the same slot does: the pipeline's order on a slot must hold.
-	where := make([]string, len(cmds))
-	copyRead := make([]bool, len(cmds))
-	remoteSlots := map[int]bool{}
+	// this node may answer from its copy.
+	dest := make([]pipeline.Dest, len(cmds))
 	for _, i := range idx {
 		cmd := cmds[i]
 		if cmd.Kind.IsScatter() {
-			where[i] = c.cfg.Name
+			dest[i].Node = c.cfg.Name
 			continue
 		}
-		p := v.ring.PartitionOfSlot(slotOf(cmd))
-		where[i] = v.ring.Primary(p)
-		if where[i] == c.cfg.Name {
-			continue
-		}
-		if copyRead[i] = c.copyReadable(v, p, where[i], cmd); !copyRead[i] {
-			remoteSlots[slotOf(cmd)] = true
-		}
+		p := v.Ring().PartitionOfSlot(cmd.Slot())
+		dest[i].Node = v.Ring().Primary(p)
+		dest[i].CopyRead = dest[i].Node != c.cfg.Name && c.copyReadable(v, p, dest[i].Node, cmd, now)
 	}
-	var local []int
-	remote := map[string][]int{}
-	for _, i := range idx {
-		cmd := cmds[i]
-		if where[i] == c.cfg.Name || copyRead[i] && !remoteSlots[slotOf(cmd)] {
-			local = append(local, i)
-		} else {
-			remote[where[i]] = append(remote[where[i]], i)
-		}
-	}
+	plan := pipeline.Split(c.cfg.Name, cmds, idx, dest)
+	remote, local := plan.Remote, len(plan.Local)
 	done := make(chan struct{}, len(remote)+1)
 	spawned := 0
 	for primary, at := range remote {
-		if len(local) == 0 && spawned == len(remote)-1 {
+		if local == 0 && spawned == len(remote)-1 {
 			// Nothing to do here meanwhile: the last primary's share goes from this
 			// goroutine, which would only wait otherwise (a hand-off costs a wake-up).
-			c.forwardBatch(ctx, primary, v.members[primary].Repl, cmds, at, out)
+			c.forwardBatch(ctx, primary, v.Repl(primary), cmds, at, out)
 			break
 		}
 		spawned++
 		c.pool.Go(func() {
-			c.forwardBatch(ctx, primary, v.members[primary].Repl, cmds, at, out)
+			c.forwardBatch(ctx, primary, v.Repl(primary), cmds, at, out)
 			done <- struct{}{}
 		})
 	}
@@ -162,22 +133,14 @@ func (c *cluster) doRest(ctx context.Context, cmds []*sessions.Command, idx []in
 		return c.route(ctx, cmd, 0, "")
 	}
 	// The commands this node is primary of as one group (runGrouped), after the copy reads,
-	// which are quick; their slots differ, so their order does not matter.
-	var mine, reads []int
-	for _, i := range local {
-		if where[i] == c.cfg.Name && !cmds[i].Kind.IsScatter() {
-			mine = append(mine, i)
-		} else {
-			reads = append(reads, i)
-		}
-	}
-	if len(mine) > 1 && !slices.ContainsFunc(reads, func(i int) bool { return cmds[i].Kind.IsScatter() }) {
-		c.runOrdered(cmds, reads, out, run)
-		if !c.runGrouped(ctx, cmds, mine, out, "") {
-			c.runOrdered(cmds, mine, out, run)
+	// which are quick.
+	if len(plan.Mine) > 1 && !slices.ContainsFunc(plan.Here, func(i int) bool { return cmds[i].Kind.IsScatter() }) {
+		c.runOrdered(cmds, plan.Here, out, run)
+		if !c.runGrouped(ctx, cmds, plan.Mine, out, "") {
+			c.runOrdered(cmds, plan.Mine, out, run)
 		}
 	} else {
-		c.runOrdered(cmds, local, out, run)
+		c.runOrdered(cmds, plan.Local, out, run)
 	}
 	for range spawned {
 		<-done
@@ -191,14 +154,8 @@ func (c *cluster) forwardBatch(ctx context.Context, primary, addr string, cmds [
 		out[i].Result, out[i].Err = c.route(ctx, cmds[i], 0, "")
 		return
 	}
-	for len(idx) > 0 {
-		n, size := 0, 0
-		for n < len(idx) && n < maxBatchCmds && (n == 0 || size < maxBatchBytes) {
-			size += cmdSize(cmds[idx[n]])
-			n++
-		}
-		c.sendBatch(ctx, primary, addr, cmds, idx[:n], out)
-		idx = idx[n:]
+	for _, chunk := range pipeline.Chunks(cmds, idx) {
+		c.sendBatch(ctx, primary, addr, cmds, chunk, out)
 	}
 }
 
@@ -221,15 +178,11 @@ func (c *cluster) sendBatch(ctx context.Context, primary, addr string, cmds []*s
 	}
 	c.n.stats.Forwarded.Add(uint64(len(idx)))
 	c.n.stats.Batches.Add(1)
-	var resp wire.BatchResultMsg
-	err := c.client.Call(ctx, addr, wire.ForwardBatch, &req, &resp)
-	if err == nil && len(resp.Results) != len(idx) {
-		err = errors.New("batch answer has the wrong number of results")
-	}
+	resp, err := c.client.ForwardBatch(ctx, addr, &req)
 	if err == nil {
 		for j, i := range idx {
 			c.applyCarried(resp.Results[j].Ops)
-			out[i].Result, out[i].Err = resp.Results[j].Result, errOf(&resp.Results[j])
+			out[i].Result, out[i].Err = resp.Results[j].Result, resp.Results[j].Err()
 		}
 		return
 	}
@@ -238,7 +191,7 @@ func (c *cluster) sendBatch(ctx context.Context, primary, addr string, cmds []*s
 	unknown := errors.As(err, &re) && strings.HasPrefix(re.Msg, "unknown method")
 	if !unknown && !errors.Is(err, replication.ErrUnavailable) {
 		for _, i := range idx {
-			out[i].Err = tryAgain("forwarding to %s: %v", addr, err)
+			out[i].Err = api.TryAgainf("forwarding to %s: %v", addr, err)
 		}
 		return
 	}
@@ -250,7 +203,7 @@ func (c *cluster) sendBatch(ctx context.Context, primary, addr string, cmds []*s
 		if unknown || !cmds[i].Kind.Traits().Once {
 			retry = append(retry, i)
 		} else {
-			out[i].Err = tryAgain("primary at %s unreachable; outcome unknown", addr)
+			out[i].Err = api.TryAgainf("primary at %s unreachable; outcome unknown", addr)
 		}
 	}
 	lost := ""
@@ -262,15 +215,6 @@ func (c *cluster) sendBatch(ctx context.Context, primary, addr string, cmds []*s
 	})
 }
 
-// cmdSize estimates a command's encoded size.
-func cmdSize(cmd *sessions.Command) int {
-	n := 64 + len(cmd.Name) + len(cmd.Data) + len(cmd.Owner) + len(cmd.IP) + len(cmd.UA)
-	for _, u := range cmd.Updates {
-		n += 8 + len(u.Name) + len(u.Data)
-	}
-	return n
-}
-
 // runOrdered runs fn on the commands at idx and stores their outcomes: the commands of one
 // slot one after another in order, different slots concurrently. Chains of reads this node
 // can answer at once run on the calling goroutine after the others have started: a hand-off
@@ -279,29 +223,17 @@ func (c *cluster) runOrdered(cmds []*sessions.Command, idx []int, out []api.Outc
 	if len(idx) == 0 {
 		return
 	}
-	chains := map[int][]int{}
-	var order []int
-	for _, i := range idx {
-		s := slotOf(cmds[i])
-		if cmds[i].Kind.IsScatter() {
-			s = -1 - i // every slot: a chain of its own
-		}
-		if _, ok := chains[s]; !ok {
-			order = append(order, s)
-		}
-		chains[s] = append(chains[s], i)
-	}
+	chains := pipeline.Chains(cmds, idx)
 	run := func(chain []int) {
 		for _, i := range chain {
 			out[i].Result, out[i].Err = fn(cmds[i])
 		}
 	}
 	var here [][]int
-	done := make(chan struct{}, len(order))
+	done := make(chan struct{}, len(chains))
 	spawned := 0
-	for k, s := range order {
-		chain := chains[s]
-		last := k == len(order)-1
+	for k, chain := range chains {
+		last := k == len(chains)-1
 		if c.allServeNow(cmds, chain) || last && len(here) == 0 {
 			here = append(here, chain) // quick reads, or the last chain when none is here yet
 			continue
@@ -323,13 +255,13 @@ func (c *cluster) runOrdered(cmds []*sessions.Command, idx []int, out []api.Outc
 // allServeNow reports whether every command at idx is a read this node answers at once,
 // as primary or from its copy.
 func (c *cluster) allServeNow(cmds []*sessions.Command, idx []int) bool {
-	v := c.view.Load()
+	v, now := c.views.Load(), time.Now()
 	for _, i := range idx {
-		if _, _, ok := c.servesNow(cmds[i]); ok {
+		if _, _, ok := c.servesNow(cmds[i], now); ok {
 			continue
 		}
-		p := v.ring.PartitionOfSlot(slotOf(cmds[i]))
-		if !c.copyReadable(v, p, v.ring.Primary(p), cmds[i]) {
+		p := v.Ring().PartitionOfSlot(cmds[i].Slot())
+		if !c.copyReadable(v, p, v.Ring().Primary(p), cmds[i], now) {
 			return false
 		}
 	}
@@ -339,7 +271,7 @@ func (c *cluster) allServeNow(cmds []*sessions.Command, idx []int) bool {
 // serveBatch runs a forwarded batch here (or further on, where views disagree).
 func (c *cluster) serveBatch(ctx context.Context, req *wire.BatchMsg) *wire.BatchResultMsg {
 	if err := c.refused(req.Deadline); err != nil {
-		return overdueBatch(len(req.Cmds), err)
+		return wire.AnswerAll(len(req.Cmds), err)
 	}
 	ctx, cancel := c.forwardedCtx(ctx, req.Deadline)
 	defer cancel()
@@ -354,9 +286,5 @@ func (c *cluster) serveBatch(ctx context.Context, req *wire.BatchMsg) *wire.Batc
 			return c.route(ctx, cmd, req.Hops, req.Via)
 		})
 	}
-	resp := &wire.BatchResultMsg{Results: make([]wire.ResultMsg, len(out))}
-	for i, o := range out {
-		resp.Results[i] = *resultOf(o.Result, o.Err)
-	}
-	return resp
+	return wire.AnswerBatch(out)
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/sessiongate/sessiongate/api"
 	"github.com/sessiongate/sessiongate/internal/faultnet"
+	"github.com/sessiongate/sessiongate/pipeline"
 	"github.com/sessiongate/sessiongate/replication"
 	"github.com/sessiongate/sessiongate/sessions"
 	"github.com/sessiongate/sessiongate/wire"
@@ -96,9 +97,9 @@ func TestDoBatchSplitsLargeBatchesInOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	var cmds []*sessions.Command
-	for i := 0; i < 3*maxBatchCmds; i++ {
+	for i := 0; i < 3*pipeline.MaxCmds; i++ {
 		kind := sessions.KindPGet
-		if i%maxBatchCmds == maxBatchCmds-1 {
+		if i%pipeline.MaxCmds == pipeline.MaxCmds-1 {
 			kind = sessions.KindPSet // last of each message
 		}
 		cmds = append(cmds, &sessions.Command{Kind: kind, Tenant: testTenant, ID: id, Name: []byte("v"), Data: []byte(fmt.Sprint(i))})
@@ -115,7 +116,7 @@ func TestDoBatchSplitsLargeBatchesInOrder(t *testing.T) {
 			}
 			continue
 		}
-		last := i/maxBatchCmds*maxBatchCmds - 1 // the PSET before this message
+		last := i/pipeline.MaxCmds*pipeline.MaxCmds - 1 // the PSET before this message
 		if last < 0 {
 			if !errors.Is(o.Err, sessions.ErrNoPayload) {
 				t.Fatalf("PGET %d before any PSET: %q %v", i, o.Result.Data, o.Err)
@@ -129,7 +130,7 @@ func TestDoBatchSplitsLargeBatchesInOrder(t *testing.T) {
 }
 
 // oldPeer answers like a node of a version without batches: it knows single forwards only.
-type oldPeer struct{ h handler }
+type oldPeer struct{ h replication.InlineHandler }
 
 func (p oldPeer) ServeCall(ctx context.Context, m replication.Method, dec *msgpack.Decoder) (any, error) {
 	if m == wire.ForwardBatch {
@@ -146,7 +147,7 @@ func TestDoBatchFallsBackForOlderPeers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := replication.NewServer(replication.ServerConfig{}, oldPeer{handler{nodes[1].n.cluster}})
+	srv := replication.NewServer(replication.ServerConfig{}, oldPeer{wire.Serve(handler{nodes[1].n.cluster}, nodes[1].n.store)})
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 
@@ -177,7 +178,7 @@ func TestServeInlineRunsWhatWaitsOnNothingBeforeItRuns(t *testing.T) {
 	nodes := startCluster(t, 2, withReplFaults(faults))
 	ids := writeSessions(t, nodes, 20)
 	c := nodes[1].n.cluster
-	h := handler{c}
+	h := wire.Serve(handler{c}, c.n.store)
 	call := func(m replication.Method, req any) (any, bool, error) {
 		raw, err := msgpack.Marshal(req)
 		if err != nil {
@@ -208,9 +209,7 @@ func TestServeInlineRunsWhatWaitsOnNothingBeforeItRuns(t *testing.T) {
 		t.Fatal("a write inside the repair window was run inline")
 	}
 	// Leave the repair window behind.
-	v := *c.view.Load()
-	v.since = time.Now().Add(-repairWindow - time.Second)
-	c.view.Store(&v)
+	c.views.Store(c.views.Load().Resynced(time.Now().Add(-repairWindow - time.Second)))
 
 	resp, ok, err := call(wire.Forward, read(mine))
 	if !ok || err != nil || string(resp.(*wire.ResultMsg).Result.Data) != mine.String() {
@@ -227,7 +226,7 @@ func TestServeInlineRunsWhatWaitsOnNothingBeforeItRuns(t *testing.T) {
 	writes, waits, grouped := c.n.stats.InlineWrites.Load(), c.n.stats.InlineWaits.Load(), c.n.stats.Grouped.Load()
 	resp, ok, err = call(wire.Forward, write(mine, "carried", backup))
 	res, isResult := resp.(*wire.ResultMsg)
-	if !ok || err != nil || !isResult || errOf(res) != nil || len(res.Ops) == 0 {
+	if !ok || err != nil || !isResult || res.Err() != nil || len(res.Ops) == 0 {
 		t.Fatalf("write forwarded by its backup: ok=%v %v %+v", ok, err, resp)
 	}
 	if c.n.stats.InlineWrites.Load() != writes+1 || c.n.stats.InlineWaits.Load() != waits {
@@ -267,7 +266,7 @@ func TestServeInlineRunsWhatWaitsOnNothingBeforeItRuns(t *testing.T) {
 		answered <- resp
 	})
 	resp = <-answered
-	if res, _ := resp.(*wire.ResultMsg); err != nil || res == nil || !errors.Is(errOf(res), api.ErrTryAgain) {
+	if res, _ := resp.(*wire.ResultMsg); err != nil || res == nil || !errors.Is(res.Err(), api.ErrTryAgain) {
 		t.Fatalf("the unacknowledged write: %v %+v", err, resp)
 	}
 	faults.Heal()

@@ -9,13 +9,14 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/sessiongate/sessiongate/api"
 	"github.com/sessiongate/sessiongate/membership"
 	"github.com/sessiongate/sessiongate/mover"
 	"github.com/sessiongate/sessiongate/replica"
 	"github.com/sessiongate/sessiongate/replication"
 	"github.com/sessiongate/sessiongate/ring"
 	"github.com/sessiongate/sessiongate/stall"
+	"github.com/sessiongate/sessiongate/view"
+	"github.com/sessiongate/sessiongate/wire"
 	"github.com/sessiongate/sessiongate/workpool"
 )
 
@@ -28,11 +29,11 @@ type cluster struct {
 
 	ml     *membership.Membership                // gossip membership
 	gossip atomic.Pointer[membership.Membership] // ml, for plainTo, which may run before ml is set
-	client *replication.Client
+	client wire.Client
 	server *replication.Server
 	ln     net.Listener
 
-	view    atomic.Pointer[view]
+	views   atomic.Pointer[view.View] // the installed view
 	rebuild chan struct{}
 	leaving atomic.Bool
 	// joined is set once the node has installed the view its seeds gave it (at once when it
@@ -54,18 +55,6 @@ type cluster struct {
 	wg   sync.WaitGroup
 	pool workpool.Pool // runs forwarded batches' commands, and copies waiting for a dial
 }
-
-// view is one membership view: the ring, where to reach each member, and per partition a
-// channel closed once this node may serve it as primary (after it pulled the partition from
-// the previous holders).
-type view struct {
-	ring    *ring.Ring
-	members map[string]membership.Member
-	ready   []chan struct{}
-	since   time.Time
-}
-
-var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
 func newCluster(n *Node, cfg ClusterConfig) (*cluster, error) {
 	if err := cfg.setDefaults(); err != nil {
@@ -90,13 +79,13 @@ func newCluster(n *Node, cfg ClusterConfig) (*cluster, error) {
 	}
 	c.life, c.end = context.WithCancel(n.life)
 	c.watch = stall.New(cfg.StallThreshold, stall.Since(time.Now()))
-	c.client = replication.NewClient(c.clientConfig())
+	c.client = wire.Client{Client: replication.NewClient(c.clientConfig())}
 	c.repl = c.newReplicator()
 	c.mover = mover.New(c.life, mover.Config{
 		Self: cfg.Name, RPCTimeout: cfg.RPCTimeout, HandoffDelay: cfg.HandoffDelay, DropAfter: cfg.DropAfter,
-		Current: func() mover.View { return c.view.Load() }, Install: &c.mu,
+		Current: func() mover.View { return c.views.Load() }, Install: &c.mu,
 		InSync: c.repl.Synced, Clock: c.repl.Now, Logger: c.log,
-	}, cfg.Partitions, peers{c}, n.store)
+	}, cfg.Partitions, c.client, n.store)
 	ln, err := net.Listen("tcp", cfg.ReplAddr)
 	if err != nil {
 		c.end()
@@ -104,7 +93,7 @@ func newCluster(n *Node, cfg ClusterConfig) (*cluster, error) {
 		return nil, fmt.Errorf("cluster: replication listener: %w", err)
 	}
 	c.ln = ln
-	c.server = replication.NewServer(replication.ServerConfig{Logger: c.log, Security: c.security()}, handler{c})
+	c.server = replication.NewServer(replication.ServerConfig{Logger: c.log, Security: c.security()}, wire.Serve(handler{c}, n.store))
 	go c.server.Serve(ln)
 	c.installView() // alone until gossip says otherwise
 	ml, err := c.startGossip()
@@ -177,7 +166,7 @@ func (c *cluster) viewLoop() {
 	}
 }
 
-// installView computes the ring for the current members and starts the partition syncs the
+// installView computes the view of the current members and starts the partition syncs the
 // change calls for. Views are only ever installed by one goroutine at a time.
 func (c *cluster) installView() {
 	c.mu.Lock()
@@ -195,68 +184,53 @@ func (c *cluster) installView() {
 	} else {
 		members[c.cfg.Name] = membership.Member{Name: c.cfg.Name, Gossip: c.cfg.Advertise, Repl: c.cfg.ReplAdvertise, RESP: c.cfg.RESPAddr, State: "alive"}
 	}
-	names := make([]string, 0, len(members))
-	for name := range members {
-		names = append(names, name)
-	}
-	if len(names) == 0 {
+	if len(members) == 0 {
 		return
 	}
-	r, err := ring.New(ring.Config{Partitions: c.cfg.Partitions, Replicas: c.cfg.Replicas}, names)
+	nv, err := view.Build(ring.Config{Partitions: c.cfg.Partitions, Replicas: c.cfg.Replicas}, members, time.Now())
 	if err != nil {
 		c.log.Error("cannot build ring", "err", err)
 		return
 	}
-	old := c.view.Load()
-	if old != nil && old.ring.Version() == r.Version() {
-		// Same members; refresh states (alive/suspect) only.
-		nv := *old
-		nv.members = members
-		c.view.Store(&nv)
+	old := c.views.Load()
+	if old != nil && old.Version() == nv.Version() {
+		c.views.Store(old.WithMembers(members)) // same members; states (alive/suspect) only
 		return
 	}
 	c.repl.ViewChanged()
-	nv := &view{ring: r, members: members, ready: make([]chan struct{}, r.Partitions()), since: time.Now()}
-	alive := make(map[string]bool, len(members))
+	ch := mover.Change{Self: c.cfg.Name, New: nv.Ring(), Alive: map[string]bool{}, Leaving: c.leaving.Load()}
 	for m := range members {
-		alive[m] = true
+		ch.Alive[m] = true
 	}
-	ch := mover.Change{Self: c.cfg.Name, New: r, Alive: alive, Leaving: c.leaving.Load()}
 	if old != nil {
-		ch.Old, ch.OldMembers = old.ring, make(map[string]bool, len(old.members))
-		for m := range old.members {
+		ch.Old, ch.OldMembers = old.Ring(), map[string]bool{}
+		for _, m := range old.Names() {
 			ch.OldMembers[m] = true
 		}
 	}
 	plan := mover.PlanChange(ch)
-	for p := range nv.ready {
-		nv.ready[p] = closedChan
-		if old != nil && old.ring.Primary(p) == c.cfg.Name {
-			nv.ready[p] = old.ready[p] // still ours: keep waiting on any sync under way
-		}
-	}
+	nv.Inherit(old, c.cfg.Name) // still ours: keep waiting on any sync under way
 	for _, p := range plan.Resigned {
 		c.mover.ClearDirty(p)
 	}
-	c.mover.NoteHeld(r)
-	c.mover.Start(nv, c.gate(nv, plan.Syncs)) // counted before the view shows: reports never miss a pull
-	c.view.Store(nv)
+	c.mover.NoteHeld(nv.Ring())
+	c.mover.Start(nv, gate(nv, plan.Syncs)) // counted before the view shows: reports never miss a pull
+	c.views.Store(nv)
 	if old != nil {
-		c.log.Info("ring changed", "members", len(names), "partitions_moved", plan.Moved, "syncs", len(plan.Syncs))
+		c.log.Info("ring changed", "members", len(members), "partitions_moved", plan.Moved, "syncs", len(plan.Syncs))
 	}
 	if len(plan.Lost) > 0 {
 		c.mover.HandOff(plan.Lost)
 	}
 }
 
-// gate turns syncs into pulls, closing the gated partitions of v until their first round.
-func (c *cluster) gate(v *view, syncs []mover.Sync) []mover.Pull {
+// gate turns syncs into pulls, gating the partitions of v that must wait for their first round.
+func gate(v *view.View, syncs []mover.Sync) []mover.Pull {
 	pulls := make([]mover.Pull, len(syncs))
 	for i, s := range syncs {
 		pulls[i].Sync = s
 		if s.Gate {
-			pulls[i].Ready = make(chan struct{})
-			v.ready[s.P] = pulls[i].Ready
+			pulls[i].Ready = v.Gate(s.P)
 		}
 	}
 	return pulls
@@ -274,22 +248,12 @@ func (c *cluster) shutdown() error {
 
 // leave hands this node's partitions to their next holders, then leaves the gossip group.
 func (c *cluster) leave(ctx context.Context) error {
-	old := c.view.Load()
+	old := c.views.Load()
 	c.leaving.Store(true)
 	c.installView() // route as if we were gone: we stop being anyone's primary
-	nv := c.view.Load()
+	nv := c.views.Load()
 	start := time.Now()
-	moved := 0
-	var hs []mover.Handoff
-	for p := 0; p < old.ring.Partitions(); p++ {
-		if held, _ := old.ring.Holds(c.cfg.Name, p); !held {
-			continue
-		}
-		for _, to := range nv.ring.Replicas(p) {
-			hs = append(hs, mover.Handoff{P: p, To: to})
-		}
-		moved++
-	}
+	hs, moved := mover.PlanLeave(c.cfg.Name, old.Ring(), nv.Ring())
 	c.mover.Leave(ctx, hs)
 	c.log.Info("handed off partitions", "partitions", moved, "took", time.Since(start))
 	if err := c.ml.Leave(5 * time.Second); err != nil {
@@ -307,18 +271,21 @@ func (c *cluster) leave(ctx context.Context) error {
 	return nil
 }
 
-// clusterError is a retryable condition, written verbatim as the RESP error.
-type clusterError struct{ msg string }
-
-func (e *clusterError) Error() string     { return e.msg }
-func (e *clusterError) RESPError() string { return e.msg }
-
-func (e *clusterError) Is(target error) bool { return target == api.ErrTryAgain }
-
-func tryAgain(format string, args ...any) error {
-	return &clusterError{"TRYAGAIN " + fmt.Sprintf(format, args...)}
-}
-
-func clusterDown(format string, args ...any) error {
-	return &clusterError{"CLUSTERDOWN " + fmt.Sprintf(format, args...)}
+// every runs fn every d until the cluster stops. Each background duty gets its own clock, so a
+// slow anti-entropy round cannot delay a drop or a re-join.
+func (c *cluster) every(d time.Duration, fn func()) {
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		t := time.NewTicker(d)
+		defer t.Stop()
+		for {
+			select {
+			case <-c.life.Done():
+				return
+			case <-t.C:
+			}
+			fn()
+		}
+	}()
 }

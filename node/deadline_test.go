@@ -67,10 +67,10 @@ func TestExecuteRunsNothingPastItsContext(t *testing.T) {
 	c := nodes[0].n.cluster
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	v := c.view.Load()
+	v := c.views.Load()
 	for i := range 20 { // the partition is ready too: a select between the two may pick either
 		cmd := sessions.Command{Kind: sessions.KindPSet, Tenant: testTenant, ID: id, Name: []byte("v"), Data: []byte{byte('a' + i)}}
-		_, err := c.execute(ctx, v, v.ring.PartitionOfSlot(id.Slot()), &cmd, "")
+		_, err := c.execute(ctx, v, v.Ring().PartitionOfSlot(id.Slot()), &cmd, "")
 		if err == nil || !strings.Contains(err.Error(), "timed out before it ran") {
 			t.Fatalf("attempt %d: a PSET with its context ended: %v", i, err)
 		}

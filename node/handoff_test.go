@@ -8,8 +8,10 @@ import (
 
 	"github.com/sessiongate/sessiongate/api"
 	"github.com/sessiongate/sessiongate/internal/faultnet"
+	"github.com/sessiongate/sessiongate/membership"
 	"github.com/sessiongate/sessiongate/ring"
 	"github.com/sessiongate/sessiongate/sessions"
+	"github.com/sessiongate/sessiongate/view"
 )
 
 // Hand-off after view changes: a new primary pulls, an old one pushes what came late.
@@ -205,14 +207,14 @@ func waitPrimariesHold(t *testing.T, nodes []*testNode, v *api.ClusterView, ids 
 func TestHandoffFollowsAMovingPrimary(t *testing.T) {
 	nodes := startCluster(t, 3, withAntiEntropy(time.Hour), withHandoffDelay(300*time.Millisecond))
 	c := nodes[0].n.cluster
-	full := c.view.Load()
+	full := c.views.Load()
 	smaller, err := ring.New(ring.Config{Partitions: c.cfg.Partitions, Replicas: c.cfg.Replicas}, []string{"n0", "n2"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := -1
-	for q := 0; q < full.ring.Partitions(); q++ {
-		if full.ring.Primary(q) == "n1" && smaller.Primary(q) == "n2" {
+	for q := 0; q < full.Ring().Partitions(); q++ {
+		if full.Ring().Primary(q) == "n1" && smaller.Primary(q) == "n2" {
 			p = q
 			break
 		}
@@ -231,9 +233,11 @@ func TestHandoffFollowsAMovingPrimary(t *testing.T) {
 		return ok
 	})
 	// n0's view moves on: n2 is primary now.
-	nv := *full
-	nv.ring = smaller
-	c.view.Store(&nv)
+	members := map[string]membership.Member{}
+	for _, name := range full.Names() {
+		members[name] = membership.Member{Name: name, Repl: full.Repl(name), State: "alive"}
+	}
+	c.views.Store(view.New(smaller, members, full.Since()))
 	eventually(t, 10*time.Second, "the push to n2, the newer primary", func() bool {
 		_, ok := nodes[2].n.Store().Export(id)
 		return ok

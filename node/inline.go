@@ -7,6 +7,7 @@ import (
 	"github.com/sessiongate/sessiongate/api"
 	"github.com/sessiongate/sessiongate/replication"
 	"github.com/sessiongate/sessiongate/sessions"
+	"github.com/sessiongate/sessiongate/view"
 	"github.com/sessiongate/sessiongate/wire"
 )
 
@@ -24,24 +25,24 @@ import (
 // inlineOne runs a forwarded command here and now if it can, and reports whether it did. The
 // response is the answer, or the Deferred that will give it.
 func (c *cluster) inlineOne(ctx context.Context, req *wire.CommandMsg) (any, bool) {
-	v := c.view.Load()
+	v := c.views.Load()
 	p, ok := c.runsNowIn(v, &req.Cmd, time.Now())
 	if !ok {
 		return nil, false
 	}
 	if req.Cmd.Kind.Traits().Read {
-		return resultOf(c.execute(ctx, v, p, &req.Cmd, req.Via)), true
+		return wire.Answer(c.execute(ctx, v, p, &req.Cmd, req.Via)), true
 	}
 	cmds, out := []*sessions.Command{&req.Cmd}, make([]api.Outcome, 1)
 	return c.inlineGroup(ctx, v, cmds, []int{p}, out, req.Via, req.Deadline, func() any {
-		return resultOf(out[0].Result, out[0].Err)
+		return wire.Answer(out[0].Result, out[0].Err)
 	}), true
 }
 
 // inlineBatch is inlineOne for a forwarded batch: all of its commands run here as one group,
 // or none does.
 func (c *cluster) inlineBatch(ctx context.Context, req *wire.BatchMsg) (any, bool) {
-	v, now := c.view.Load(), time.Now()
+	v, now := c.views.Load(), time.Now()
 	cmds, ps := make([]*sessions.Command, len(req.Cmds)), make([]int, len(req.Cmds))
 	for i := range req.Cmds {
 		var ok bool
@@ -52,34 +53,30 @@ func (c *cluster) inlineBatch(ctx context.Context, req *wire.BatchMsg) (any, boo
 	}
 	out := make([]api.Outcome, len(cmds))
 	return c.inlineGroup(ctx, v, cmds, ps, out, req.Via, req.Deadline, func() any {
-		resp := &wire.BatchResultMsg{Results: make([]wire.ResultMsg, len(out))}
-		for i, o := range out {
-			resp.Results[i] = *resultOf(o.Result, o.Err)
-		}
-		return resp
+		return wire.AnswerBatch(out)
 	}), true
 }
 
 // inlineGroup runs cmds (of partitions ps) on the store and starts their replication. It
 // returns answer's response when that needs no wait, or a Deferred that gives it once the
 // replication is decided, or failed at the sender's deadline.
-func (c *cluster) inlineGroup(ctx context.Context, v *view, cmds []*sessions.Command, ps []int, out []api.Outcome, via string, deadline int64, answer func() any) any {
+func (c *cluster) inlineGroup(ctx context.Context, v *view.View, cmds []*sessions.Command, ps []int, out []api.Outcome, via string, deadline int64, answer func() any) any {
 	idx := make([]int, len(cmds))
 	for i := range idx {
 		idx[i] = i
 	}
-	g := c.startGroup(ctx, v, cmds, idx, ps, out, via)
-	c.n.stats.InlineWrites.Add(uint64(len(g.writes)))
-	if g.f == nil || g.f.Done() {
-		g.finish(out)
+	g, f := c.startGroup(ctx, v, cmds, idx, ps, out, via)
+	c.n.stats.InlineWrites.Add(uint64(g.Writes()))
+	if f == nil || f.Done() {
+		g.Finish(out)
 		return answer()
 	}
 	c.n.stats.InlineWaits.Add(1)
 	return replication.Deferred(func(reply func(any, error)) {
 		ctx, cancel := c.forwardedCtx(ctx, deadline)
-		g.f.WhenDone(ctx, func() {
+		f.WhenDone(ctx, func() {
 			cancel()
-			g.finish(out)
+			g.Finish(out)
 			reply(answer(), nil)
 		})
 	})

@@ -50,8 +50,8 @@ func TestBackupsAnswerReadsFromTheirCopies(t *testing.T) {
 // roles returns, for a session id, its partition's primary and backups among nodes.
 func roles(t *testing.T, nodes []*testNode, id sessions.ID) (primary *testNode, backups []*testNode) {
 	t.Helper()
-	v := nodes[0].n.cluster.view.Load()
-	set := v.ring.Replicas(v.ring.PartitionOfSlot(id.Slot()))
+	v := nodes[0].n.cluster.views.Load()
+	set := v.Ring().Replicas(v.Ring().PartitionOfSlot(id.Slot()))
 	for _, name := range set {
 		for _, tn := range nodes {
 			if tn.name == name {
@@ -133,12 +133,12 @@ func TestASilentBackupLosesItsLease(t *testing.T) {
 	if got := pget(t, silent, id); got != "after" {
 		t.Fatalf("the silent backup answered %q after the write was acknowledged", got)
 	}
-	if silent.n.cluster.repl.Holds(primary.name, silent.n.cluster.view.Load().ring.Version()) {
+	if silent.n.cluster.repl.Holds(primary.name, silent.n.cluster.views.Load().Version()) {
 		t.Fatal("the silent backup still holds a lease")
 	}
 	primary.faults.Heal()
 	eventually(t, 30*time.Second, "the backup's lease again", func() bool {
-		return silent.n.cluster.repl.Holds(primary.name, silent.n.cluster.view.Load().ring.Version())
+		return silent.n.cluster.repl.Holds(primary.name, silent.n.cluster.views.Load().Version())
 	})
 	before := silent.n.stats.CopyReads.Load()
 	if got := pget(t, silent, id); got != "after" {
@@ -206,7 +206,7 @@ func TestPipelinedReadAfterWriteOfOneSession(t *testing.T) {
 func TestMalformedTouchIsRefused(t *testing.T) {
 	nodes := startCluster(t, 1)
 	id := writeSessions(t, nodes, 1)[0]
-	h := handler{nodes[0].n.cluster}
+	h := wire.Serve(handler{nodes[0].n.cluster}, nodes[0].n.store)
 	for name, msg := range map[string]wire.TouchMsg{
 		"short ids":  {IDs: id[:8], At: []int64{1}},
 		"extra time": {IDs: id[:], At: []int64{1, 2}},
@@ -264,7 +264,7 @@ func TestAnUnreadableCopyDropsTheLeases(t *testing.T) {
 	if len(asked) == 0 {
 		t.Fatal("no lease requests made: the test proves nothing")
 	}
-	h := handler{b.n.cluster}
+	h := wire.Serve(handler{b.n.cluster}, b.n.store)
 	garbage := []byte{0xc1} // never used in msgpack
 	if _, err := h.ServeCall(context.Background(), wire.Apply, msgpack.NewDecoder(bytes.NewReader(garbage))); err == nil {
 		t.Fatal("a malformed copy was accepted")
@@ -295,7 +295,7 @@ func TestLeasesFollowThePrimarysSetting(t *testing.T) {
 	waitSettled(t, nodes)
 	writeSessions(t, nodes, 3)
 	l := long.n.cluster.repl
-	version := func() uint64 { return long.n.cluster.view.Load().ring.Version() }
+	version := func() uint64 { return long.n.cluster.views.Load().Version() }
 	eventually(t, 30*time.Second, "a lease from the short-lease primary", func() bool { return l.Holds(short.name, version()) })
 	h := l.Held()[short.name]
 	if got := time.Duration(h.Until - h.Asked); got > 270*time.Millisecond {

@@ -36,14 +36,14 @@ func TestNotYetJoinedNodeRefusesForwardedCommands(t *testing.T) {
 	id := newID(t, -1)
 	start := sessions.Command{Kind: sessions.KindStart, Tenant: testTenant, ID: id, TTL: 3600}
 	resp := forwardTo(t, nodes[0], fresh, start)
-	if err := errOf(resp); err == nil || !strings.Contains(err.Error(), "has not joined") {
+	if err := resp.Err(); err == nil || !strings.Contains(err.Error(), "has not joined") {
 		t.Fatalf("a forwarded START before the join: %v, want TRYAGAIN ... has not joined", err)
 	}
 	if fresh.n.store.Stats().Sessions != 0 {
 		t.Fatal("the refused START created a session anyway")
 	}
 	get := sessions.Command{Kind: sessions.KindPGet, Tenant: testTenant, ID: live, Name: []byte("v")}
-	if err := errOf(forwardTo(t, nodes[0], fresh, get)); err == nil || !strings.Contains(err.Error(), "has not joined") {
+	if err := forwardTo(t, nodes[0], fresh, get).Err(); err == nil || !strings.Contains(err.Error(), "has not joined") {
 		t.Fatalf("a forwarded PGET of a live session before the join: %v, want TRYAGAIN", err)
 	}
 
@@ -54,7 +54,7 @@ func TestNotYetJoinedNodeRefusesForwardedCommands(t *testing.T) {
 	// Joined, it takes forwarded commands again (forwarding them on where it is not primary).
 	eventually(t, 10*time.Second, "the joined node to run a forwarded PGET", func() bool {
 		r := forwardTo(t, nodes[0], fresh, get)
-		return errOf(r) == nil && string(r.Result.Data) == live.String()
+		return r.Err() == nil && string(r.Result.Data) == live.String()
 	})
 }
 
@@ -152,8 +152,8 @@ func TestLeaveRetriesAFailedPush(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-healed
-	v := leaver.n.cluster.view.Load() // the view it left by: the others' next one
-	for _, name := range v.ring.Replicas(v.ring.PartitionOfSlot(id.Slot())) {
+	v := leaver.n.cluster.views.Load() // the view it left by: the others' next one
+	for _, name := range v.Ring().Replicas(v.Ring().PartitionOfSlot(id.Slot())) {
 		for _, o := range others {
 			if o.name == name && !hasSession(o, id) {
 				t.Errorf("new holder %s lacks the session only the leaving node had", name)

@@ -3,14 +3,8 @@ package node
 import (
 	"context"
 
-	"github.com/hashicorp/memberlist"
-
 	"github.com/sessiongate/sessiongate/membership"
 )
-
-// FastGossip tunes memberlist to declare a silent node dead in about a second or two, for
-// tests and small, quiet networks (membership.FastGossip, for ClusterConfig.Memberlist).
-func FastGossip(mc *memberlist.Config) { membership.FastGossip(mc) }
 
 // startGossip makes this node a member of the cluster's gossip (package membership). Member
 // list changes rebuild the view; under peer TLS without a secret, a member counts only once

@@ -7,7 +7,6 @@ import (
 	"context"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/sessiongate/sessiongate/api"
@@ -33,7 +32,7 @@ type Node struct {
 	log   *slog.Logger
 	store *sessions.Store
 
-	stats Stats
+	stats api.Stats
 
 	cluster *cluster // nil when alone
 
@@ -43,24 +42,6 @@ type Node struct {
 	end      context.CancelFunc
 	wg       sync.WaitGroup
 	shutOnce sync.Once
-}
-
-// Stats are counters a node keeps for INFO and metrics.
-type Stats struct {
-	Commands   atomic.Uint64 // commands executed here as primary
-	Forwarded  atomic.Uint64 // commands sent to another node's primary
-	CopyReads  atomic.Uint64 // reads answered from this node's copy as a backup (package replica)
-	Batches    atomic.Uint64 // messages that carried several forwarded commands at once
-	Expired    atomic.Uint64 // sessions freed by the expiry sweep
-	Replicated atomic.Uint64 // ops sent to backups
-	ReplFailed atomic.Uint64 // op copies that a backup did not acknowledge
-	Applied    atomic.Uint64 // ops received from other nodes and applied
-	Carried    atomic.Uint64 // ops applied from the answers to writes this node forwarded (see carrier)
-	Grouped    atomic.Uint64 // writes replicated in a group with others of their pipeline (runGrouped)
-	// InlineWrites are forwarded writes run on the replication connection's reader, and
-	// InlineWaits the calls among them whose answers waited for acknowledgements (inlineOne).
-	InlineWrites atomic.Uint64
-	InlineWaits  atomic.Uint64
 }
 
 // Create starts a node: its store and expiry loop, and in a cluster its replication listener
@@ -95,16 +76,10 @@ func Create(cfg Config) (*Node, error) {
 func (n *Node) Store() *sessions.Store { return n.store }
 
 // Stats exposes the node's counters.
-func (n *Node) Stats() *Stats { return &n.stats }
+func (n *Node) Stats() *api.Stats { return &n.stats }
 
 // Counters is a snapshot of the node's counters.
-func (n *Node) Counters() api.Counters {
-	s := &n.stats
-	return api.Counters{Commands: s.Commands.Load(), Forwarded: s.Forwarded.Load(), CopyReads: s.CopyReads.Load(),
-		Batches: s.Batches.Load(), Expired: s.Expired.Load(), Replicated: s.Replicated.Load(),
-		ReplFailed: s.ReplFailed.Load(), Applied: s.Applied.Load(), Carried: s.Carried.Load(),
-		Grouped: s.Grouped.Load(), InlineWrites: s.InlineWrites.Load(), InlineWaits: s.InlineWaits.Load()}
-}
+func (n *Node) Counters() api.Counters { return n.stats.Snapshot() }
 
 // StoreStats is a snapshot of the local store's sizes.
 func (n *Node) StoreStats() sessions.Stats { return n.store.Stats() }

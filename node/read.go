@@ -6,6 +6,7 @@ import (
 
 	"github.com/sessiongate/sessiongate/api"
 	"github.com/sessiongate/sessiongate/sessions"
+	"github.com/sessiongate/sessiongate/view"
 )
 
 // Read leases (package replica) let a backup answer reads from its own copy instead of
@@ -29,29 +30,24 @@ func (c *cluster) readNow(ctx context.Context, cmd *sessions.Command, now time.T
 		cmd.At = now.UnixMilli()
 		defer func() { cmd.At = 0 }() // the caller's command, which it may use again
 	}
-	if v, p, ok := c.servesNowAt(cmd, now); ok {
+	if v, p, ok := c.servesNow(cmd, now); ok {
 		o.Result, o.Err = c.execute(ctx, v, p, cmd, "")
 		return o, true
 	}
-	v := c.view.Load()
-	p := v.ring.PartitionOfSlot(slotOf(cmd))
-	o.Result, ok = c.copyReadAt(v, p, v.ring.Primary(p), cmd, now)
+	v := c.views.Load()
+	p := v.Ring().PartitionOfSlot(cmd.Slot())
+	o.Result, ok = c.copyRead(v, p, v.Ring().Primary(p), cmd, now)
 	return o, ok
 }
 
 // servesNow reports whether cmd is a read this node can answer at once as its primary, and
 // in which view and partition: the partition is not being handed over, and no read repair can
 // follow a miss (that needs the network). Reads produce no ops, so nothing is replicated.
-func (c *cluster) servesNow(cmd *sessions.Command) (*view, int, bool) {
-	return c.servesNowAt(cmd, time.Now())
-}
-
-// servesNowAt is servesNow with the clock read at now.
-func (c *cluster) servesNowAt(cmd *sessions.Command, now time.Time) (*view, int, bool) {
+func (c *cluster) servesNow(cmd *sessions.Command, now time.Time) (*view.View, int, bool) {
 	if !cmd.Kind.Traits().Read {
 		return nil, 0, false
 	}
-	v := c.view.Load()
+	v := c.views.Load()
 	p, ok := c.runsNowIn(v, cmd, now)
 	return v, p, ok
 }
@@ -59,16 +55,16 @@ func (c *cluster) servesNowAt(cmd *sessions.Command, now time.Time) (*view, int,
 // runsNowIn reports whether cmd's partition in view v is this node's to run at once: it is
 // its primary, the partition is ready, and the view is past its repair window (so that no
 // read repair, which waits on other nodes, can come up). It returns the partition.
-func (c *cluster) runsNowIn(v *view, cmd *sessions.Command, now time.Time) (int, bool) {
-	if cmd.Kind.IsScatter() || now.Sub(v.since) < repairWindow {
+func (c *cluster) runsNowIn(v *view.View, cmd *sessions.Command, now time.Time) (int, bool) {
+	if cmd.Kind.IsScatter() || now.Sub(v.Since()) < repairWindow {
 		return 0, false
 	}
-	p := v.ring.PartitionOfSlot(slotOf(cmd))
-	if v.ring.Primary(p) != c.cfg.Name {
+	p := v.Ring().PartitionOfSlot(cmd.Slot())
+	if v.Ring().Primary(p) != c.cfg.Name {
 		return 0, false
 	}
 	select {
-	case <-v.ready[p]:
+	case <-v.Ready(p):
 		return p, true
 	default:
 		return 0, false
@@ -76,15 +72,10 @@ func (c *cluster) runsNowIn(v *view, cmd *sessions.Command, now time.Time) (int,
 }
 
 // copyRead answers cmd from this node's copy when it holds a lease from the partition's
-// primary and the copy has the answer.
-func (c *cluster) copyRead(v *view, p int, primary string, cmd *sessions.Command) (sessions.Result, bool) {
-	return c.copyReadAt(v, p, primary, cmd, time.Now())
-}
-
-// copyReadAt is copyRead with the clock read at now: a pipeline's reads share one reading
-// (readNow also hands it to the store, as Command.At).
-func (c *cluster) copyReadAt(v *view, p int, primary string, cmd *sessions.Command, now time.Time) (sessions.Result, bool) {
-	if !c.copyReadableAt(v, p, primary, cmd, now) {
+// primary and the copy has the answer. now is the clock reading to judge by: a pipeline's
+// reads share one (readNow also hands it to the store, as Command.At).
+func (c *cluster) copyRead(v *view.View, p int, primary string, cmd *sessions.Command, now time.Time) (sessions.Result, bool) {
+	if !c.copyReadable(v, p, primary, cmd, now) {
 		return sessions.Result{}, false
 	}
 	res, ok := c.n.store.ReadCopy(cmd)
@@ -99,21 +90,16 @@ func (c *cluster) copyReadAt(v *view, p int, primary string, cmd *sessions.Comma
 }
 
 // copyReadable reports whether cmd may be tried on this node's copy of partition p.
-func (c *cluster) copyReadable(v *view, p int, primary string, cmd *sessions.Command) bool {
-	return c.copyReadableAt(v, p, primary, cmd, time.Now())
-}
-
-// copyReadableAt is copyReadable with the clock read at now.
-func (c *cluster) copyReadableAt(v *view, p int, primary string, cmd *sessions.Command, now time.Time) bool {
+func (c *cluster) copyReadable(v *view.View, p int, primary string, cmd *sessions.Command, now time.Time) bool {
 	return cmd.Kind.Traits().CopyRead && c.repl.Readable(v, p, primary, now)
 }
 
 // leasesHeld is the number of primaries whose leases this node holds now, for INFO.
 func (c *cluster) leasesHeld() int {
-	v := c.view.Load()
+	v := c.views.Load()
 	n := 0
-	for name := range v.members {
-		if c.repl.Holds(name, v.ring.Version()) {
+	for _, name := range v.Names() {
+		if c.repl.Holds(name, v.Ring().Version()) {
 			n++
 		}
 	}

@@ -3,12 +3,13 @@ package node
 import (
 	"context"
 	"errors"
-	"maps"
-	"slices"
 	"time"
 
+	"github.com/sessiongate/sessiongate/api"
+	"github.com/sessiongate/sessiongate/replica"
 	"github.com/sessiongate/sessiongate/replication"
 	"github.com/sessiongate/sessiongate/sessions"
+	"github.com/sessiongate/sessiongate/view"
 	"github.com/sessiongate/sessiongate/wire"
 )
 
@@ -33,13 +34,6 @@ func (c *cluster) do(ctx context.Context, cmd *sessions.Command) (sessions.Resul
 	return c.route(ctx, cmd, 0, "")
 }
 
-func slotOf(cmd *sessions.Command) int {
-	if cmd.Kind.IsOwnerScoped() {
-		return sessions.OwnerSlot(cmd.Tenant, cmd.Owner)
-	}
-	return cmd.ID.Slot()
-}
-
 // route runs cmd on its partition's primary: here, or by forwarding. hops and via say how it
 // came here: hops forwards so far, via the node that took it from the client, when that node
 // forwarded it straight here (see carrier).
@@ -50,25 +44,25 @@ func (c *cluster) route(ctx context.Context, cmd *sessions.Command, hops int, vi
 // routeAfter is route for a command already sent once, to the primary lost ("" if none),
 // whose connection broke before it answered (see retried).
 func (c *cluster) routeAfter(ctx context.Context, cmd *sessions.Command, hops int, via, lost string) (sessions.Result, error) {
-	slot := slotOf(cmd)
+	slot := cmd.Slot()
 	for {
-		v := c.view.Load()
-		p := v.ring.PartitionOfSlot(slot)
-		primary := v.ring.Primary(p)
+		v := c.views.Load()
+		p := v.Ring().PartitionOfSlot(slot)
+		primary := v.Ring().Primary(p)
 		var res sessions.Result
 		var err error
 		if primary == c.cfg.Name {
 			res, err = c.execute(ctx, v, p, cmd, via)
 			return retried(res, err, cmd, lost)
 		}
-		if res, ok := c.copyRead(v, p, primary, cmd); ok {
+		if res, ok := c.copyRead(v, p, primary, cmd, time.Now()); ok {
 			return res, nil
 		}
 		if hops >= maxHops {
-			return sessions.Result{}, tryAgain("partition %d is changing owner", p)
+			return sessions.Result{}, api.TryAgainf("partition %d is changing owner", p)
 		}
 		c.n.stats.Forwarded.Add(1)
-		res, err = c.forward(ctx, primary, v.members[primary].Repl, cmd, hops+1)
+		res, err = c.forward(ctx, primary, v.Repl(primary), cmd, hops+1)
 		if !errors.Is(err, replication.ErrUnavailable) {
 			return retried(res, err, cmd, lost)
 		}
@@ -76,11 +70,11 @@ func (c *cluster) routeAfter(ctx context.Context, cmd *sessions.Command, hops in
 			lost = primary
 		}
 		if cmd.Kind.Traits().Once {
-			return sessions.Result{}, tryAgain("primary %s of partition %d unreachable; outcome unknown", primary, p)
+			return sessions.Result{}, api.TryAgainf("primary %s of partition %d unreachable; outcome unknown", primary, p)
 		}
 		// The primary is unreachable: wait for failure detection to move the partition.
 		if !c.waitNewView(ctx, v) {
-			return sessions.Result{}, tryAgain("primary %s of partition %d unreachable", primary, p)
+			return sessions.Result{}, api.TryAgainf("primary %s of partition %d unreachable", primary, p)
 		}
 	}
 }
@@ -94,11 +88,11 @@ func retried(res sessions.Result, err error, cmd *sessions.Command, lost string)
 	if lost == "" || cmd.Kind.Traits().Read || !(errors.Is(err, sessions.ErrNoSession) || errors.Is(err, sessions.ErrNoPayload)) {
 		return res, err
 	}
-	return sessions.Result{}, tryAgain("the connection to %s broke after the command was sent, and the retry found nothing to change; outcome unknown", lost)
+	return sessions.Result{}, api.TryAgainf("the connection to %s broke after the command was sent, and the retry found nothing to change; outcome unknown", lost)
 }
 
 // waitNewView waits until the view changes or ctx is done.
-func (c *cluster) waitNewView(ctx context.Context, v *view) bool {
+func (c *cluster) waitNewView(ctx context.Context, v *view.View) bool {
 	t := time.NewTicker(50 * time.Millisecond)
 	defer t.Stop()
 	for {
@@ -108,7 +102,7 @@ func (c *cluster) waitNewView(ctx context.Context, v *view) bool {
 		case <-c.life.Done():
 			return false
 		case <-t.C:
-			if c.view.Load().ring != v.ring {
+			if c.views.Load().Ring() != v.Ring() {
 				return true
 			}
 		}
@@ -117,78 +111,64 @@ func (c *cluster) waitNewView(ctx context.Context, v *view) bool {
 
 // execute runs cmd here as primary of partition p and replicates what it changed. When via
 // is a backup of p, the result keeps its ops for via to apply (see carrier); otherwise it has none.
-func (c *cluster) execute(ctx context.Context, v *view, p int, cmd *sessions.Command, via string) (sessions.Result, error) {
+func (c *cluster) execute(ctx context.Context, v *view.View, p int, cmd *sessions.Command, via string) (sessions.Result, error) {
 	if c.checkStall() {
 		// Frozen until a moment ago: others may have served this partition meanwhile.
-		return sessions.Result{}, tryAgain("partition %d: this node was stalled and is re-syncing", p)
+		return sessions.Result{}, api.TryAgainf("partition %d: this node was stalled and is re-syncing", p)
 	}
 	select {
-	case <-v.ready[p]:
+	case <-v.Ready(p):
 	case <-ctx.Done():
 		select {
-		case <-v.ready[p]: // ready too: the command is what ran out of time (below)
+		case <-v.Ready(p): // ready too: the command is what ran out of time (below)
 		default:
-			return sessions.Result{}, tryAgain("partition %d is still being handed over", p)
+			return sessions.Result{}, api.TryAgainf("partition %d is still being handed over", p)
 		}
 	}
-	if cmd.Kind == sessions.KindRotate && time.Since(v.since) < repairWindow {
+	if cmd.Kind == sessions.KindRotate && time.Since(v.Since()) < repairWindow {
 		// ROTATE copies what it finds and ends the old id. Right after a view change a former
 		// primary may still hold a newer write (its hand-off push comes HandoffDelay later);
 		// a copy made without it would lose it for good, so ask every member first.
-		c.mover.ReadRepair(ctx, v, slices.Collect(maps.Keys(v.members)), cmd.ID)
+		c.mover.ReadRepair(ctx, v, v.Names(), cmd.ID)
 	}
 	if ctx.Err() != nil {
 		// Whoever sent it has stopped waiting (see refused): run now, it could land after
 		// writes acknowledged since.
-		return sessions.Result{}, tryAgain("partition %d: command timed out before it ran", p)
+		return sessions.Result{}, api.TryAgainf("partition %d: command timed out before it ran", p)
 	}
 	res, err := c.runStore(ctx, v, p, cmd)
 	if len(res.Ops) == 0 {
 		return res, err
 	}
-	carrier := c.carrier(v, p, via)
-	return replicated(res, err, c.replicate(ctx, v, p, res.Ops, carrier), carrier)
+	carrier := replica.Carrier(v, p, c.cfg.Name, via)
+	return replica.Outcome(res, err, c.repl.Replicate(ctx, v, p, res.Ops, carrier), carrier)
 }
 
 // runStore runs cmd on the store as primary of p; a miss just after a view change first asks
 // the other replicas, whose writes may still be on their way here.
-func (c *cluster) runStore(ctx context.Context, v *view, p int, cmd *sessions.Command) (sessions.Result, error) {
+func (c *cluster) runStore(ctx context.Context, v *view.View, p int, cmd *sessions.Command) (sessions.Result, error) {
 	res, err := c.n.store.Do(cmd)
 	if (errors.Is(err, sessions.ErrNoSession) || errors.Is(err, sessions.ErrNoPayload)) &&
 		cmd.Kind != sessions.KindStart && !cmd.Kind.IsOwnerScoped() &&
-		time.Since(v.since) < repairWindow && !c.n.store.Ended(cmd.ID) {
-		applied, complete := c.mover.ReadRepair(ctx, v, v.ring.Replicas(p), cmd.ID)
+		time.Since(v.Since()) < repairWindow && !c.n.store.Ended(cmd.ID) {
+		applied, complete := c.mover.ReadRepair(ctx, v, v.Ring().Replicas(p), cmd.ID)
 		if applied {
 			res, err = c.n.store.Do(cmd)
 		}
 		if !complete && (errors.Is(err, sessions.ErrNoSession) || errors.Is(err, sessions.ErrNoPayload)) {
 			// A replica that did not answer may hold the session: "does not exist" could
 			// be a lie, and the caller could act on it (log the user out, start afresh).
-			return sessions.Result{}, tryAgain("partition %d: a replica did not answer; cannot tell whether the session exists", p)
+			return sessions.Result{}, api.TryAgainf("partition %d: a replica did not answer; cannot tell whether the session exists", p)
 		}
 	}
 	c.n.stats.Commands.Add(1)
 	return res, err
 }
 
-// replicated is a write's outcome once its ops were replicated with the error rerr. Only a
-// carrier gets the ops back (see carrier).
-func replicated(res sessions.Result, err, rerr error, carrier string) (sessions.Result, error) {
-	if carrier == "" {
-		res.Ops = nil
-	}
-	if rerr != nil {
-		// The carrier applies the ops even so: the write stands here, and a retry that
-		// finds nothing left to change (a second END) would carry none.
-		return sessions.Result{Ops: res.Ops}, rerr
-	}
-	return res, err
-}
-
 // isPrimaryForSlot tells the expiry sweep whether this node may end idle sessions of a slot.
 func (c *cluster) isPrimaryForSlot(slot int) bool {
-	v := c.view.Load()
-	return v.ring.Primary(v.ring.PartitionOfSlot(slot)) == c.cfg.Name
+	v := c.views.Load()
+	return v.Ring().Primary(v.Ring().PartitionOfSlot(slot)) == c.cfg.Name
 }
 
 // forward runs cmd on primary, at addr. From the node that took it from the client (hops 1)
@@ -201,16 +181,16 @@ func (c *cluster) forward(ctx context.Context, primary, addr string, cmd *sessio
 	if hops == 1 {
 		req.Via = c.cfg.Name
 	}
-	var resp wire.ResultMsg
-	if err := c.client.Call(ctx, addr, wire.Forward, &req, &resp); err != nil {
+	resp, err := c.client.Forward(ctx, addr, &req)
+	if err != nil {
 		if req.Via != "" {
 			c.repl.Missed(primary)
 		}
 		if errors.Is(err, replication.ErrUnavailable) {
 			return sessions.Result{}, err
 		}
-		return sessions.Result{}, tryAgain("forwarding to %s: %v", addr, err)
+		return sessions.Result{}, api.TryAgainf("forwarding to %s: %v", addr, err)
 	}
 	c.applyCarried(resp.Ops)
-	return resp.Result, errOf(&resp)
+	return resp.Result, resp.Err()
 }

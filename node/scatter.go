@@ -3,16 +3,18 @@ package node
 import (
 	"context"
 
+	"github.com/sessiongate/sessiongate/api"
 	"github.com/sessiongate/sessiongate/sessions"
+	"github.com/sessiongate/sessiongate/view"
 	"github.com/sessiongate/sessiongate/wire"
 )
 
 // scatter runs a tenant-wide command on every partition's primary and merges the answers.
 func (c *cluster) scatter(ctx context.Context, cmd *sessions.Command) (sessions.Result, error) {
-	v := c.view.Load()
+	v := c.views.Load()
 	byNode := map[string][]uint16{}
 	for slot := 0; slot < sessions.Slots; slot++ {
-		primary := v.ring.Primary(v.ring.PartitionOfSlot(slot))
+		primary := v.Ring().Primary(v.Ring().PartitionOfSlot(slot))
 		byNode[primary] = append(byNode[primary], uint16(slot))
 	}
 	type answer struct {
@@ -30,49 +32,37 @@ func (c *cluster) scatter(ctx context.Context, cmd *sessions.Command) (sessions.
 				return
 			}
 			c.n.stats.Forwarded.Add(1)
-			var resp wire.ResultMsg
-			err := c.client.Call(ctx, v.members[name].Repl, wire.Scatter, &wire.CommandMsg{Cmd: sub}, &resp)
+			resp, err := c.client.Scatter(ctx, v.Repl(name), &wire.CommandMsg{Cmd: sub})
 			if err != nil {
-				answers <- answer{err: tryAgain("node %s unreachable for a cluster-wide command", name)}
+				answers <- answer{err: api.TryAgainf("node %s unreachable for a cluster-wide command", name)}
 				return
 			}
-			answers <- answer{resp.Result, errOf(&resp)}
+			answers <- answer{resp.Result, resp.Err()}
 		}()
 	}
-	var out sessions.Result
+	parts := make([]sessions.Result, 0, len(byNode))
 	var firstErr error
 	for range byNode {
 		a := <-answers
-		if a.err != nil {
-			if firstErr == nil {
-				firstErr = a.err
-			}
-			continue
+		if a.err != nil && firstErr == nil {
+			firstErr = a.err
 		}
-		out.Int += a.res.Int
-		out.Sessions = append(out.Sessions, a.res.Sessions...)
+		parts = append(parts, a.res)
 	}
 	if firstErr != nil {
 		return sessions.Result{}, firstErr
 	}
-	if cmd.Kind == sessions.KindActive {
-		limit := cmd.Limit
-		if limit <= 0 || limit > sessions.MaxActiveLimit {
-			limit = sessions.MaxActiveLimit
-		}
-		out.Sessions = sessions.SortRecent(out.Sessions, limit)
-	}
-	return out, nil
+	return sessions.Merge(cmd, parts), nil
 }
 
 // executeScatter runs a tenant-wide command over some slots held here as primary.
-func (c *cluster) executeScatter(ctx context.Context, v *view, cmd *sessions.Command) (sessions.Result, error) {
+func (c *cluster) executeScatter(ctx context.Context, v *view.View, cmd *sessions.Command) (sessions.Result, error) {
 	for _, slot := range cmd.Slots {
-		p := v.ring.PartitionOfSlot(int(slot))
+		p := v.Ring().PartitionOfSlot(int(slot))
 		select {
-		case <-v.ready[p]:
+		case <-v.Ready(p):
 		case <-ctx.Done():
-			return sessions.Result{}, tryAgain("partition %d is still being handed over", p)
+			return sessions.Result{}, api.TryAgainf("partition %d is still being handed over", p)
 		}
 	}
 	res, err := c.n.store.Do(cmd)
@@ -82,11 +72,11 @@ func (c *cluster) executeScatter(ctx context.Context, v *view, cmd *sessions.Com
 	}
 	byPart := map[int][]sessions.Op{}
 	for _, op := range res.Ops {
-		p := v.ring.PartitionOfSlot(op.Slot())
+		p := v.Ring().PartitionOfSlot(op.Slot())
 		byPart[p] = append(byPart[p], op)
 	}
 	for p, ops := range byPart {
-		if rerr := c.replicate(ctx, v, p, ops, ""); rerr != nil {
+		if rerr := c.repl.Replicate(ctx, v, p, ops, ""); rerr != nil {
 			return sessions.Result{}, rerr
 		}
 	}

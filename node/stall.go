@@ -1,8 +1,6 @@
 package node
 
 import (
-	"maps"
-	"slices"
 	"time"
 
 	"github.com/sessiongate/sessiongate/mover"
@@ -32,14 +30,12 @@ func (c *cluster) checkStall() bool {
 func (c *cluster) resyncPrimaries() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	old := c.view.Load()
-	nv := *old
-	nv.ready = append([]chan struct{}(nil), old.ready...)
-	nv.since = time.Now() // misses ask the replicas again for a while
-	syncs := mover.Resync(c.cfg.Name, old.ring, slices.Collect(maps.Keys(old.members)))
+	v := c.views.Load()
+	syncs := mover.Resync(c.cfg.Name, v.Ring(), v.Names())
 	if len(syncs) == 0 {
 		return
 	}
-	c.mover.Start(&nv, c.gate(&nv, syncs))
-	c.view.Store(&nv)
+	nv := v.Resynced(time.Now()) // misses ask the replicas again for a while
+	c.mover.Start(nv, gate(nv, syncs))
+	c.views.Store(nv)
 }

@@ -114,7 +114,7 @@ func failedForward(t *testing.T, pipeline bool) {
 	if pipeline && second == (sessions.ID{}) {
 		t.Fatal("no second session with the same primary among 30")
 	}
-	version := func() uint64 { return via.n.cluster.view.Load().ring.Version() }
+	version := func() uint64 { return via.n.cluster.views.Load().Version() }
 	if pget(t, via, id) != id.String() {
 		t.Fatal("first read")
 	}

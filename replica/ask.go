@@ -40,7 +40,7 @@ func (r *Replicator) Ask(ctx context.Context) {
 		h.nonce, h.asked, h.askedV = r.nonce, r.clock.Now(), v.Version()
 		msg := wire.LeaseMsg{From: r.cfg.Self, Version: h.askedV, Nonce: h.nonce, Missed: h.missed}
 		r.mu.Unlock()
-		r.cfg.Sender.Go(ctx, addr, r.cfg.Methods.LeaseAsk, &msg, r.cfg.Timeout, func(error) {})
+		r.cfg.Sender.Go(ctx, addr, wire.LeaseAsk, &msg, r.cfg.Timeout, func(error) {})
 	}
 }
 
@@ -71,7 +71,7 @@ func (r *Replicator) FlushTouches(ctx context.Context) {
 	v := r.cfg.View()
 	for name, t := range out {
 		if addr, ok := v.Addr(name); ok {
-			r.cfg.Sender.Go(ctx, addr, r.cfg.Methods.Touch, t, r.cfg.Timeout, func(error) {})
+			r.cfg.Sender.Go(ctx, addr, wire.Touch, t, r.cfg.Timeout, func(error) {})
 		}
 	}
 }

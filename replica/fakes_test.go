@@ -2,8 +2,6 @@ package replica
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -97,15 +95,6 @@ func (v *fakeView) Addr(m string) (string, bool) {
 	return "", false
 }
 
-// tryAgainErr is the retryable error the tests' Replicators make.
-type tryAgainErr struct{ msg string }
-
-func (e *tryAgainErr) Error() string { return e.msg }
-
-var errTryAgain = errors.New("try again")
-
-func (e *tryAgainErr) Is(target error) bool { return target == errTryAgain }
-
 // rig is a Replicator with fakes around it.
 type rig struct {
 	*Replicator
@@ -131,8 +120,7 @@ func newRig(t testing.TB, self string, acks quorum.Acks, lease time.Duration, cl
 	var mu sync.Mutex
 	r.Replicator = New(Config{
 		Self: self, Acks: acks, ReadLease: lease, ReadDelay: 100 * time.Millisecond, Timeout: time.Second,
-		Methods: Methods{Apply: 3, LeaseAsk: 8, LeaseGrant: 9, Touch: 10},
-		Sender:  r.sender, Pool: inline{}, Clock: c, Life: context.Background(),
+		Sender: r.sender, Pool: inline{}, Clock: c, Life: context.Background(),
 		View:    func() View { return r.view },
 		Syncing: func() bool { return false },
 		Dirty: func(p int) {
@@ -140,7 +128,6 @@ func newRig(t testing.TB, self string, acks quorum.Acks, lease time.Duration, cl
 			r.dirty = append(r.dirty, p)
 			mu.Unlock()
 		},
-		TryAgain:   func(format string, args ...any) error { return &tryAgainErr{fmt.Sprintf(format, args...)} },
 		Replicated: &r.repl, ReplFailed: &r.failed,
 	})
 	return r

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sessiongate/sessiongate/api"
 	"github.com/sessiongate/sessiongate/quorum"
 	"github.com/sessiongate/sessiongate/sessions"
 )
@@ -161,7 +162,7 @@ func (f *Flight) settle() bool {
 		}
 		switch q := f.count(w); q.Decide() {
 		case quorum.Failed:
-			f.errs[k] = f.r.cfg.TryAgain("write reached %d of %d replicas of partition %d; %s needs %d",
+			f.errs[k] = api.TryAgainf("write reached %d of %d replicas of partition %d; %s needs %d",
 				q.Acked+1, w.backups+1, f.parts[k].P, f.r.cfg.Acks, w.need+1)
 			w.done = true
 		case quorum.OK:
@@ -228,14 +229,14 @@ func (f *Flight) timedOut() {
 		if w := &f.waits[k]; !w.done {
 			settled = false
 			q := f.count(w)
-			f.errs[k] = f.r.cfg.TryAgain("write reached %d of %d replicas of partition %d before the deadline; %s needs %d",
+			f.errs[k] = api.TryAgainf("write reached %d of %d replicas of partition %d before the deadline; %s needs %d",
 				q.Acked+1, w.backups+1, f.parts[k].P, f.r.cfg.Acks, w.need+1)
 		}
 	}
 	if settled { // what was left is the fence
 		for k := range f.parts {
 			if f.errs[k] == nil {
-				f.errs[k] = f.r.cfg.TryAgain("partition %d: waiting out the read leases of the previous view", f.parts[k].P)
+				f.errs[k] = api.TryAgainf("partition %d: waiting out the read leases of the previous view", f.parts[k].P)
 			}
 		}
 	}

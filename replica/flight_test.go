@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessiongate/sessiongate/api"
 	"github.com/sessiongate/sessiongate/quorum"
 	"github.com/sessiongate/sessiongate/wire"
 )
@@ -63,7 +64,7 @@ func TestFlightDecidesItselfWhenDone(t *testing.T) {
 	default:
 	}
 	f.ack(1, errors.New("lost"))
-	if errs := <-got; !errors.Is(errs[0], errTryAgain) {
+	if errs := <-got; !errors.Is(errs[0], api.ErrTryAgain) {
 		t.Fatalf("both copies failed: %v", errs[0])
 	}
 
@@ -91,7 +92,7 @@ func TestFlightDecidesItselfWhenDone(t *testing.T) {
 	defer cancel()
 	f.WhenDone(dctx, func() { got <- f.errs })
 	errs := <-got
-	if !errors.Is(errs[0], errTryAgain) {
+	if !errors.Is(errs[0], api.ErrTryAgain) {
 		t.Fatalf("at the deadline: %v", errs[0])
 	}
 	f.ack(0, nil)
@@ -177,7 +178,7 @@ func TestFlightOutcomes(t *testing.T) {
 				t.Fatalf("settled %v, want %v", got, tc.settled)
 			}
 			for k, want := range tc.failed {
-				if err := f.Err(k); (err != nil) != want || err != nil && !errors.Is(err, errTryAgain) {
+				if err := f.Err(k); (err != nil) != want || err != nil && !errors.Is(err, api.ErrTryAgain) {
 					t.Errorf("part %d: %v, want failed %v", k, err, want)
 				}
 				if f.Carrier(k) != tc.parts[k].Carrier {
@@ -278,7 +279,7 @@ func TestFenceAfterAViewChange(t *testing.T) {
 	f := r.Start(r.view, []Part{{P: 0, Ops: ops(1)}})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
-	if f.Wait(ctx); !errors.Is(f.Err(0), errTryAgain) {
+	if f.Wait(ctx); !errors.Is(f.Err(0), api.ErrTryAgain) {
 		t.Fatalf("fenced past the deadline: %v", f.Err(0))
 	}
 

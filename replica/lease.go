@@ -157,7 +157,7 @@ func (r *Replicator) Grant(ctx context.Context, req *wire.LeaseMsg) {
 	}
 	g.until.Store(max(g.until.Load(), r.clock.Now()+int64(r.cfg.ReadLease)))
 	reply := wire.LeaseMsg{From: r.cfg.Self, Version: req.Version, Nonce: req.Nonce, Dur: int64(r.cfg.ReadLease)}
-	r.cfg.Sender.Go(ctx, addr, r.cfg.Methods.LeaseGrant, &reply, r.cfg.Timeout, func(error) {})
+	r.cfg.Sender.Go(ctx, addr, wire.LeaseGrant, &reply, r.cfg.Timeout, func(error) {})
 }
 
 // heldLocked returns what this node holds from primary, made empty on first use; under mu.

@@ -5,8 +5,7 @@
 // its lease runs out, or, after a view change, until every lease of the old view has.
 //
 // It knows the cluster only through small interfaces: a Sender for the node-to-node calls,
-// a View of the ring, a Clock. Routing, the store and the wire's method table stay with the
-// caller (package node).
+// a View of the ring, a Clock. Routing and the store stay with the caller (package node).
 package replica
 
 import (
@@ -42,14 +41,6 @@ type View interface {
 	Since() time.Time                          // when this node installed the view
 }
 
-// Methods are the node-to-node method numbers replication uses; the caller owns the table.
-type Methods struct {
-	Apply      replication.Method // a copy of ops to merge (wire.OpsMsg)
-	LeaseAsk   replication.Method // a backup asks its primary for a lease (wire.LeaseMsg)
-	LeaseGrant replication.Method // a primary grants one, behind its copies (wire.LeaseMsg)
-	Touch      replication.Method // reads a backup answered from its copy (wire.TouchMsg)
-}
-
 // Config is what a Replicator is made with. Every field but Clock is required.
 type Config struct {
 	Self      string        // this node's name
@@ -57,7 +48,6 @@ type Config struct {
 	ReadLease time.Duration // lease length this node promises as a primary; <= 0: leases off
 	ReadDelay time.Duration // how long after a view change no copy is read (ReplicaReadDelay)
 	Timeout   time.Duration // of each call to a peer
-	Methods   Methods
 
 	Sender Sender
 	Pool   Pool  // runs the copies that must wait for a dial
@@ -67,10 +57,9 @@ type Config struct {
 	// its client has given up.
 	Life context.Context
 
-	View     func() View                            // the current view
-	Syncing  func() bool                            // whether a partition sync is under way here
-	Dirty    func(p int)                            // a backup of partition p missed a copy
-	TryAgain func(format string, args ...any) error // the retryable error a failed write gets
+	View    func() View // the current view
+	Syncing func() bool // whether a partition sync is under way here
+	Dirty   func(p int) // a backup of partition p missed a copy
 
 	Replicated *atomic.Uint64 // ops sent to backups (a carrier's included)
 	ReplFailed *atomic.Uint64 // op copies a backup did not acknowledge
@@ -142,14 +131,14 @@ func (r *Replicator) sendCopy(v View, f *Flight, i int) {
 		t.lease = until
 	}
 	if r.cfg.Sender.Connected(addr) {
-		r.cfg.Sender.Go(r.cfg.Life, addr, r.cfg.Methods.Apply, msg, r.cfg.Timeout, answered)
+		r.cfg.Sender.Go(r.cfg.Life, addr, wire.Apply, msg, r.cfg.Timeout, answered)
 		return
 	}
 	// A dial may take the call timeout (a cut-off peer): not on this path, where it would
 	// hold up the copies to the other backups. No lease is granted meanwhile.
 	g.connecting.Add(1)
 	r.cfg.Pool.Go(func() {
-		r.cfg.Sender.Go(r.cfg.Life, addr, r.cfg.Methods.Apply, msg, r.cfg.Timeout, answered)
+		r.cfg.Sender.Go(r.cfg.Life, addr, wire.Apply, msg, r.cfg.Timeout, answered)
 		g.connecting.Add(-1)
 	})
 }

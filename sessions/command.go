@@ -52,6 +52,15 @@ type Command struct {
 	Check Checker `msgpack:"-"`
 }
 
+// Slot is the slot the command addresses: its owner's for owner-scoped commands, its
+// session's otherwise.
+func (cmd *Command) Slot() int {
+	if cmd.Kind.IsOwnerScoped() {
+		return OwnerSlot(cmd.Tenant, cmd.Owner)
+	}
+	return cmd.ID.Slot()
+}
+
 // Update is one step of an atomic PUPDATE: set Name to Data, or delete it when Delete is set.
 type Update struct {
 	Name   []byte `msgpack:"n"`

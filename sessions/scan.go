@@ -135,14 +135,31 @@ func (s *Store) scatterCommand(cmd *Command) (Result, error) {
 		visit(&s.shards[i])
 	}
 	if cmd.Kind == KindActive {
-		res.Sessions = SortRecent([]Info(recent), limit)
+		res.Sessions = sortRecent([]Info(recent), limit)
 	}
 	return res, nil
 }
 
-// SortRecent orders infos most recently seen first and keeps at most limit of them. The
-// cluster uses it to merge the answers of several nodes.
-func SortRecent(infos []Info, limit int) []Info {
+// Merge is the answer to a tenant-wide command that ran in parts, over disjoint slots, with
+// the parts' answers: counts add up, and ACTIVE's listings merge into one within its limit.
+func Merge(cmd *Command, parts []Result) Result {
+	var out Result
+	for _, r := range parts {
+		out.Int += r.Int
+		out.Sessions = append(out.Sessions, r.Sessions...)
+	}
+	if cmd.Kind == KindActive {
+		limit := cmd.Limit
+		if limit <= 0 || limit > MaxActiveLimit {
+			limit = MaxActiveLimit
+		}
+		out.Sessions = sortRecent(out.Sessions, limit)
+	}
+	return out
+}
+
+// sortRecent orders infos most recently seen first and keeps at most limit of them.
+func sortRecent(infos []Info, limit int) []Info {
 	slices.SortFunc(infos, func(a, b Info) int {
 		switch {
 		case a.LastSeen > b.LastSeen:

@@ -19,6 +19,7 @@ import (
 
 	"github.com/sessiongate/sessiongate/api"
 	"github.com/sessiongate/sessiongate/api/resp"
+	"github.com/sessiongate/sessiongate/membership"
 	"github.com/sessiongate/sessiongate/node"
 	"github.com/sessiongate/sessiongate/quorum"
 	"github.com/sessiongate/sessiongate/sessions"
@@ -186,7 +187,7 @@ func run(args []string, stderr io.Writer) error {
 		switch o.gossipProf {
 		case "lan":
 		case "fast":
-			ncfg.Cluster.Memberlist = node.FastGossip
+			ncfg.Cluster.Memberlist = membership.FastGossip
 		default:
 			return fmt.Errorf("--gossip-profile must be lan or fast, not %q", o.gossipProf)
 		}
