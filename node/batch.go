@@ -105,8 +105,8 @@ func (c *cluster) doRest(ctx context.Context, cmds []*sessions.Command, idx []in
 			dest[i].Node = c.cfg.Name
 			continue
 		}
-		p := v.Ring().PartitionOfSlot(cmd.Slot())
-		dest[i].Node = v.Ring().Primary(p)
+		var p int
+		p, dest[i].Node = v.PrimaryOf(cmd.Slot())
 		dest[i].CopyRead = dest[i].Node != c.cfg.Name && c.copyReadable(v, p, dest[i].Node, cmd, now)
 	}
 	plan := pipeline.Split(c.cfg.Name, cmds, idx, dest)
@@ -260,8 +260,7 @@ func (c *cluster) allServeNow(cmds []*sessions.Command, idx []int) bool {
 		if _, _, ok := c.servesNow(cmds[i], now); ok {
 			continue
 		}
-		p := v.Ring().PartitionOfSlot(cmds[i].Slot())
-		if !c.copyReadable(v, p, v.Ring().Primary(p), cmds[i], now) {
+		if p, primary := v.PrimaryOf(cmds[i].Slot()); !c.copyReadable(v, p, primary, cmds[i], now) {
 			return false
 		}
 	}

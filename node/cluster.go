@@ -50,10 +50,8 @@ type cluster struct {
 
 	repl *replica.Replicator // replication of writes and read leases
 
-	life context.Context // the node's lifetime; ends at shutdown
-	end  context.CancelFunc
-	wg   sync.WaitGroup
-	pool workpool.Pool // runs forwarded batches' commands, and copies waiting for a dial
+	life context.Context // the node's lifetime (Node.life); its goroutines are on Node.wg
+	pool workpool.Pool   // runs forwarded batches' commands, and copies waiting for a dial
 }
 
 func newCluster(n *Node, cfg ClusterConfig) (*cluster, error) {
@@ -77,7 +75,7 @@ func newCluster(n *Node, cfg ClusterConfig) (*cluster, error) {
 	if warn {
 		c.log.Warn("cluster links are neither authenticated nor encrypted: anyone who reaches the cluster ports can read and change every session; set a cluster secret", "gossip", cfg.BindAddr, "repl", cfg.ReplAddr)
 	}
-	c.life, c.end = context.WithCancel(n.life)
+	c.life = n.life
 	c.watch = stall.New(cfg.StallThreshold, stall.Since(time.Now()))
 	c.client = wire.Client{Client: replication.NewClient(c.clientConfig())}
 	c.repl = c.newReplicator()
@@ -88,7 +86,6 @@ func newCluster(n *Node, cfg ClusterConfig) (*cluster, error) {
 	}, cfg.Partitions, c.client, n.store)
 	ln, err := net.Listen("tcp", cfg.ReplAddr)
 	if err != nil {
-		c.end()
 		c.client.Close()
 		return nil, fmt.Errorf("cluster: replication listener: %w", err)
 	}
@@ -98,7 +95,6 @@ func newCluster(n *Node, cfg ClusterConfig) (*cluster, error) {
 	c.installView() // alone until gossip says otherwise
 	ml, err := c.startGossip()
 	if err != nil {
-		c.end()
 		c.server.Close()
 		c.client.Close()
 		return nil, fmt.Errorf("cluster: %w", err)
@@ -106,15 +102,15 @@ func newCluster(n *Node, cfg ClusterConfig) (*cluster, error) {
 	c.ml = ml
 	c.installView()
 	c.joined.Store(len(cfg.Join) == 0)
-	c.wg.Add(1)
+	c.n.wg.Add(1)
 	go c.viewLoop()
 	c.watch.Check()                               // starting up is no stall: note it before the watch begins
-	c.every(stallTick, func() { c.checkStall() }) // the stall watchdog
-	c.every(cfg.AntiEntropyInterval, func() { c.mover.AntiEntropy() })
-	c.every(max(cfg.DropAfter/4, 50*time.Millisecond), c.mover.DropUnheld)
+	c.n.every(stallTick, func() { c.checkStall() }) // the stall watchdog
+	c.n.every(cfg.AntiEntropyInterval, func() { c.mover.AntiEntropy() })
+	c.n.every(max(cfg.DropAfter/4, 50*time.Millisecond), c.mover.DropUnheld)
 	if c.repl.Enabled() {
-		c.every(cfg.ReadLease/4, func() { c.repl.Ask(c.life) })
-		c.every(replica.TouchEvery, func() { c.repl.FlushTouches(c.life) })
+		c.n.every(cfg.ReadLease/4, func() { c.repl.Ask(c.life) })
+		c.n.every(replica.TouchEvery, func() { c.repl.FlushTouches(c.life) })
 	}
 	return c, nil
 }
@@ -149,7 +145,7 @@ func (c *cluster) membershipChanged() {
 
 // viewLoop rebuilds the ring after membership changes, coalescing bursts of events.
 func (c *cluster) viewLoop() {
-	defer c.wg.Done()
+	defer c.n.wg.Done()
 	for {
 		select {
 		case <-c.life.Done():
@@ -175,15 +171,8 @@ func (c *cluster) installView() {
 	if c.ml != nil { // nil for the view installed before gossip starts
 		peers = c.ml.Members()
 	}
-	members := make(map[string]membership.Member, len(peers)+1)
-	for _, m := range peers {
-		members[m.Name] = m
-	}
-	if c.leaving.Load() {
-		delete(members, c.cfg.Name)
-	} else {
-		members[c.cfg.Name] = membership.Member{Name: c.cfg.Name, Gossip: c.cfg.Advertise, Repl: c.cfg.ReplAdvertise, RESP: c.cfg.RESPAddr, State: "alive"}
-	}
+	self := membership.Member{Name: c.cfg.Name, Gossip: c.cfg.Advertise, Repl: c.cfg.ReplAdvertise, RESP: c.cfg.RESPAddr}
+	members := view.Members(self, peers, c.leaving.Load())
 	if len(members) == 0 {
 		return
 	}
@@ -198,17 +187,7 @@ func (c *cluster) installView() {
 		return
 	}
 	c.repl.ViewChanged()
-	ch := mover.Change{Self: c.cfg.Name, New: nv.Ring(), Alive: map[string]bool{}, Leaving: c.leaving.Load()}
-	for m := range members {
-		ch.Alive[m] = true
-	}
-	if old != nil {
-		ch.Old, ch.OldMembers = old.Ring(), map[string]bool{}
-		for _, m := range old.Names() {
-			ch.OldMembers[m] = true
-		}
-	}
-	plan := mover.PlanChange(ch)
+	plan := mover.PlanChange(nv.Change(old, c.cfg.Name, c.leaving.Load()))
 	nv.Inherit(old, c.cfg.Name) // still ours: keep waiting on any sync under way
 	for _, p := range plan.Resigned {
 		c.mover.ClearDirty(p)
@@ -236,9 +215,9 @@ func gate(v *view.View, syncs []mover.Sync) []mover.Pull {
 	return pulls
 }
 
+// shutdown closes what the cluster holds, once the node's lifetime has ended and its
+// goroutines have returned.
 func (c *cluster) shutdown() error {
-	c.end()
-	c.wg.Wait()
 	err := c.ml.Shutdown()
 	c.client.Close()
 	c.server.Close()
@@ -269,23 +248,4 @@ func (c *cluster) leave(ctx context.Context) error {
 		c.log.Warn("forwarded commands still running at shutdown", "waited", c.cfg.CommandTimeout)
 	}
 	return nil
-}
-
-// every runs fn every d until the cluster stops. Each background duty gets its own clock, so a
-// slow anti-entropy round cannot delay a drop or a re-join.
-func (c *cluster) every(d time.Duration, fn func()) {
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		t := time.NewTicker(d)
-		defer t.Stop()
-		for {
-			select {
-			case <-c.life.Done():
-				return
-			case <-t.C:
-			}
-			fn()
-		}
-	}()
 }

@@ -15,7 +15,7 @@ import (
 // (runOrdered).
 
 // runGrouped runs the commands at idx as one group if it can, and reports whether it did;
-// when it did not, it changed nothing. via is the node that forwarded them, if any (see carrier).
+// when it did not, it changed nothing. via is the node that forwarded them, if any (see replica.Carrier).
 func (c *cluster) runGrouped(ctx context.Context, cmds []*sessions.Command, idx []int, out []api.Outcome, via string) bool {
 	if len(idx) < 2 {
 		return false
@@ -27,8 +27,8 @@ func (c *cluster) runGrouped(ctx context.Context, cmds []*sessions.Command, idx 
 		if cmd.Kind.IsScatter() || cmd.Kind == sessions.KindRotate {
 			return false
 		}
-		p := v.Ring().PartitionOfSlot(cmd.Slot())
-		if v.Ring().Primary(p) != c.cfg.Name || !v.IsReady(p) {
+		p, primary := v.PrimaryOf(cmd.Slot())
+		if primary != c.cfg.Name || !v.IsReady(p) {
 			return false // another's, or being handed over: execute waits for it, command by command
 		}
 		ps[j] = p

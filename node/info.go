@@ -15,7 +15,7 @@ func (n *Node) ClusterView() *api.ClusterView {
 	cv := &api.ClusterView{
 		Self: c.cfg.Name, Replicas: c.cfg.Replicas, WriteAcks: c.cfg.WriteAcks.String(),
 		SyncsInProgress: c.mover.InProgress(), LastSyncMs: c.mover.LastSyncMs(), Repairs: c.mover.Repairs(),
-		LeasesHeld: c.leasesHeld(),
+		LeasesHeld: c.repl.LeasesHeld(v.Version(), v.Names()),
 	}
 	cv.Partitions, cv.Members = v.Report(c.cfg.Name, view.Health{Replicas: c.cfg.Replicas, Dirty: c.mover.Dirty, Pulling: c.mover.Pulling})
 	return cv

@@ -15,7 +15,7 @@ import (
 // nothing but their own copies' acknowledgements: reads, and writes to a partition this node
 // is primary of. A write runs on the store and sends its copies there, at once and in the
 // order its frames came. If no acknowledgement it needs is missing (the node that forwarded
-// it is a backup and needs no copy, via.go, and no other backup holds a read lease), it is
+// it is a backup and needs no copy, replica.Carrier, and no other backup holds a read lease), it is
 // answered there too. Otherwise its answer is deferred (replication.Deferred): whichever
 // goroutine takes in the last acknowledgement it needs, or sees a lease or the deadline run
 // out, sends it. No goroutine waits for it, so a forwarded write costs no hand-off to a

@@ -22,7 +22,7 @@ func waitLeases(t testing.TB, nodes []*testNode) {
 	t.Helper()
 	eventually(t, 30*time.Second, "read leases", func() bool {
 		for _, tn := range nodes {
-			if tn.n.cluster.leasesHeld() != len(nodes)-1 {
+			if tn.n.ClusterView().LeasesHeld != len(nodes)-1 {
 				return false
 			}
 		}
@@ -269,7 +269,7 @@ func TestAnUnreadableCopyDropsTheLeases(t *testing.T) {
 	if _, err := h.ServeCall(context.Background(), wire.Apply, msgpack.NewDecoder(bytes.NewReader(garbage))); err == nil {
 		t.Fatal("a malformed copy was accepted")
 	}
-	if n := b.n.cluster.leasesHeld(); n != 0 {
+	if n := b.n.ClusterView().LeasesHeld; n != 0 {
 		t.Fatalf("still holding %d leases after failing to apply a copy", n)
 	}
 	// A grant already on its way (queued behind the copy that failed) does not restore one.

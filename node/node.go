@@ -67,8 +67,7 @@ func Create(cfg Config) (*Node, error) {
 		}
 		n.cluster = c
 	}
-	n.wg.Add(1)
-	go n.sweepLoop()
+	n.every(cfg.SweepInterval, n.sweep)
 	return n, nil
 }
 
@@ -97,27 +96,37 @@ func (n *Node) Do(ctx context.Context, cmd *sessions.Command) (sessions.Result, 
 	return n.store.Do(cmd)
 }
 
-func (n *Node) sweepLoop() {
-	defer n.wg.Done()
-	t := time.NewTicker(n.cfg.SweepInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-n.life.Done():
-			return
-		case <-t.C:
-		}
-		var primaryFor sessions.SweepFunc
-		if n.cluster != nil {
-			primaryFor = n.cluster.isPrimaryForSlot
-		}
-		// 256 shards, a tenth per tick.
-		expired, ops := n.store.Sweep(26, primaryFor)
-		n.stats.Expired.Add(uint64(expired))
-		if len(ops) > 0 && n.cluster != nil {
-			n.cluster.replicateBackground(ops)
-		}
+// sweep ends a tenth of the store's idle and expired sessions (256 shards, 26 a tick); in a
+// cluster, only those of partitions this node is primary of, whose ends it replicates.
+func (n *Node) sweep() {
+	var primaryFor sessions.SweepFunc
+	if n.cluster != nil {
+		primaryFor = n.cluster.isPrimaryForSlot
 	}
+	expired, ops := n.store.Sweep(26, primaryFor)
+	n.stats.Expired.Add(uint64(expired))
+	if len(ops) > 0 && n.cluster != nil {
+		n.cluster.replicateBackground(ops)
+	}
+}
+
+// every runs fn every d until the node stops. Each background duty gets its own clock, so a
+// slow anti-entropy round cannot delay a drop or a re-join.
+func (n *Node) every(d time.Duration, fn func()) {
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		t := time.NewTicker(d)
+		defer t.Stop()
+		for {
+			select {
+			case <-n.life.Done():
+				return
+			case <-t.C:
+			}
+			fn()
+		}
+	}()
 }
 
 // Shutdown stops the node at once, without handing anything off (see Leave for that).
@@ -125,10 +134,10 @@ func (n *Node) Shutdown() error {
 	var err error
 	n.shutOnce.Do(func() {
 		n.end()
+		n.wg.Wait()
 		if n.cluster != nil {
 			err = n.cluster.shutdown()
 		}
-		n.wg.Wait()
 	})
 	return err
 }

@@ -35,8 +35,8 @@ func (c *cluster) readNow(ctx context.Context, cmd *sessions.Command, now time.T
 		return o, true
 	}
 	v := c.views.Load()
-	p := v.Ring().PartitionOfSlot(cmd.Slot())
-	o.Result, ok = c.copyRead(v, p, v.Ring().Primary(p), cmd, now)
+	p, primary := v.PrimaryOf(cmd.Slot())
+	o.Result, ok = c.copyRead(v, p, primary, cmd, now)
 	return o, ok
 }
 
@@ -59,8 +59,8 @@ func (c *cluster) runsNowIn(v *view.View, cmd *sessions.Command, now time.Time) 
 	if cmd.Kind.IsScatter() || now.Sub(v.Since()) < repairWindow {
 		return 0, false
 	}
-	p := v.Ring().PartitionOfSlot(cmd.Slot())
-	if v.Ring().Primary(p) != c.cfg.Name {
+	p, primary := v.PrimaryOf(cmd.Slot())
+	if primary != c.cfg.Name {
 		return 0, false
 	}
 	select {
@@ -92,16 +92,4 @@ func (c *cluster) copyRead(v *view.View, p int, primary string, cmd *sessions.Co
 // copyReadable reports whether cmd may be tried on this node's copy of partition p.
 func (c *cluster) copyReadable(v *view.View, p int, primary string, cmd *sessions.Command, now time.Time) bool {
 	return cmd.Kind.Traits().CopyRead && c.repl.Readable(v, p, primary, now)
-}
-
-// leasesHeld is the number of primaries whose leases this node holds now, for INFO.
-func (c *cluster) leasesHeld() int {
-	v := c.views.Load()
-	n := 0
-	for _, name := range v.Names() {
-		if c.repl.Holds(name, v.Ring().Version()) {
-			n++
-		}
-	}
-	return n
 }

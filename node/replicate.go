@@ -26,12 +26,7 @@ func (c *cluster) newReplicator() *replica.Replicator {
 // shutdown.
 func (c *cluster) replicateBackground(ops []sessions.Op) {
 	v := c.views.Load()
-	byPart := map[int][]sessions.Op{}
-	for _, op := range ops {
-		p := v.Ring().PartitionOfSlot(op.Slot())
-		byPart[p] = append(byPart[p], op)
-	}
-	for p, ops := range byPart {
+	for p, ops := range v.ByPartition(ops) {
 		go c.repl.Replicate(c.life, v, p, ops, "")
 	}
 }

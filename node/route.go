@@ -36,7 +36,7 @@ func (c *cluster) do(ctx context.Context, cmd *sessions.Command) (sessions.Resul
 
 // route runs cmd on its partition's primary: here, or by forwarding. hops and via say how it
 // came here: hops forwards so far, via the node that took it from the client, when that node
-// forwarded it straight here (see carrier).
+// forwarded it straight here (see replica.Carrier).
 func (c *cluster) route(ctx context.Context, cmd *sessions.Command, hops int, via string) (sessions.Result, error) {
 	return c.routeAfter(ctx, cmd, hops, via, "")
 }
@@ -47,8 +47,7 @@ func (c *cluster) routeAfter(ctx context.Context, cmd *sessions.Command, hops in
 	slot := cmd.Slot()
 	for {
 		v := c.views.Load()
-		p := v.Ring().PartitionOfSlot(slot)
-		primary := v.Ring().Primary(p)
+		p, primary := v.PrimaryOf(slot)
 		var res sessions.Result
 		var err error
 		if primary == c.cfg.Name {
@@ -110,7 +109,7 @@ func (c *cluster) waitNewView(ctx context.Context, v *view.View) bool {
 }
 
 // execute runs cmd here as primary of partition p and replicates what it changed. When via
-// is a backup of p, the result keeps its ops for via to apply (see carrier); otherwise it has none.
+// is a backup of p, the result keeps its ops for via to apply (see replica.Carrier); otherwise it has none.
 func (c *cluster) execute(ctx context.Context, v *view.View, p int, cmd *sessions.Command, via string) (sessions.Result, error) {
 	if c.checkStall() {
 		// Frozen until a moment ago: others may have served this partition meanwhile.
@@ -168,11 +167,12 @@ func (c *cluster) runStore(ctx context.Context, v *view.View, p int, cmd *sessio
 // isPrimaryForSlot tells the expiry sweep whether this node may end idle sessions of a slot.
 func (c *cluster) isPrimaryForSlot(slot int) bool {
 	v := c.views.Load()
-	return v.Ring().Primary(v.Ring().PartitionOfSlot(slot)) == c.cfg.Name
+	_, primary := v.PrimaryOf(slot)
+	return primary == c.cfg.Name
 }
 
 // forward runs cmd on primary, at addr. From the node that took it from the client (hops 1)
-// it goes with this node's name, so that a write comes back with its ops (see carrier).
+// it goes with this node's name, so that a write comes back with its ops (see replica.Carrier).
 func (c *cluster) forward(ctx context.Context, primary, addr string, cmd *sessions.Command, hops int) (sessions.Result, error) {
 	if !cmd.Settle() {
 		return sessions.Result{}, sessions.ErrSignature

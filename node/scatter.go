@@ -14,7 +14,7 @@ func (c *cluster) scatter(ctx context.Context, cmd *sessions.Command) (sessions.
 	v := c.views.Load()
 	byNode := map[string][]uint16{}
 	for slot := 0; slot < sessions.Slots; slot++ {
-		primary := v.Ring().Primary(v.Ring().PartitionOfSlot(slot))
+		_, primary := v.PrimaryOf(slot)
 		byNode[primary] = append(byNode[primary], uint16(slot))
 	}
 	type answer struct {
@@ -70,12 +70,7 @@ func (c *cluster) executeScatter(ctx context.Context, v *view.View, cmd *session
 	if err != nil {
 		return res, err
 	}
-	byPart := map[int][]sessions.Op{}
-	for _, op := range res.Ops {
-		p := v.Ring().PartitionOfSlot(op.Slot())
-		byPart[p] = append(byPart[p], op)
-	}
-	for p, ops := range byPart {
+	for p, ops := range v.ByPartition(res.Ops) {
 		if rerr := c.repl.Replicate(ctx, v, p, ops, ""); rerr != nil {
 			return sessions.Result{}, rerr
 		}

@@ -196,6 +196,17 @@ func (r *Replicator) holdsAt(primary string, version uint64, now int64) bool {
 	return h != nil && h.version == version && now < h.until
 }
 
+// LeasesHeld is how many of primaries this node holds a lease from now, for the view version.
+func (r *Replicator) LeasesHeld(version uint64, primaries []string) int {
+	n := 0
+	for _, p := range primaries {
+		if r.Holds(p, version) {
+			n++
+		}
+	}
+	return n
+}
+
 // Held is a snapshot of what this node holds from each primary it asked, for INFO and tests.
 func (r *Replicator) Held() map[string]Held {
 	r.mu.RLock()

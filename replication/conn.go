@@ -44,7 +44,7 @@ const maxBacklog = 96 << 20
 // A sender writes only what the socket takes at once (over TCP on Linux; elsewhere it
 // waits as net.Conn does). When the socket is full, a goroutine takes over the rest and
 // waits for room, and the sender goes on: a node that sends a copy to a stalled peer from a
-// connection's reader (inline.go in package node) must not stall that connection too.
+// connection's reader (a node's ServeInline) must not stall that connection too.
 type conn struct {
 	c          net.Conn
 	rd         io.Reader // c's socket read and written without the scheduler's syscall hooks

@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/sessiongate/sessiongate/membership"
+	"github.com/sessiongate/sessiongate/mover"
 	"github.com/sessiongate/sessiongate/ring"
+	"github.com/sessiongate/sessiongate/sessions"
 )
 
 // View is one membership view. It satisfies mover.View and replica.View.
@@ -22,6 +24,37 @@ type View struct {
 }
 
 var closed = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// Members is the member table of a view: peers as gossip sees them, and self, alive, unless
+// it is leaving (then it routes as if it were gone).
+func Members(self membership.Member, peers []membership.Member, leaving bool) map[string]membership.Member {
+	members := make(map[string]membership.Member, len(peers)+1)
+	for _, m := range peers {
+		members[m.Name] = m
+	}
+	delete(members, self.Name)
+	if !leaving {
+		self.State = "alive"
+		members[self.Name] = self
+	}
+	return members
+}
+
+// Change is the change from old (nil for the first view) to v, as self sees it, for
+// mover.PlanChange: every member of v may be pulled from.
+func (v *View) Change(old *View, self string, leaving bool) mover.Change {
+	ch := mover.Change{Self: self, New: v.ring, Alive: map[string]bool{}, Leaving: leaving}
+	for m := range v.members {
+		ch.Alive[m] = true
+	}
+	if old != nil {
+		ch.Old, ch.OldMembers = old.ring, map[string]bool{}
+		for m := range old.members {
+			ch.OldMembers[m] = true
+		}
+	}
+	return ch
+}
 
 // Build makes the ring of members (keyed by name) and the view over it, every partition
 // ready.
@@ -96,6 +129,12 @@ func (v *View) Partitions() int { return v.ring.Partitions() }
 // Replicas is partition p's replica set, primary first.
 func (v *View) Replicas(p int) []string { return v.ring.Replicas(p) }
 
+// PrimaryOf is the partition of slot and its primary.
+func (v *View) PrimaryOf(slot int) (p int, primary string) {
+	p = v.ring.PartitionOfSlot(slot)
+	return p, v.ring.Primary(p)
+}
+
 // Addr is a member's replication address; ok is false for a non-member.
 func (v *View) Addr(member string) (addr string, ok bool) {
 	m, ok := v.members[member]
@@ -113,6 +152,16 @@ func (v *View) Names() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// ByPartition groups ops by the partition of their slot, in order within each.
+func (v *View) ByPartition(ops []sessions.Op) map[int][]sessions.Op {
+	by := map[int][]sessions.Op{}
+	for _, op := range ops {
+		p := v.ring.PartitionOfSlot(op.Slot())
+		by[p] = append(by[p], op)
+	}
+	return by
 }
 
 // Ready is closed once the node may serve partition p as its primary.

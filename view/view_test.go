@@ -1,11 +1,13 @@
 package view
 
 import (
+	"crypto/rand"
 	"testing"
 	"time"
 
 	"github.com/sessiongate/sessiongate/membership"
 	"github.com/sessiongate/sessiongate/ring"
+	"github.com/sessiongate/sessiongate/sessions"
 )
 
 func members(names ...string) map[string]membership.Member {
@@ -114,5 +116,46 @@ func TestReport(t *testing.T) {
 	}
 	if primaries != 16 || held != 32 {
 		t.Fatalf("members count %d primaries and %d copies, want 16 and 32", primaries, held)
+	}
+}
+
+// Self is alive in its own view whatever gossip says of it, and absent once leaving.
+func TestMembersPutsSelfAliveOrAway(t *testing.T) {
+	self := membership.Member{Name: "a", Repl: "a:1"}
+	peers := []membership.Member{{Name: "a", State: "suspect"}, {Name: "b", State: "suspect"}}
+	m := Members(self, peers, false)
+	if len(m) != 2 || m["a"].State != "alive" || m["a"].Repl != "a:1" || m["b"].State != "suspect" {
+		t.Fatalf("Members = %+v", m)
+	}
+	if m := Members(self, peers, true); len(m) != 1 || m["b"].Name != "b" {
+		t.Fatalf("Members while leaving = %+v", m)
+	}
+}
+
+func TestChangeNamesBothSides(t *testing.T) {
+	old, next := build(t, "a", "b"), build(t, "a", "b", "c")
+	ch := next.Change(old, "a", false)
+	if ch.Old != old.Ring() || ch.New != next.Ring() || ch.Self != "a" || ch.Leaving ||
+		len(ch.OldMembers) != 2 || !ch.OldMembers["b"] || len(ch.Alive) != 3 || !ch.Alive["c"] {
+		t.Fatalf("Change = %+v", ch)
+	}
+	if first := old.Change(nil, "a", true); first.Old != nil || first.OldMembers != nil || !first.Leaving {
+		t.Fatalf("first Change = %+v", first)
+	}
+}
+
+func TestByPartition(t *testing.T) {
+	v := build(t, "a")
+	var ops []sessions.Op
+	for _, slot := range []int{1, 17, 2, 33} { // 16 partitions: 1, 17 and 33 share one
+		id, err := sessions.NewID(rand.Reader, slot)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ops = append(ops, sessions.Op{ID: id})
+	}
+	by := v.ByPartition(ops)
+	if len(by) != 2 || len(by[1]) != 3 || len(by[2]) != 1 || by[1][1].ID != ops[1].ID {
+		t.Fatalf("ByPartition = %v", by)
 	}
 }
