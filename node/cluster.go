@@ -104,7 +104,7 @@ func newCluster(n *Node, cfg ClusterConfig) (*cluster, error) {
 	c.joined.Store(len(cfg.Join) == 0)
 	c.n.wg.Add(1)
 	go c.viewLoop()
-	c.watch.Check()                               // starting up is no stall: note it before the watch begins
+	c.watch.Check()                                 // starting up is no stall: note it before the watch begins
 	c.n.every(stallTick, func() { c.checkStall() }) // the stall watchdog
 	c.n.every(cfg.AntiEntropyInterval, func() { c.mover.AntiEntropy() })
 	c.n.every(max(cfg.DropAfter/4, 50*time.Millisecond), c.mover.DropUnheld)
