@@ -62,9 +62,11 @@ func (c *cluster) startGroup(ctx context.Context, v *view.View, cmds []*sessions
 			continue
 		}
 		res, err := c.runStore(ctx, v, p, cmds[i])
-		if !g.Add(i, p, res, err, replica.Carrier(v, p, c.cfg.Name, via)) {
+		if len(res.Ops) == 0 { // wrote nothing: its outcome is final
 			out[i].Result, out[i].Err = res, err
+			continue
 		}
+		g.Add(i, p, res, err, replica.Carrier(v, p, c.cfg.Name, via))
 	}
 	if len(idx) > 1 && g.Writes() > 0 { // a lone forwarded write (inlineOne) is no group
 		c.n.stats.Grouped.Add(uint64(g.Writes()))
