@@ -38,8 +38,8 @@ if [ "${CHAOS_BUILD:-1}" = 0 ]; then
   CGO_ENABLED=0 go build -trimpath -o bin/ ./integration/chaos
 else
   echo "== build (static binaries, then the image FROM scratch)"
-  CGO_ENABLED=0 go build -trimpath -o bin/ ./cmd/sessiongated ./integration/chaos/healthcheck ./integration/chaos
-  docker build -q -t "$SESSIONGATE_IMAGE" . >/dev/null
+  CGO_ENABLED=0 go build -trimpath -o bin/ ./integration/chaos
+  make -s image >/dev/null
 fi
 
 teardown() {

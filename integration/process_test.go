@@ -84,16 +84,27 @@ func newCluster(t *testing.T) *cluster {
 	return c
 }
 
+// start launches node i (the first one started is every later one's seed) and waits until
+// it answers.
 func (c *cluster) start(i int, extra ...string) *proc {
+	c.t.Helper()
+	if c.seed == "" {
+		c.seed = fmt.Sprintf("127.0.0.%d:%d", 10+i, c.port+1)
+	}
+	p := c.launch(i, extra...)
+	c.waitUp([]*proc{p}, 30*time.Second)
+	return p
+}
+
+// launch starts node i, joining c.seed, without waiting for it to answer: a node that loaded
+// data waits for a peer before it serves, so a whole cluster must be started at once.
+func (c *cluster) launch(i int, extra ...string) *proc {
 	c.t.Helper()
 	ip := fmt.Sprintf("127.0.0.%d", 10+i)
 	p := &proc{
 		name: fmt.Sprintf("n%d", i), ip: ip,
 		resp: fmt.Sprintf("%s:%d", ip, c.port),
 		goss: fmt.Sprintf("%s:%d", ip, c.port+1),
-	}
-	if c.seed == "" {
-		c.seed = p.goss
 	}
 	logf, err := os.CreateTemp("", p.name+"-*.log")
 	if err != nil {
@@ -109,14 +120,21 @@ func (c *cluster) start(i int, extra ...string) *proc {
 	}
 	p.client = redis.NewClient(&redis.Options{Addr: p.resp, Protocol: 2, MaxRetries: -1, ReadTimeout: 10 * time.Second})
 	c.procs[p.name] = p
-	deadline := time.Now().Add(30 * time.Second)
-	for p.client.Ping(context.Background()).Err() != nil {
-		if time.Now().After(deadline) {
-			c.t.Fatalf("%s did not start; log %s", p.name, logf.Name())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 	return p
+}
+
+// waitUp waits until every given process answers PING.
+func (c *cluster) waitUp(procs []*proc, within time.Duration) {
+	c.t.Helper()
+	deadline := time.Now().Add(within)
+	for _, p := range procs {
+		for p.client.Ping(context.Background()).Err() != nil {
+			if time.Now().After(deadline) {
+				c.t.Fatalf("%s did not answer within %v; log %s", p.name, within, p.log.Name())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
 }
 
 func (p *proc) kill() {

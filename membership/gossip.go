@@ -70,6 +70,8 @@ type meta struct {
 	Partitions int    `msgpack:"p"`
 	// Keys are the ids of the cluster secrets the member holds (secret rotation).
 	Keys [][]byte `msgpack:"k,omitempty"`
+	// Stale is Config.StaleUntil's answer.
+	Stale int64 `msgpack:"s,omitempty"`
 }
 
 // delegate adapts the Membership to memberlist's callbacks.
@@ -77,7 +79,11 @@ type delegate struct{ m *Membership }
 
 func (d delegate) NodeMeta(limit int) []byte {
 	c := d.m.cfg
-	b, _ := msgpack.Marshal(meta{Repl: c.Repl, RESP: c.RESP, Partitions: c.Partitions, Keys: d.m.keyIDs()})
+	md := meta{Repl: c.Repl, RESP: c.RESP, Partitions: c.Partitions, Keys: d.m.keyIDs()}
+	if c.StaleUntil != nil {
+		md.Stale = c.StaleUntil()
+	}
+	b, _ := msgpack.Marshal(md)
 	if len(b) > limit {
 		return nil
 	}
@@ -145,7 +151,7 @@ func (m *Membership) remember(n *memberlist.Node) {
 	m.mu.Lock()
 	m.known[n.Name] = addr
 	m.keysOf[n.Name] = md.Keys
-	p := Member{Name: n.Name, Gossip: addr, Repl: md.Repl, RESP: md.RESP, State: stateName(n.State)}
+	p := Member{Name: n.Name, Gossip: addr, Repl: md.Repl, RESP: md.RESP, State: stateName(n.State), StaleUntil: md.Stale}
 	if ok && m.admit(p) {
 		m.peers[n.Name] = p
 	} else {

@@ -67,6 +67,9 @@ type Config struct {
 	// inside memberlist's callbacks, with memberlist's locks held: it must return at once and
 	// not call back into the Membership.
 	OnChange func()
+	// StaleUntil, if set, is gossiped in the member's metadata: until when (unix ms) its
+	// data counts as older than the tombstone TTL (0: it does not; see node's Join).
+	StaleUntil func() int64
 	// Leaving, if set, reports that the member is on its way out (handing off its work before
 	// Leave): no member is re-joined meanwhile.
 	Leaving func() bool
@@ -84,6 +87,8 @@ type Member struct {
 	Repl   string // replication address
 	RESP   string // client address
 	State  string // alive, suspect, dead or left
+	// StaleUntil is until when (unix ms) the member's data counts as stale; 0 if it never did.
+	StaleUntil int64
 }
 
 // Membership is this node's membership of the cluster.
@@ -171,6 +176,9 @@ func (m *Membership) Join(ctx context.Context) error {
 	}
 	return nil
 }
+
+// UpdateMeta gossips this member's metadata again, once what it says has changed.
+func (m *Membership) UpdateMeta(timeout time.Duration) error { return m.ml.UpdateNode(timeout) }
 
 // Leave tells the others that this member is leaving, waiting up to timeout for the news to
 // spread. Nobody is re-joined after it.

@@ -36,19 +36,34 @@ func (n *Node) DoBatch(ctx context.Context, cmds []*sessions.Command, out []api.
 		return
 	}
 	var now int64
+	wrote := false
 	for i, cmd := range cmds {
 		if i%clockEvery == 0 {
 			now = time.Now().UnixMilli()
 		}
-		if cmd.At != 0 {
-			out[i].Result, out[i].Err = n.store.Do(cmd)
+		if err := n.diskRefuses(cmd); err != nil {
+			out[i].Err = err
 			continue
 		}
-		cmd.At = now
-		out[i].Result, out[i].Err = n.store.Do(cmd)
-		cmd.At = 0 // the caller's command, which it may use again
+		if cmd.At != 0 {
+			out[i].Result, out[i].Err = n.store.Do(cmd)
+		} else {
+			cmd.At = now
+			out[i].Result, out[i].Err = n.store.Do(cmd)
+			cmd.At = 0 // the caller's command, which it may use again
+		}
+		wrote = wrote || len(out[i].Result.Ops) > 0
 	}
 	n.stats.Commands.Add(uint64(len(cmds)))
+	if wrote {
+		if err := n.durable(ctx); err != nil { // one wait for the batch: group commit
+			for i := range out {
+				if len(out[i].Result.Ops) > 0 {
+					out[i] = api.Outcome{Err: err}
+				}
+			}
+		}
+	}
 }
 
 func (c *cluster) doBatch(ctx context.Context, cmds []*sessions.Command, out []api.Outcome) {
@@ -181,8 +196,11 @@ func (c *cluster) sendBatch(ctx context.Context, primary, addr string, cmds []*s
 	resp, err := c.client.ForwardBatch(ctx, addr, &req)
 	if err == nil {
 		for j, i := range idx {
-			c.applyCarried(resp.Results[j].Ops)
-			out[i].Result, out[i].Err = resp.Results[j].Result, resp.Results[j].Err()
+			r := &resp.Results[j]
+			out[i].Result, out[i].Err = r.Result, r.Err()
+			if derr := c.applyCarried(ctx, r.Ops); derr != nil {
+				out[i] = api.Outcome{Err: derr}
+			}
 		}
 		return
 	}

@@ -125,6 +125,10 @@ func (n *Node) Join(ctx context.Context) error {
 	if err := c.ml.Join(ctx); err != nil {
 		return err
 	}
+	if err := c.awaitPeer(ctx); err != nil {
+		return err
+	}
+	c.settleStaleData()
 	// Install the joined view now rather than after viewLoop's coalescing delay: a node
 	// restarted empty would otherwise serve its first commands from its alone view, in
 	// which it is primary of everything and answers "does not exist" for every session.

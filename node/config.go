@@ -31,6 +31,10 @@ type ClusterConfig struct {
 	RESPAddr string
 	// Join lists seed gossip addresses. Seeds not up yet are retried every RejoinInterval.
 	Join []string
+	// RestartWait is how long Join waits for a first peer when the node loaded data from its
+	// data directory: alone it would answer for every partition with only its own copies.
+	// Past it the node serves alone. Default 30s.
+	RestartWait time.Duration
 	// Replicas is the number of copies of each session, capped at the member count. Default 3.
 	Replicas int
 	// Partitions is fixed for the cluster's life; a node with another value cannot join. Default 256.
@@ -134,6 +138,9 @@ func (c *ClusterConfig) setDefaults() error {
 	}
 	if c.RejoinInterval <= 0 {
 		c.RejoinInterval = 5 * time.Second
+	}
+	if c.RestartWait <= 0 {
+		c.RestartWait = 30 * time.Second
 	}
 	if c.AntiEntropyInterval <= 0 {
 		c.AntiEntropyInterval = 10 * time.Second

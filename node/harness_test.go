@@ -95,6 +95,13 @@ func startNodeAt(t testing.TB, port int, name string, seeds []string, opts ...no
 // server already serves, from the view in which it is alone.
 func createNodeAt(t testing.TB, port int, name string, seeds []string, opts ...nodeOpt) *testNode {
 	t.Helper()
+	return createNodeWith(t, Config{}, port, name, seeds, opts...)
+}
+
+// createNodeWith is createNodeAt with base as the node's configuration beyond the cluster's
+// (a store's, a data directory).
+func createNodeWith(t testing.TB, base Config, port int, name string, seeds []string, opts ...nodeOpt) *testNode {
+	t.Helper()
 	tn := &testNode{
 		name:   name,
 		gossip: "127.0.0.1:" + strconv.Itoa(port),
@@ -134,7 +141,8 @@ func createNodeAt(t testing.TB, port int, name string, seeds []string, opts ...n
 	for _, o := range opts {
 		o(&cfg)
 	}
-	n, err := Create(Config{Cluster: &cfg, Logger: testLogger(t).With("test-node", name), SweepInterval: 50 * time.Millisecond})
+	base.Cluster, base.Logger, base.SweepInterval = &cfg, testLogger(t).With("test-node", name), 50*time.Millisecond
+	n, err := Create(base)
 	if err != nil {
 		t.Fatalf("create %s: %v", name, err)
 	}

@@ -16,7 +16,7 @@ func (c *cluster) startGossip() (*membership.Membership, error) {
 		Repl: cfg.ReplAdvertise, RESP: cfg.RESPAddr, Partitions: cfg.Partitions,
 		Join: cfg.Join, RejoinInterval: cfg.RejoinInterval,
 		Keys: cfg.Keys, Transition: cfg.Transition,
-		OnChange: c.membershipChanged, Leaving: c.leaving.Load,
+		OnChange: c.membershipChanged, Leaving: c.leaving.Load, StaleUntil: c.n.staleUntil.Load,
 		Memberlist: cfg.Memberlist, Logger: c.log,
 	}
 	if c.verifying() {

@@ -7,9 +7,11 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sessiongate/sessiongate/api"
+	"github.com/sessiongate/sessiongate/disk"
 	"github.com/sessiongate/sessiongate/sessions"
 )
 
@@ -24,13 +26,21 @@ type Config struct {
 	Cluster *ClusterConfig
 	// Logger receives membership, hand-off and repair events. Default slog.Default().
 	Logger *slog.Logger
+	// Disk, if set, keeps the store in a data directory across restarts (package disk).
+	// Default: memory only.
+	Disk *disk.Config
 }
 
 // Node is one running node.
 type Node struct {
-	cfg   Config
-	log   *slog.Logger
-	store *sessions.Store
+	cfg    Config
+	log    *slog.Logger
+	store  *sessions.Store
+	disk   *disk.Disk // nil: memory only
+	loaded disk.Loaded
+	// staleUntil and deciding: see keepStale.
+	staleUntil atomic.Int64
+	deciding   atomic.Bool
 
 	stats api.Stats
 
@@ -53,16 +63,18 @@ func Create(cfg Config) (*Node, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	n := &Node{
-		cfg:   cfg,
-		log:   cfg.Logger,
-		store: sessions.New(cfg.Store),
+	n := &Node{cfg: cfg, log: cfg.Logger}
+	if err := n.openStore(); err != nil {
+		return nil, err
 	}
 	n.life, n.end = context.WithCancel(context.Background())
 	if cfg.Cluster != nil {
 		c, err := newCluster(n, *cfg.Cluster)
 		if err != nil {
 			n.end()
+			if n.disk != nil {
+				n.disk.Close()
+			}
 			return nil, err
 		}
 		n.cluster = c
@@ -92,8 +104,17 @@ func (n *Node) Do(ctx context.Context, cmd *sessions.Command) (sessions.Result, 
 	if n.cluster != nil {
 		return n.cluster.do(ctx, cmd)
 	}
+	if err := n.diskRefuses(cmd); err != nil {
+		return sessions.Result{}, err
+	}
 	n.stats.Commands.Add(1)
-	return n.store.Do(cmd)
+	res, err := n.store.Do(cmd)
+	if len(res.Ops) > 0 {
+		if derr := n.durable(ctx); derr != nil {
+			return sessions.Result{}, derr
+		}
+	}
+	return res, err
 }
 
 // sweep ends a tenth of the store's idle and expired sessions (256 shards, 26 a tick); in a
@@ -137,6 +158,11 @@ func (n *Node) Shutdown() error {
 		n.wg.Wait()
 		if n.cluster != nil {
 			err = n.cluster.shutdown()
+		}
+		if n.disk != nil {
+			if derr := n.disk.Close(); err == nil {
+				err = derr
+			}
 		}
 	})
 	return err

@@ -1,6 +1,8 @@
 package node
 
 import (
+	"context"
+
 	"github.com/sessiongate/sessiongate/replica"
 	"github.com/sessiongate/sessiongate/sessions"
 )
@@ -17,6 +19,7 @@ func (c *cluster) newReplicator() *replica.Replicator {
 		View:    func() replica.View { return c.views.Load() },
 		Syncing: func() bool { return c.mover.InProgress() > 0 },
 		Dirty:   func(p int) { c.mover.MarkDirty(p) }, // anti-entropy repairs it first
+		Local:   c.n.whenDurable(),
 
 		Replicated: &c.n.stats.Replicated, ReplFailed: &c.n.stats.ReplFailed,
 	})
@@ -31,10 +34,13 @@ func (c *cluster) replicateBackground(ops []sessions.Op) {
 	}
 }
 
-// applyCarried merges the ops a primary returned with a forwarded write's answer.
-func (c *cluster) applyCarried(ops []sessions.Op) {
-	for i := range ops {
-		c.n.store.Apply(&ops[i])
+// applyCarried merges the ops a primary returned with a forwarded write's answer: this
+// node's copy, which the primary counted. It returns once they are durable (see disk.go).
+func (c *cluster) applyCarried(ctx context.Context, ops []sessions.Op) error {
+	if len(ops) == 0 {
+		return nil
 	}
+	c.n.store.ApplyAll(ops)
 	c.n.stats.Carried.Add(uint64(len(ops)))
+	return c.n.durable(ctx)
 }

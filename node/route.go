@@ -146,6 +146,9 @@ func (c *cluster) execute(ctx context.Context, v *view.View, p int, cmd *session
 // runStore runs cmd on the store as primary of p; a miss just after a view change first asks
 // the other replicas, whose writes may still be on their way here.
 func (c *cluster) runStore(ctx context.Context, v *view.View, p int, cmd *sessions.Command) (sessions.Result, error) {
+	if err := c.n.diskRefuses(cmd); err != nil {
+		return sessions.Result{}, err
+	}
 	res, err := c.n.store.Do(cmd)
 	if (errors.Is(err, sessions.ErrNoSession) || errors.Is(err, sessions.ErrNoPayload)) &&
 		cmd.Kind != sessions.KindStart && !cmd.Kind.IsOwnerScoped() &&
@@ -191,6 +194,8 @@ func (c *cluster) forward(ctx context.Context, primary, addr string, cmd *sessio
 		}
 		return sessions.Result{}, api.TryAgainf("forwarding to %s: %v", addr, err)
 	}
-	c.applyCarried(resp.Ops)
+	if err := c.applyCarried(ctx, resp.Ops); err != nil {
+		return sessions.Result{}, err
+	}
 	return resp.Result, resp.Err()
 }

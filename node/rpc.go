@@ -56,12 +56,7 @@ func (h handler) Scatter(ctx context.Context, req *wire.CommandMsg) *wire.Result
 	return wire.Answer(h.c.executeScatter(ctx, h.c.views.Load(), &req.Cmd))
 }
 
-func (h handler) Apply(ops []sessions.Op) {
-	for i := range ops {
-		h.c.n.store.Apply(&ops[i])
-	}
-	h.c.n.stats.Applied.Add(uint64(len(ops)))
-}
+func (h handler) Apply(ops []sessions.Op) (any, error) { return h.c.n.applyCopy(ops) }
 
 // ApplyFailed: a copy this node cannot apply, so it may not answer from its copies.
 func (h handler) ApplyFailed() { h.c.repl.DropAll() }
@@ -117,3 +112,5 @@ func (c *cluster) forwardedCtx(ctx context.Context, deadline int64) (context.Con
 	}
 	return context.WithDeadline(ctx, end)
 }
+
+func (h handler) Sharing() error { return h.c.n.starting() }

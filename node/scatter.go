@@ -65,6 +65,9 @@ func (c *cluster) executeScatter(ctx context.Context, v *view.View, cmd *session
 			return sessions.Result{}, api.TryAgainf("partition %d is still being handed over", p)
 		}
 	}
+	if err := c.n.diskRefuses(cmd); err != nil {
+		return sessions.Result{}, err
+	}
 	res, err := c.n.store.Do(cmd)
 	c.n.stats.Commands.Add(1)
 	if err != nil {

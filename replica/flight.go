@@ -28,6 +28,10 @@ type Flight struct {
 	waits   []partWait
 	results chan copyAck
 	alone   bool // no partition has a backup: no copy to wait for, nor any lease
+	// local is this node's own copy on disk (Config.Local): 0 waiting, 1 durable, -1
+	// failed with localErr; 1 when there is no disk.
+	local    int8
+	localErr error
 
 	mu       sync.Mutex
 	onDone   func() // set by WhenDone: the flight decides itself
@@ -54,7 +58,7 @@ type partWait struct {
 	done    bool
 }
 
-// copyAck is one backup's answer to its copy.
+// copyAck is one backup's answer to its copy; i is localAck for this node's own disk.
 type copyAck struct {
 	i   int
 	err error
@@ -90,15 +94,25 @@ func (r *Replicator) Start(v View, parts []Part) *Flight {
 		}
 	}
 	f.alone = !slices.ContainsFunc(f.waits, func(w partWait) bool { return w.backups > 0 })
-	if len(f.targets) == 0 {
+	f.local = 1
+	if r.cfg.Local != nil {
+		f.local = 0
+	}
+	if len(f.targets) == 0 && f.local == 1 {
 		return f
 	}
-	f.results = make(chan copyAck, len(f.targets))
+	f.results = make(chan copyAck, len(f.targets)+1)
 	for i := range f.targets {
 		r.sendCopy(v, f, i)
 	}
+	if f.local == 0 {
+		r.cfg.Local(func(err error) { f.ack(localAck, err) })
+	}
 	return f
 }
+
+// localAck is the index of this node's own disk in a copyAck.
+const localAck = -1
 
 // Err is part k's outcome: nil, or the retryable error replicating it met. It is set once
 // Wait has returned or WhenDone's continuation runs (or Done reported true).
@@ -160,13 +174,19 @@ func (f *Flight) settle() bool {
 		if w.done {
 			continue
 		}
+		if f.local == -1 {
+			f.errs[k], w.done = f.localErr, true
+			continue
+		}
 		switch q := f.count(w); q.Decide() {
 		case quorum.Failed:
 			f.errs[k] = api.TryAgainf("write reached %d of %d replicas of partition %d; %s needs %d",
 				q.Acked+1, w.backups+1, f.parts[k].P, f.r.cfg.Acks, w.need+1)
 			w.done = true
 		case quorum.OK:
-			w.done = true
+			if w.done = f.local == 1; !w.done {
+				all = false
+			}
 		default:
 			all = false
 		}
@@ -176,6 +196,13 @@ func (f *Flight) settle() bool {
 
 // take notes one backup's answer.
 func (f *Flight) take(a copyAck) {
+	if a.i == localAck {
+		f.local, f.localErr = 1, a.err
+		if a.err != nil {
+			f.local = -1
+		}
+		return
+	}
 	t := f.targets[a.i]
 	if a.err == nil {
 		t.state, t.lease = 1, 0
@@ -229,6 +256,10 @@ func (f *Flight) timedOut() {
 		if w := &f.waits[k]; !w.done {
 			settled = false
 			q := f.count(w)
+			if q.Decide() == quorum.OK { // only this node's disk was still to answer
+				f.errs[k] = api.TryAgainf("partition %d: the write was not on this node's disk before the deadline", f.parts[k].P)
+				continue
+			}
 			f.errs[k] = api.TryAgainf("write reached %d of %d replicas of partition %d before the deadline; %s needs %d",
 				q.Acked+1, w.backups+1, f.parts[k].P, f.r.cfg.Acks, w.need+1)
 		}

@@ -60,6 +60,10 @@ type Config struct {
 	View    func() View // the current view
 	Syncing func() bool // whether a partition sync is under way here
 	Dirty   func(p int) // a backup of partition p missed a copy
+	// Local, if set, calls fn once every change this node's store has taken so far is
+	// durable on its disk, or with why it cannot be (package disk). A write counts this
+	// node's own copy only then.
+	Local func(fn func(error))
 
 	Replicated *atomic.Uint64 // ops sent to backups (a carrier's included)
 	ReplFailed *atomic.Uint64 // op copies a backup did not acknowledge

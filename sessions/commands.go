@@ -11,6 +11,14 @@ import (
 // Past MaxMemory, commands that grow the store are refused with ErrOOM before anything else,
 // as Redis refuses them, and change nothing.
 func (s *Store) Do(cmd *Command) (Result, error) {
+	res, err := s.do(cmd)
+	if s.journal != nil && len(res.Ops) > 0 {
+		s.journal.Ops(res.Ops)
+	}
+	return res, err
+}
+
+func (s *Store) do(cmd *Command) (Result, error) {
 	if s.mem.over() && grows(cmd) {
 		return Result{}, ErrOOM
 	}

@@ -22,6 +22,18 @@ type Config struct {
 	// grow the store with ErrOOM. Apply never refuses: a backup must keep what its primary
 	// acknowledged. 0 means no limit.
 	MaxMemory int64
+	// Journal, if set, hears of every change the store takes (package disk logs them).
+	Journal Journal
+}
+
+// Journal hears of the store's changes, each after it is made and outside the store's
+// locks: the ops of every command that wrote (Do), of every op merged (Apply), of the idle
+// expiries Sweep made, and every slot dropped. Replaying the ops with Apply, and the drops
+// with DropSlot, in the order heard rebuilds the store, but for last-seen times of reads
+// and expiries, which the deadlines the ops carry decide again.
+type Journal interface {
+	Ops(ops []Op)
+	Dropped(slot int)
 }
 
 // numShards is how many locks and maps the store is split into. Slot s lives in shard
@@ -31,6 +43,7 @@ const numShards = 256
 
 // Store holds sessions in shards, each with its own lock: a command touches one shard.
 type Store struct {
+	journal Journal
 	now     func() time.Time
 	tombTTL int64 // ms
 	clock   clock
@@ -66,7 +79,7 @@ func New(cfg Config) *Store {
 	if cfg.TombstoneTTL <= 0 {
 		cfg.TombstoneTTL = 10 * time.Minute
 	}
-	s := &Store{now: cfg.Now, tombTTL: cfg.TombstoneTTL.Milliseconds(), shards: make([]shard, numShards),
+	s := &Store{journal: cfg.Journal, now: cfg.Now, tombTTL: cfg.TombstoneTTL.Milliseconds(), shards: make([]shard, numShards),
 		mem: &usage{limit: max(cfg.MaxMemory, 0)}, maxPayloads: MaxPayloads, maxSteps: MaxUpdateSteps}
 	for i := range s.shards {
 		s.shards[i].mem = s.mem
@@ -75,6 +88,9 @@ func New(cfg Config) *Store {
 }
 
 func (s *Store) nowMs() int64 { return s.now().UnixMilli() }
+
+// TombstoneTTL is how long ended ids are remembered past their last possible deadline.
+func (s *Store) TombstoneTTL() time.Duration { return time.Duration(s.tombTTL) * time.Millisecond }
 
 // nowFor is the time a command runs at: the reading it carries, or the store's clock.
 func (s *Store) nowFor(cmd *Command) int64 {
@@ -159,6 +175,23 @@ const maxHops = 64
 // being absorbed by the old id's tombstone. Payloads and the header keep their versions, so
 // the merge stays idempotent and commutative.
 func (s *Store) Apply(op *Op) {
+	s.apply(op)
+	if s.journal != nil {
+		s.journal.Ops([]Op{*op})
+	}
+}
+
+// ApplyAll is Apply for each of ops, in order.
+func (s *Store) ApplyAll(ops []Op) {
+	for i := range ops {
+		s.apply(&ops[i])
+	}
+	if s.journal != nil && len(ops) > 0 {
+		s.journal.Ops(ops)
+	}
+}
+
+func (s *Store) apply(op *Op) {
 	now := s.nowMs()
 	s.clock.observe(op.HVer)
 	for i := range op.Fields {
@@ -355,6 +388,9 @@ func (s *Store) Sweep(n int, primaryFor SweepFunc) (expired int, ops []Op) {
 			}
 		}
 		sh.mu.Unlock()
+	}
+	if s.journal != nil && len(ops) > 0 {
+		s.journal.Ops(ops)
 	}
 	return expired, ops
 }

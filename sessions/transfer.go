@@ -183,6 +183,14 @@ func (s *Store) Ended(id ID) bool {
 // partition, so that a stale copy cannot come back if the node later holds it again (it then
 // pulls a fresh copy). It returns how many sessions it dropped.
 func (s *Store) DropSlot(slot int) int {
+	n := s.dropSlot(slot)
+	if s.journal != nil {
+		s.journal.Dropped(slot)
+	}
+	return n
+}
+
+func (s *Store) dropSlot(slot int) int {
 	sh := s.shard(slot)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
@@ -201,4 +209,21 @@ func (s *Store) DropSlot(slot int) int {
 		}
 	}
 	return len(doomed)
+}
+
+// SeenBy counts every live session as seen at t (unix ms) at the latest: reads move a
+// session's last-seen time without an op, so a store rebuilt from ops (a data directory
+// after a restart) takes t, when its node last ran, for the last read of each. An idle
+// timeout then counts from t at the earliest, never from an older write.
+func (s *Store) SeenBy(t int64) {
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		sh.live.each(func(r *record) {
+			if r.idle > 0 && r.lastSeen < t {
+				r.lastSeen = t
+			}
+		})
+		sh.mu.Unlock()
+	}
 }

@@ -67,7 +67,7 @@ func (c Client) Fetch(ctx context.Context, addr string, id sessions.ID) ([]sessi
 }
 
 // Err is the error a command's answer carries, or nil: a store error with its code and
-// limit, or a cluster condition with its text.
+// limit, or a cluster condition with its text (retryable, as every condition of a node is).
 func (m *ResultMsg) Err() error {
 	switch {
 	case m.Code != 0:
@@ -84,13 +84,13 @@ func Answer(res sessions.Result, err error) *ResultMsg {
 	m := &ResultMsg{Result: res, Ops: res.Ops}
 	m.Result.Ops = nil
 	var se *sessions.Error
-	var ta *api.TryAgain
+	var re interface{ RESPError() string }
 	switch {
 	case err == nil:
 	case errors.As(err, &se):
 		m.Code, m.Max = se.Code, se.Max
-	case errors.As(err, &ta):
-		m.Msg = ta.Msg
+	case errors.As(err, &re):
+		m.Msg = re.RESPError() // TRYAGAIN ..., MISCONF ...
 	default:
 		m.Msg = "TRYAGAIN " + err.Error()
 	}

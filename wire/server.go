@@ -24,8 +24,9 @@ type Handler interface {
 	ForwardBatchInline(ctx context.Context, req *BatchMsg) (resp any, ok bool)
 	// Scatter runs a tenant-wide command over the slots it names.
 	Scatter(ctx context.Context, req *CommandMsg) *ResultMsg
-	// Apply merges ops, in order, on the connection's reader.
-	Apply(ops []sessions.Op)
+	// Apply merges ops, in order, on the connection's reader. Its answer is nil, or a
+	// replication.Deferred that gives it once the ops are on disk; an error refuses them.
+	Apply(ops []sessions.Op) (any, error)
 	// ApplyFailed is told when a copy to apply could not be read.
 	ApplyFailed()
 	// LeaseAsk grants a backup a read lease, if it may have one.
@@ -33,6 +34,8 @@ type Handler interface {
 	// LeaseGrant takes a primary's grant, on the connection's reader, after every copy sent
 	// before it.
 	LeaseGrant(req *LeaseMsg)
+	// Sharing returns why the node's copies may not be read yet (Pull, Fetch, Digest), or nil.
+	Sharing() error
 }
 
 // Store is what Serve reads and changes for the calls that only touch the local store.
@@ -70,33 +73,11 @@ func (sv server) ServeCall(ctx context.Context, m replication.Method, dec *msgpa
 			return nil, err
 		}
 		return sv.h.ForwardBatch(ctx, &req), nil
-	case Pull:
-		var req PullMsg
-		if err := dec.Decode(&req); err != nil {
+	case Pull, Fetch, Digest:
+		if err := sv.h.Sharing(); err != nil {
 			return nil, err
 		}
-		if req.Slot < 0 || req.Slot >= sessions.Slots {
-			return nil, fmt.Errorf("slot %d out of range", req.Slot)
-		}
-		var resp OpsMsg
-		sv.s.SlotOps(req.Slot, func(op *sessions.Op) { resp.Ops = append(resp.Ops, *op) })
-		return &resp, nil
-	case Fetch:
-		var req FetchMsg
-		if err := dec.Decode(&req); err != nil {
-			return nil, err
-		}
-		return &OpsMsg{Ops: sv.s.ExportChain(req.ID)}, nil
-	case Digest:
-		var req DigestMsg
-		if err := dec.Decode(&req); err != nil {
-			return nil, err
-		}
-		slots := make([]int, len(req.Slots))
-		for i, s := range req.Slots {
-			slots[i] = int(s)
-		}
-		return &DigestMsg{Digests: sv.s.SlotDigests(slots)}, nil
+		return sv.serveCopies(m, dec)
 	case LeaseAsk:
 		var req LeaseMsg
 		if err := dec.Decode(&req); err != nil {
@@ -119,8 +100,8 @@ func (sv server) ServeInline(ctx context.Context, m replication.Method, dec *msg
 			sv.h.ApplyFailed()
 			return nil, true, err
 		}
-		sv.h.Apply(req.Ops)
-		return nil, true, nil
+		resp, err := sv.h.Apply(req.Ops)
+		return resp, true, err
 	case LeaseGrant:
 		var req LeaseMsg
 		if err := dec.Decode(&req); err != nil {
@@ -156,4 +137,38 @@ func (sv server) ServeInline(ctx context.Context, m replication.Method, dec *msg
 		return resp, ok, nil
 	}
 	return nil, false, nil
+}
+
+// serveCopies answers the calls that read this node's copies.
+func (sv server) serveCopies(m replication.Method, dec *msgpack.Decoder) (any, error) {
+	switch m {
+	case Pull:
+		var req PullMsg
+		if err := dec.Decode(&req); err != nil {
+			return nil, err
+		}
+		if req.Slot < 0 || req.Slot >= sessions.Slots {
+			return nil, fmt.Errorf("slot %d out of range", req.Slot)
+		}
+		var resp OpsMsg
+		sv.s.SlotOps(req.Slot, func(op *sessions.Op) { resp.Ops = append(resp.Ops, *op) })
+		return &resp, nil
+	case Fetch:
+		var req FetchMsg
+		if err := dec.Decode(&req); err != nil {
+			return nil, err
+		}
+		return &OpsMsg{Ops: sv.s.ExportChain(req.ID)}, nil
+	case Digest:
+		var req DigestMsg
+		if err := dec.Decode(&req); err != nil {
+			return nil, err
+		}
+		slots := make([]int, len(req.Slots))
+		for i, s := range req.Slots {
+			slots[i] = int(s)
+		}
+		return &DigestMsg{Digests: sv.s.SlotDigests(slots)}, nil
+	}
+	return nil, fmt.Errorf("unknown method %d", m)
 }

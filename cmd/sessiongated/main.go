@@ -45,6 +45,8 @@ type options struct {
 	rest restFlags
 	// tls holds the flags of TLS towards clients (tls_flags.go).
 	tls clientTLS
+	// data holds the data directory's flags (data_flags.go).
+	data dataFlags
 }
 
 func main() {
@@ -65,6 +67,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.maxClients, "maxclients", 10000, "maximum client connections")
 	fs.DurationVar(&o.idleTimeout, "timeout", 5*time.Minute, "close client connections idle this long (0: never)")
 	fs.DurationVar(&o.tombstoneTTL, "tombstone-ttl", 10*time.Minute, "how long ended ids are remembered past their deadline")
+	o.data.register(fs)
 	fs.Var(&o.maxMemory, "maxmemory", "used memory past which writes that grow the store get -OOM, as 100mb or 2gb (0: no limit)")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&o.httpAddr, "http-addr", "", "HTTP address for the REST API, /metrics, /healthz, /readyz and the status page (empty: off)")
@@ -156,6 +159,9 @@ func run(args []string, stderr io.Writer) error {
 	}
 
 	ncfg := node.Config{Store: sessions.Config{TombstoneTTL: o.tombstoneTTL, MaxMemory: int64(o.maxMemory)}, Logger: log}
+	if ncfg.Disk, err = o.data.config(); err != nil {
+		return err
+	}
 	if o.clusterAddr != "" {
 		acks, err := quorum.ParseAcks(o.writeAcks)
 		if err != nil {

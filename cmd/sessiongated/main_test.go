@@ -42,6 +42,8 @@ func TestBadConfigurationIsRefused(t *testing.T) {
 		{"--cluster-addr", "127.0.0.1:0", "--gossip-key", "short"},
 		{"--cluster-addr", "127.0.0.1:0", "--gossip-profile", "wan"},
 		{"--log-level", "loud"},
+		{"--fsync", "sometimes"},
+		{"--data-dir", "/proc/no-such-place/data"},
 		{"--http-addr", "127.0.0.1:0", "--http-apps", "novalue"},
 		{"extra"},
 	} {

@@ -68,6 +68,7 @@ type container struct {
 	ip      string   // its fixed address there
 	aliases []string // its DNS names there
 	addr    string   // the RESP port as published on the host
+	data    bool     // it keeps a data directory (SESSIONGATE_DATA_DIR is set)
 }
 
 // containers lists the project's services with their containers, sorted by service name.
@@ -107,7 +108,10 @@ func (d *docker) containers(ctx context.Context) ([]container, error) {
 
 // inspectJSON is the part of `docker inspect` we read.
 type inspectJSON struct {
-	ID    string `json:"Id"`
+	ID     string `json:"Id"`
+	Config struct {
+		Env []string
+	}
 	State struct {
 		Running, Paused bool
 	}
@@ -134,6 +138,11 @@ func parseInspect(raw []byte) (container, error) {
 	}
 	in := all[0]
 	c := container{id: in.ID}
+	for _, e := range in.Config.Env {
+		if v, ok := strings.CutPrefix(e, "SESSIONGATE_DATA_DIR="); ok && v != "" {
+			c.data = true
+		}
+	}
 	if len(in.NetworkSettings.Networks) != 1 {
 		return c, fmt.Errorf("container is on %d networks, want 1", len(in.NetworkSettings.Networks))
 	}

@@ -21,8 +21,12 @@ func TestParseInspect(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.id != "5b1be6d138a3f00d" || c.network != "sgchaos_sessiongate" || c.ip != "10.213.57.13" ||
-		c.addr != "127.0.0.1:6383" || len(c.aliases) != 2 {
+		c.addr != "127.0.0.1:6383" || len(c.aliases) != 2 || c.data {
 		t.Fatalf("parsed %+v", c)
+	}
+	withData := strings.Replace(inspectOK, `"State"`, `"Config": {"Env": ["PATH=/", "SESSIONGATE_DATA_DIR=/data"]}, "State"`, 1)
+	if c, err := parseInspect([]byte(withData)); err != nil || !c.data {
+		t.Fatalf("a node with SESSIONGATE_DATA_DIR: data %v, %v", c.data, err)
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -41,6 +42,9 @@ type Config struct {
 	Rate    float64
 	// Faults are the fault types to inject (default all).
 	Faults []string
+	// DataFaults adds the faults only a cluster with data directories survives (kill-all)
+	// when every node has one: set when Faults was not given.
+	DataFaults bool
 	// Warmup is the quiet time before the first fault, Quiet the time between faults
 	// (defaults 10s and 5s).
 	Warmup, Quiet time.Duration
@@ -72,7 +76,7 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.StringVar(&c.Project, "project", "", "the compose project name (empty: compose's default)")
 	fs.IntVar(&c.Clients, "clients", 16, "concurrent clients")
 	fs.Float64Var(&c.Rate, "rate", 400, "operations per second, all clients together")
-	fs.StringVar(&faults, "faults", strings.Join(faultKinds, ","), "fault types to inject")
+	fs.StringVar(&faults, "faults", "", "fault types to inject (default: all; "+killAll+" only when every node keeps a data directory)")
 	fs.DurationVar(&c.Warmup, "warmup", 10*time.Second, "quiet time before the first fault")
 	fs.DurationVar(&c.Quiet, "quiet", 5*time.Second, "quiet time between faults")
 	fs.DurationVar(&c.ConvergeTimeout, "converge-timeout", 2*time.Minute, "how long to wait for convergence after a fault")
@@ -82,6 +86,10 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	fs.StringVar(&c.History, "history", "", "write every fault and operation to this file (JSON lines)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	if faults == "" {
+		c.DataFaults = true
+		faults = strings.Join(slices.DeleteFunc(slices.Clone(faultKinds), func(k string) bool { return k == killAll }), ",")
 	}
 	for _, f := range strings.Split(faults, ",") {
 		if f = strings.TrimSpace(f); f == "" {

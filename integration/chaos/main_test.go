@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +14,8 @@ func TestParseFlagsDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Duration != 3*time.Minute || c.ComposeFile != "docker-compose.yml" || c.Project != "" ||
-		len(c.Faults) != len(faultKinds) || c.Seed == 0 || c.Settle < time.Minute {
+		len(c.Faults) != len(faultKinds)-1 || slices.Contains(c.Faults, killAll) || !c.DataFaults ||
+		c.Seed == 0 || c.Settle < time.Minute {
 		t.Fatalf("defaults %+v", c)
 	}
 }

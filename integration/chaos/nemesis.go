@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"math/rand/v2"
@@ -12,8 +13,12 @@ import (
 // The fault types, in the order the report lists them.
 var faultKinds = []string{
 	"kill", "pause", "isolate", "isolate-two", "rolling-restart",
-	"kill+pause", "kill+isolate", "pause+isolate",
+	"kill+pause", "kill+isolate", "pause+isolate", killAll,
 }
+
+// killAll kills every node at the same moment and starts them again: only a cluster whose
+// nodes keep a data directory survives it, so it runs only against one (or when asked for).
+const killAll = "kill-all"
 
 // Every fault is bounded: it is held for a random time in [holdMin, holdMax].
 const (
@@ -138,6 +143,11 @@ func (n *nemesis) run(ctx context.Context, kind string) (*window, error) {
 		for _, c := range n.pick(2) {
 			add(c, "disconnect", "connect", d.disconnect, d.connect)
 		}
+	case killAll:
+		for i := range n.cs {
+			add(&n.cs[i], "kill", "start", d.kill, d.start)
+		}
+		hold = n.hold(killHoldMin)
 	case "kill+pause", "kill+isolate", "pause+isolate":
 		cs := n.pick(2)
 		for i, part := range splitKind(kind) {
@@ -153,15 +163,7 @@ func (n *nemesis) run(ctx context.Context, kind string) (*window, error) {
 	default:
 		return w, fmt.Errorf("unknown fault %q", kind)
 	}
-	var err error
-	for _, a := range inject {
-		n.log.Printf("nemesis: %s %s", a.name, a.c.service)
-		n.hold1(a.c, true)
-		w.down[a.c.service] = [2]time.Time{time.Now()}
-		if e := a.do(ctx, a.c); e != nil && err == nil {
-			err = e
-		}
-	}
+	err := n.inject(ctx, w, inject, kind == killAll)
 	n.log.Printf("nemesis: holding %s for %v", kind, hold.Round(time.Millisecond))
 	sleep(ctx, hold)
 	hctx, cancel := context.WithTimeout(context.Background(), 3*dockerTimeout)
@@ -185,6 +187,28 @@ func (n *nemesis) run(ctx context.Context, kind string) (*window, error) {
 	}
 	n.converge(hctx, w, w.healed)
 	return w, err
+}
+
+// inject carries out a fault's actions: one after another, or all at once (a power cut).
+func (n *nemesis) inject(ctx context.Context, w *window, inject []action, atOnce bool) error {
+	errs := make([]error, len(inject))
+	var wg sync.WaitGroup
+	for i, a := range inject {
+		n.log.Printf("nemesis: %s %s", a.name, a.c.service)
+		n.hold1(a.c, true)
+		w.down[a.c.service] = [2]time.Time{time.Now()}
+		if !atOnce {
+			errs[i] = a.do(ctx, a.c)
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = a.do(ctx, a.c)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // rolling restarts every node in turn with SIGTERM, waiting for the cluster to converge

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -46,6 +47,15 @@ func runChaos(ctx context.Context, cfg Config, lg *log.Logger, stdout io.Writer)
 	}
 	if h.cs, err = d.containers(ctx); err != nil {
 		return exitSetup, err
+	}
+	data := !slices.ContainsFunc(h.cs, func(c container) bool { return !c.data })
+	switch {
+	case cfg.DataFaults && data:
+		cfg.Faults = append(cfg.Faults, killAll)
+		h.cfg = cfg
+		lg.Printf("chaos: every node keeps a data directory: %s joins the faults", killAll)
+	case slices.Contains(cfg.Faults, killAll) && !data:
+		return exitSetup, errors.New(killAll + " needs every node to keep a data directory (SESSIONGATE_DATA_DIR)")
 	}
 	h.connect()
 	defer closeAll(h.work)

@@ -1,0 +1,217 @@
+// Package disk keeps a node's store in a data directory, so that it survives a restart:
+// every change the store takes (its Journal) is appended to a log (package wal), snapshots
+// of the whole store bound the log's length and the time a restart takes, and Open loads the
+// newest snapshot and the log after it back into a fresh store with Apply, the same merge
+// every other path uses.
+//
+// The directory holds:
+//
+//	LOCK                        held while a node uses the directory
+//	snapshot-<segment>          every live session and tombstone when the snapshot began
+//	log/<segment>.wal           the changes since, as they were taken
+//
+// Every file is written with mode 0600 and the directory with 0700: it holds sessions'
+// owners, client addresses, user agents and payloads.
+package disk
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vmihailenco/msgpack/v5"
+
+	"github.com/sessiongate/sessiongate/sessions"
+	"github.com/sessiongate/sessiongate/wal"
+	"github.com/sessiongate/sessiongate/wire"
+)
+
+// Config configures a data directory. Zero fields take the documented defaults.
+type Config struct {
+	// Dir is the data directory; it is created if missing. Required.
+	Dir string
+	// Sync is when a change is durable (wal.Sync). Default wal.SyncAlways.
+	Sync wal.Sync
+	// SnapshotMin is how many bytes the log must grow past the last snapshot before the next
+	// one; the log must also have grown past that snapshot's own size. Default 64 MiB.
+	SnapshotMin int64
+	// Create makes log segment files (tests inject failing ones). Default: wal's.
+	Create func(path string) (wal.File, error)
+	// Logger hears of loads, torn tails, snapshots and failures. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// Loaded is what Open found in the directory.
+type Loaded struct {
+	Snapshot  string        // the snapshot file loaded, "" if none
+	Records   int           // log and snapshot records replayed
+	Sessions  int           // live sessions once loaded
+	LastAlive time.Time     // when the node that wrote the directory last ran; zero if new
+	Cut       *wal.Cut      // a torn tail cut off the log, if any
+	Took      time.Duration // how long loading took
+}
+
+// Disk is an open data directory: the store's Journal.
+type Disk struct {
+	cfg   Config
+	log   *slog.Logger
+	store *sessions.Store
+	wal   *wal.Log
+	lock  *os.File
+
+	loading atomic.Bool
+	// gap is set when a change could not be appended: the log then lacks it, and nothing
+	// counts as durable again until a snapshot (which holds it: the store does) is written.
+	// gapGen counts gaps, so that a snapshot clears only those opened before it began.
+	gap    atomic.Bool
+	gapGen atomic.Uint64
+	gapErr atomic.Pointer[error]
+
+	sinceSnap atomic.Int64 // bytes appended since the last snapshot began
+	snapSize  atomic.Int64
+	snapMu    sync.Mutex // one snapshot at a time
+
+	encoders sync.Pool
+	stop     chan struct{}
+	wg       sync.WaitGroup
+}
+
+// ErrDisk wraps every failure to keep a change on disk: the change was made in memory but is
+// not acknowledged. RESP clients see it as MISCONF, as Redis's failed persistence.
+var ErrDisk = errors.New("data directory")
+
+// diskError is a change that could not be made durable.
+type diskError struct{ err error }
+
+func (e *diskError) Error() string {
+	return "MISCONF the data directory cannot be written: " + e.err.Error()
+}
+func (e *diskError) Unwrap() []error    { return []error{ErrDisk, e.err} }
+func (e *diskError) RESPError() string  { return e.Error() }
+func refused(err error) error           { return &diskError{err} }
+func (d *Disk) logDir() string          { return filepath.Join(d.cfg.Dir, "log") }
+func snapshotName(seg uint64) string    { return fmt.Sprintf("snapshot-%016x", seg) }
+func (d *Disk) path(name string) string { return filepath.Join(d.cfg.Dir, name) }
+
+// Ops logs ops the store took (sessions.Journal).
+func (d *Disk) Ops(ops []sessions.Op) {
+	if d.loading.Load() {
+		return
+	}
+	e := d.encoders.Get().(*encoder)
+	defer d.encoders.Put(e)
+	e.buf.Reset()
+	e.buf.WriteByte(recOps)
+	if err := e.enc.EncodeArrayLen(len(ops)); err != nil {
+		d.lost(err)
+		return
+	}
+	for i := range ops {
+		if err := wire.EncodeOp(e.enc, &ops[i]); err != nil {
+			d.lost(err)
+			return
+		}
+	}
+	d.append(e.buf.Bytes())
+}
+
+// Dropped logs that the store dropped a slot (sessions.Journal).
+func (d *Disk) Dropped(slot int) {
+	if !d.loading.Load() {
+		d.append([]byte{recDrop, byte(slot), byte(slot >> 8)})
+	}
+}
+
+func (d *Disk) append(rec []byte) {
+	if _, err := d.wal.Append(rec); err != nil {
+		d.lost(err)
+		return
+	}
+	d.sinceSnap.Add(int64(len(rec)))
+}
+
+// lost records that a change is missing from the log.
+func (d *Disk) lost(err error) {
+	d.gapErr.Store(&err)
+	d.gapGen.Add(1)
+	if !d.gap.Swap(true) {
+		d.log.Error("data directory: a change could not be logged; writes are refused until a snapshot holds it", "err", err)
+	}
+}
+
+// Err is why changes are not durable now (they are refused), or nil.
+func (d *Disk) Err() error {
+	if d.gap.Load() {
+		return refused(*d.gapErr.Load())
+	}
+	if err := d.wal.Err(); err != nil {
+		return refused(err)
+	}
+	return nil
+}
+
+// WhenDurable calls fn once every change taken so far is durable under the fsync policy, or
+// with the error that keeps it from being.
+func (d *Disk) WhenDurable(fn func(error)) {
+	if err := d.Err(); err != nil {
+		fn(err)
+		return
+	}
+	d.wal.WhenDurable(d.wal.Appended(), func(err error) {
+		if err != nil {
+			err = refused(err)
+		}
+		fn(err)
+	})
+}
+
+// Wait returns once every change taken so far is durable (see WhenDurable), or ctx ends.
+func (d *Disk) Wait(ctx context.Context) error {
+	done := make(chan error, 1)
+	d.WhenDurable(func(err error) { done <- err })
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close stops the background work, writes what the log holds and releases the directory.
+func (d *Disk) Close() error {
+	close(d.stop)
+	d.wg.Wait()
+	d.append(timeRecord(time.Now())) // the node ran until now
+	err := d.wal.Close()
+	d.lock.Close()
+	return err
+}
+
+// Record kinds: the first byte of every record.
+const (
+	recOps     = 'o' // a msgpack array of ops
+	recDrop    = 'd' // a slot dropped, two bytes little endian
+	recTime    = 't' // the wall clock, unix ms, eight bytes little endian
+	recVersion = 'v' // a snapshot's first record: its format
+)
+
+// snapshotFormat is the snapshot format this build writes and reads.
+const snapshotFormat = "sessiongate snapshot 1"
+
+type encoder struct {
+	buf bytes.Buffer
+	enc *msgpack.Encoder
+}
+
+func newEncoder() any {
+	e := &encoder{}
+	e.enc = msgpack.NewEncoder(&e.buf)
+	return e
+}

@@ -1,0 +1,236 @@
+package wal
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+// Config configures a Log. Zero fields take the documented defaults.
+type Config struct {
+	// Dir holds the segment files. Required; it must exist.
+	Dir string
+	// Sync is when records become durable. Default SyncAlways.
+	Sync Sync
+	// SegmentSize is the size past which the writer starts the next segment. Default 64 MiB.
+	SegmentSize int64
+	// MaxPending is how many bytes of records may wait for the disk before Append refuses
+	// more (ErrFull). Default 256 MiB.
+	MaxPending int
+	// RetryEvery is how often a failed log tries to write again. Default 1s.
+	RetryEvery time.Duration
+	// Create makes a new segment file. Default: os.OpenFile, exclusive, mode 0600.
+	Create func(path string) (File, error)
+	// Logger hears of failures and recoveries. Default slog.Default().
+	Logger *slog.Logger
+}
+
+// File is what the log writes a segment to (an *os.File).
+type File interface {
+	io.Writer
+	Sync() error
+	Truncate(size int64) error
+	Close() error
+}
+
+// Pos is a record's place in the log: the first record appended after Open is 1.
+type Pos uint64
+
+// Log appends records to the segments of a directory.
+type Log struct {
+	cfg Config
+	log *slog.Logger
+
+	mu       sync.Mutex
+	buf      []byte // sealed records appended and not yet taken by the writer
+	spare    []byte
+	appended Pos // the last record appended
+	durable  Pos // the last record durable under cfg.Sync
+	err      error
+	closed   bool
+	waiters  []waiter // in Pos order
+	retry    []byte   // records taken by a write that failed, to write again
+
+	kick   chan struct{}
+	rotate chan chan rotated
+	stop   chan struct{}
+	done   chan struct{}
+
+	// The writer's own, touched by run alone.
+	seg   uint64
+	f     File
+	size  int64
+	dirty bool // written since the last fsync
+}
+
+type waiter struct {
+	pos Pos
+	fn  func(error)
+}
+
+type rotated struct {
+	seg uint64
+	err error
+}
+
+// Open starts a log that writes to a new segment numbered seg (past every segment already in
+// cfg.Dir; see Segments), and its writer goroutine.
+func Open(cfg Config, seg uint64) (*Log, error) {
+	if cfg.SegmentSize <= 0 {
+		cfg.SegmentSize = 64 << 20
+	}
+	if cfg.MaxPending <= 0 {
+		cfg.MaxPending = 256 << 20
+	}
+	if cfg.RetryEvery <= 0 {
+		cfg.RetryEvery = time.Second
+	}
+	if cfg.Create == nil {
+		cfg.Create = func(path string) (File, error) {
+			return os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o600)
+		}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	l := &Log{cfg: cfg, log: cfg.Logger, kick: make(chan struct{}, 1), rotate: make(chan chan rotated),
+		stop: make(chan struct{}), done: make(chan struct{}), seg: seg - 1}
+	if err := l.next(); err != nil {
+		return nil, err
+	}
+	go l.run()
+	return l, nil
+}
+
+// Append adds a record with payload and returns its position; the payload is copied. It
+// never waits for the disk.
+func (l *Log) Append(payload []byte) (Pos, error) {
+	if len(payload) == 0 || len(payload) > MaxRecord {
+		return 0, fmt.Errorf("wal: a record of %d bytes (1 to %d)", len(payload), MaxRecord)
+	}
+	l.mu.Lock()
+	switch {
+	case l.closed:
+		l.mu.Unlock()
+		return 0, ErrClosed
+	case l.err != nil:
+		err := l.err
+		l.mu.Unlock()
+		return 0, err
+	case len(l.buf) > l.cfg.MaxPending:
+		l.mu.Unlock()
+		return 0, ErrFull
+	}
+	start := len(l.buf)
+	l.buf = append(l.buf, make([]byte, headerSize)...)
+	l.buf = append(l.buf, payload...)
+	seal(l.buf[start:])
+	l.appended++
+	pos := l.appended
+	l.mu.Unlock()
+	select {
+	case l.kick <- struct{}{}:
+	default:
+	}
+	return pos, nil
+}
+
+// Appended is the position of the last record appended.
+func (l *Log) Appended() Pos {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.appended
+}
+
+// WhenDurable calls fn once the record at pos is durable under the log's policy (at once,
+// on this goroutine, when it is already), or with the error that stopped the log.
+func (l *Log) WhenDurable(pos Pos, fn func(error)) {
+	l.mu.Lock()
+	if l.err != nil {
+		err := l.err
+		l.mu.Unlock()
+		fn(err)
+		return
+	}
+	if pos <= l.durable {
+		l.mu.Unlock()
+		fn(nil)
+		return
+	}
+	l.waiters = append(l.waiters, waiter{pos, fn})
+	l.mu.Unlock()
+}
+
+// Wait returns once the record at pos is durable (see WhenDurable), or ctx ends.
+func (l *Log) Wait(ctx context.Context, pos Pos) error {
+	done := make(chan error, 1)
+	l.WhenDurable(pos, func(err error) { done <- err })
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Err is the failure the log is in, or nil while it writes.
+func (l *Log) Err() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.err
+}
+
+// Rotate closes the segment being written, after everything appended so far, and starts the
+// next one, whose number it returns: a snapshot taken afterwards plus the segments from that
+// number on hold every record.
+func (l *Log) Rotate(ctx context.Context) (uint64, error) {
+	reply := make(chan rotated, 1)
+	select {
+	case l.rotate <- reply:
+	case <-l.done:
+		return 0, ErrClosed
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	r := <-reply
+	return r.seg, r.err
+}
+
+// Remove deletes the segments numbered below seg (never the one being written).
+func (l *Log) Remove(seg uint64) error {
+	segs, err := Segments(l.cfg.Dir)
+	if err != nil {
+		return err
+	}
+	for _, n := range segs {
+		if n >= seg {
+			break
+		}
+		if err := os.Remove(filepath.Join(l.cfg.Dir, segmentName(n))); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Close writes and fsyncs what was appended, and stops the log.
+func (l *Log) Close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		<-l.done
+		return nil
+	}
+	l.closed = true
+	l.mu.Unlock()
+	close(l.stop)
+	<-l.done
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.err
+}
