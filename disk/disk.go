@@ -15,7 +15,6 @@
 package disk
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -25,8 +24,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/vmihailenco/msgpack/v5"
 
 	"github.com/sessiongate/sessiongate/sessions"
 	"github.com/sessiongate/sessiongate/wal"
@@ -78,9 +75,9 @@ type Disk struct {
 	snapSize  atomic.Int64
 	snapMu    sync.Mutex // one snapshot at a time
 
-	encoders sync.Pool
-	stop     chan struct{}
-	wg       sync.WaitGroup
+	buffers sync.Pool // of *[]byte, for Ops' records
+	stop    chan struct{}
+	wg      sync.WaitGroup
 }
 
 // ErrDisk wraps every failure to keep a change on disk: the change was made in memory but is
@@ -105,21 +102,21 @@ func (d *Disk) Ops(ops []sessions.Op) {
 	if d.loading.Load() {
 		return
 	}
-	e := d.encoders.Get().(*encoder)
-	defer d.encoders.Put(e)
-	e.buf.Reset()
-	e.buf.WriteByte(recOps)
-	if err := e.enc.EncodeArrayLen(len(ops)); err != nil {
-		d.lost(err)
-		return
+	buf := d.buffers.Get().(*[]byte)
+	*buf = opsRecord((*buf)[:0], ops)
+	d.append(*buf)
+	if cap(*buf) <= 64<<10 { // a big one goes, rather than hold its memory in the pool
+		d.buffers.Put(buf)
 	}
+}
+
+// opsRecord appends to b the record of ops: its kind, then ops as a msgpack array.
+func opsRecord(b []byte, ops []sessions.Op) []byte {
+	b = wire.AppendArrayLen(append(b, recOps), len(ops))
 	for i := range ops {
-		if err := wire.EncodeOp(e.enc, &ops[i]); err != nil {
-			d.lost(err)
-			return
-		}
+		b = wire.AppendOp(b, &ops[i])
 	}
-	d.append(e.buf.Bytes())
+	return b
 }
 
 // Dropped logs that the store dropped a slot (sessions.Journal).
@@ -157,6 +154,10 @@ func (d *Disk) Err() error {
 	return nil
 }
 
+// Waits reports whether durability is waited for: under fsync always. Under the other
+// policies a change counts as durable once it is taken.
+func (d *Disk) Waits() bool { return d.cfg.Sync == wal.SyncAlways }
+
 // WhenDurable calls fn once every change taken so far is durable under the fsync policy, or
 // with the error that keeps it from being.
 func (d *Disk) WhenDurable(fn func(error)) {
@@ -172,16 +173,17 @@ func (d *Disk) WhenDurable(fn func(error)) {
 	})
 }
 
-// Wait returns once every change taken so far is durable (see WhenDurable), or ctx ends.
+// Wait returns once every change taken so far is durable (see WhenDurable), or ctx ends;
+// the calling goroutine may write the log itself (wal.Log.Wait).
 func (d *Disk) Wait(ctx context.Context) error {
-	done := make(chan error, 1)
-	d.WhenDurable(func(err error) { done <- err })
-	select {
-	case err := <-done:
+	if err := d.Err(); err != nil {
 		return err
-	case <-ctx.Done():
-		return ctx.Err()
 	}
+	err := d.wal.Wait(ctx, d.wal.Appended())
+	if err != nil && ctx.Err() == nil {
+		return refused(err)
+	}
+	return err
 }
 
 // Close stops the background work, writes what the log holds and releases the directory.
@@ -204,14 +206,3 @@ const (
 
 // snapshotFormat is the snapshot format this build writes and reads.
 const snapshotFormat = "sessiongate snapshot 1"
-
-type encoder struct {
-	buf bytes.Buffer
-	enc *msgpack.Encoder
-}
-
-func newEncoder() any {
-	e := &encoder{}
-	e.enc = msgpack.NewEncoder(&e.buf)
-	return e
-}

@@ -35,7 +35,7 @@ func Open(cfg Config, storeCfg sessions.Config) (*Disk, *sessions.Store, Loaded,
 		cfg.Logger = slog.Default()
 	}
 	d := &Disk{cfg: cfg, log: cfg.Logger, stop: make(chan struct{})}
-	d.encoders.New = newEncoder
+	d.buffers.New = func() any { return new([]byte) }
 	if err := d.prepare(); err != nil {
 		return nil, nil, Loaded{}, err
 	}

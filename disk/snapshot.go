@@ -11,7 +11,6 @@ import (
 
 	"github.com/sessiongate/sessiongate/sessions"
 	"github.com/sessiongate/sessiongate/wal"
-	"github.com/sessiongate/sessiongate/wire"
 )
 
 // snapshotCheck is how often the background work considers a snapshot.
@@ -95,19 +94,14 @@ func (d *Disk) writeSnapshot(seg uint64) (int64, int, error) {
 	w := wal.NewWriter(bufio.NewWriterSize(f, 1<<20))
 	w.Put(append([]byte{recVersion}, snapshotFormat...))
 	w.Put(timeRecord(time.Now()))
-	e := newEncoder().(*encoder)
+	var rec []byte
 	var batch []sessions.Op
 	flush := func() {
 		if len(batch) == 0 {
 			return
 		}
-		e.buf.Reset()
-		e.buf.WriteByte(recOps)
-		e.enc.EncodeArrayLen(len(batch))
-		for i := range batch {
-			wire.EncodeOp(e.enc, &batch[i])
-		}
-		w.Put(e.buf.Bytes())
+		rec = opsRecord(rec[:0], batch)
+		w.Put(rec)
 		batch = batch[:0]
 	}
 	n := 0

@@ -62,9 +62,9 @@ func (n *Node) durable(ctx context.Context) error {
 	return n.disk.Wait(ctx)
 }
 
-// applyCopy merges ops a peer sent and returns the answer to give it: nil, or (with a data
-// directory) a Deferred that gives it once they are durable. A directory that cannot be
-// written refuses them.
+// applyCopy merges ops a peer sent and returns the answer to give it: nil, or (under fsync
+// always) a Deferred that gives it once they are on disk. A directory that cannot be written
+// refuses them.
 func (n *Node) applyCopy(ops []sessions.Op) (any, error) {
 	if err := n.starting(); err != nil {
 		return nil, err
@@ -76,7 +76,7 @@ func (n *Node) applyCopy(ops []sessions.Op) (any, error) {
 	}
 	n.store.ApplyAll(ops)
 	n.stats.Applied.Add(uint64(len(ops)))
-	if n.disk == nil {
+	if n.disk == nil || !n.disk.Waits() {
 		return nil, nil
 	}
 	return replication.Deferred(func(answer func(any, error)) {
@@ -84,9 +84,9 @@ func (n *Node) applyCopy(ops []sessions.Op) (any, error) {
 	}), nil
 }
 
-// whenDurable is replica.Config.Local: nil without a data directory.
+// whenDurable is replica.Config.Local: nil unless the disk is waited for.
 func (n *Node) whenDurable() func(func(error)) {
-	if n.disk == nil {
+	if n.disk == nil || !n.disk.Waits() {
 		return nil
 	}
 	return n.disk.WhenDurable

@@ -4,7 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -233,4 +237,51 @@ func TestRestartedNodeWaitsForAPeer(t *testing.T) {
 		t.Fatalf("served alone after %v, before RestartWait", waited)
 	}
 	alone.n.Shutdown()
+}
+
+// brokenFile is a log segment whose writes fail while broken is set (a full disk).
+type brokenFile struct {
+	*os.File
+	broken *atomic.Bool
+}
+
+func (f brokenFile) Write(b []byte) (int, error) {
+	if f.broken.Load() {
+		return 0, syscall.ENOSPC
+	}
+	return f.File.Write(b)
+}
+
+// A node whose disk is full refuses writes with MISCONF, acknowledging none, and goes on
+// answering reads.
+func TestFullDiskRefusesWritesServesReads(t *testing.T) {
+	var broken atomic.Bool
+	create := func(path string) (wal.File, error) {
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o600)
+		return brokenFile{f, &broken}, err
+	}
+	n, err := Create(Config{Disk: &disk.Config{Dir: t.TempDir(), Sync: wal.SyncAlways, Create: create}, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Shutdown()
+	ctx := ctxT(t)
+	id := newID(t, 1)
+	mustDo(t, n, sessions.Command{Kind: sessions.KindStart, ID: id, TTL: 3600})
+	mustDo(t, n, sessions.Command{Kind: sessions.KindPSet, ID: id, Name: []byte("v"), Data: []byte("kept")})
+	broken.Store(true)
+	pset := sessions.Command{Kind: sessions.KindPSet, Tenant: testTenant, ID: id, Name: []byte("v"), Data: []byte("lost")}
+	_, err = n.Do(ctx, &pset) // this one reaches the log and fails there
+	if !errors.Is(err, disk.ErrDisk) || !strings.HasPrefix(err.Error(), "MISCONF") {
+		t.Fatalf("a write the disk could not take: %v", err)
+	}
+	pset.Data = []byte("refused")
+	if _, err := n.Do(ctx, &pset); !errors.Is(err, disk.ErrDisk) {
+		t.Fatalf("a write while the disk is full: %v", err)
+	}
+	// The write that met the failure ran (its outcome was unknown); the refused one did not.
+	res, err := n.Do(ctx, &sessions.Command{Kind: sessions.KindPGet, Tenant: testTenant, ID: id, Name: []byte("v")})
+	if err != nil || string(res.Data) == "refused" {
+		t.Fatalf("a read while the disk is full: %q %v", res.Data, err)
+	}
 }

@@ -61,7 +61,8 @@ type Log struct {
 	stop   chan struct{}
 	done   chan struct{}
 
-	// The writer's own, touched by run alone.
+	// The writer's, touched only by the holder of wmu (run, or a Wait writing itself).
+	wmu   sync.Mutex
 	seg   uint64
 	f     File
 	size  int64
@@ -131,13 +132,30 @@ func (l *Log) Append(payload []byte) (Pos, error) {
 	l.buf = append(l.buf, payload...)
 	seal(l.buf[start:])
 	l.appended++
-	pos := l.appended
+	pos, full := l.appended, len(l.buf) >= flushBytes
+	first := start == 0 && l.cfg.Sync != SyncAlways
 	l.mu.Unlock()
+	if full || first {
+		l.wake()
+	}
+	return pos, nil
+}
+
+// flushBytes is how much the buffer holds before an Append wakes the writer. Below it, under
+// SyncAlways the first waiter wakes it (WhenDurable) or writes itself (Wait); under the other
+// policies the first record after a write does, and the writer waits flushDelay for more: so
+// the records of many appends, a pipeline's or every connection's, go out in one write.
+const (
+	flushBytes = 1 << 20
+	flushDelay = time.Millisecond
+)
+
+// wake asks the writer to flush.
+func (l *Log) wake() {
 	select {
 	case l.kick <- struct{}{}:
 	default:
 	}
-	return pos, nil
 }
 
 // Appended is the position of the last record appended.
@@ -148,7 +166,8 @@ func (l *Log) Appended() Pos {
 }
 
 // WhenDurable calls fn once the record at pos is durable under the log's policy (at once,
-// on this goroutine, when it is already), or with the error that stopped the log.
+// on this goroutine, when it is already or the policy waits for nothing), or with the error
+// that stopped the log.
 func (l *Log) WhenDurable(pos Pos, fn func(error)) {
 	l.mu.Lock()
 	if l.err != nil {
@@ -157,17 +176,27 @@ func (l *Log) WhenDurable(pos Pos, fn func(error)) {
 		fn(err)
 		return
 	}
-	if pos <= l.durable {
+	if l.cfg.Sync != SyncAlways || pos <= l.durable {
 		l.mu.Unlock()
 		fn(nil)
 		return
 	}
 	l.waiters = append(l.waiters, waiter{pos, fn})
 	l.mu.Unlock()
+	l.wake()
 }
 
-// Wait returns once the record at pos is durable (see WhenDurable), or ctx ends.
+// Wait returns once the record at pos is durable (see WhenDurable), or ctx ends. It writes
+// the records itself when no one else is: no hand-off to the writer goroutine and back, and
+// every record appended meanwhile goes out in the same write (group commit).
 func (l *Log) Wait(ctx context.Context, pos Pos) error {
+	l.mu.Lock()
+	err, durable := l.err, l.cfg.Sync != SyncAlways || pos <= l.durable
+	l.mu.Unlock()
+	if err != nil || durable {
+		return err
+	}
+	l.flushTo(pos)
 	done := make(chan error, 1)
 	l.WhenDurable(pos, func(err error) { done <- err })
 	select {

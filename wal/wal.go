@@ -1,7 +1,7 @@
 // Package wal is an append-only log of records on disk: each record checksummed, the log cut
 // into numbered segment files, and written by one goroutine that commits every record
 // appended meanwhile with one write (and one fsync): group commit. Appenders never touch the
-// disk; they get the record's position and may wait until it is durable under the policy.
+// disk; they get the record's position and, under SyncAlways, wait until it is on disk.
 //
 // The log knows nothing of what its records hold. Reading it back (Read) cuts a torn tail
 // (a crash in the middle of a write) and refuses damage anywhere else.
@@ -17,14 +17,13 @@ import (
 type Sync int
 
 const (
-	// SyncAlways counts a record durable once it is fsynced.
+	// SyncAlways counts a record durable once it is fsynced; Wait waits for that.
 	SyncAlways Sync = iota
-	// SyncEverySec counts a record durable once it is written to the operating system (a
-	// killed process loses nothing) and fsyncs once a second: a crash of the machine loses
-	// about the last second.
+	// SyncEverySec counts a record durable at once, writes it to the operating system within
+	// about a millisecond and fsyncs once a second: a killed process loses the records of
+	// about the last millisecond, a crash of the machine about the last second.
 	SyncEverySec
-	// SyncNo counts a record durable once it is written, and leaves fsync to the operating
-	// system.
+	// SyncNo is SyncEverySec with fsync left to the operating system.
 	SyncNo
 )
 

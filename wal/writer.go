@@ -9,7 +9,8 @@ import (
 )
 
 // run is the writer: it takes whatever was appended, writes it with one call, fsyncs as the
-// policy says, and tells the waiters. Only it touches the segment files.
+// policy says, and tells the waiters. A Wait may do the same on its own goroutine (flush);
+// wmu makes them take turns, and only its holder touches the segment files.
 func (l *Log) run() {
 	defer close(l.done)
 	tick := time.NewTicker(min(time.Second, l.cfg.RetryEvery))
@@ -18,31 +19,47 @@ func (l *Log) run() {
 	for {
 		select {
 		case <-l.kick:
+			if l.cfg.Sync != SyncAlways {
+				time.Sleep(flushDelay) // nobody waits: gather more records for this write
+			}
 			l.flush()
 		case reply := <-l.rotate:
-			l.flush()
-			reply <- l.rotateNow()
+			l.wmu.Lock()
+			n := l.flushLocked()
+			r := l.rotateNow()
+			l.wmu.Unlock()
+			n.tell()
+			reply <- r
 		case <-tick.C:
+			l.wmu.Lock()
 			if l.Err() != nil {
 				l.recover()
 			}
-			l.flush()
+			n := l.flushLocked()
 			if l.cfg.Sync == SyncEverySec && l.dirty && time.Since(lastSync) >= time.Second {
 				if err := l.f.Sync(); err != nil {
-					l.fail(fmt.Errorf("fsync %s: %w", l.path(), err), nil)
+					n.add(l.fail(fmt.Errorf("fsync %s: %w", l.path(), err), nil))
 				} else {
 					l.dirty = false
 				}
 				lastSync = time.Now()
 			}
+			l.wmu.Unlock()
+			n.tell()
 		case <-l.stop:
-			l.flush()
+			l.wmu.Lock()
+			n := l.flushLocked()
 			if l.f != nil {
 				if err := l.f.Sync(); err != nil && l.Err() == nil {
-					l.fail(fmt.Errorf("fsync %s: %w", l.path(), err), nil)
+					n.add(l.fail(fmt.Errorf("fsync %s: %w", l.path(), err), nil))
 				}
-				l.f.Close()
+				if l.f != nil {
+					l.f.Close()
+					l.f = nil
+				}
 			}
+			l.wmu.Unlock()
+			n.tell()
 			l.mu.Lock()
 			ws := l.waiters
 			l.waiters = nil
@@ -59,28 +76,67 @@ func (l *Log) run() {
 	}
 }
 
-// flush writes the records appended since the last flush.
-func (l *Log) flush() {
+// news is what waiters are to hear once wmu is released: their records are durable (err nil)
+// or cannot be.
+type news struct {
+	ok, failed []waiter
+	err        error
+}
+
+func (n *news) add(m news) {
+	n.ok = append(n.ok, m.ok...)
+	n.failed = append(n.failed, m.failed...)
+	if m.err != nil {
+		n.err = m.err
+	}
+}
+
+func (n news) tell() {
+	for _, w := range n.ok {
+		w.fn(nil)
+	}
+	for _, w := range n.failed {
+		w.fn(n.err)
+	}
+}
+
+// flush writes the records appended so far, taking its turn with the writer.
+func (l *Log) flush() { l.flushTo(^Pos(0)) }
+
+// flushTo makes the records up to pos durable, taking its turn with the writer: when its
+// turn comes, whoever had it before may have written them already, and it writes nothing.
+func (l *Log) flushTo(pos Pos) {
+	l.wmu.Lock()
 	l.mu.Lock()
-	if l.err != nil || len(l.buf) == 0 {
+	done := pos <= l.durable
+	l.mu.Unlock()
+	var n news
+	if !done {
+		n = l.flushLocked()
+	}
+	l.wmu.Unlock()
+	n.tell()
+}
+
+// flushLocked writes the records appended since the last flush; wmu is held.
+func (l *Log) flushLocked() news {
+	l.mu.Lock()
+	if l.err != nil || l.f == nil || len(l.buf) == 0 {
 		l.mu.Unlock()
-		return
+		return news{}
 	}
 	buf, upto := l.buf, l.appended
 	l.buf, l.spare = l.spare[:0], nil
 	l.mu.Unlock()
 	if err := l.write(buf); err != nil {
-		l.fail(err, buf)
-		return
+		return l.fail(err, buf)
 	}
 	l.mu.Lock()
 	l.spare = buf
 	l.durable = upto
 	ws := l.take(upto)
 	l.mu.Unlock()
-	for _, w := range ws {
-		w.fn(nil)
-	}
+	return news{ok: ws}
 }
 
 // write appends buf to the segment (starting the next one first when this one is full), and
@@ -112,30 +168,28 @@ func (l *Log) write(buf []byte) error {
 	return nil
 }
 
-// fail puts the log in failure: Append refuses records, and every waiter hears err. The
-// records of buf are kept to be written again.
-func (l *Log) fail(err error, buf []byte) {
+// fail puts the log in failure: Append refuses records, and every waiter is to hear why. The
+// records of buf are kept to be written again. wmu is held.
+func (l *Log) fail(err error, buf []byte) news {
 	l.mu.Lock()
 	first := l.err == nil
 	l.err = fmt.Errorf("%w: %w", ErrFailed, err)
 	l.retry = append(l.retry, buf...)
-	ws := l.waiters
+	n := news{failed: l.waiters, err: l.err}
 	l.waiters = nil
 	l.mu.Unlock()
 	if first {
 		l.log.Error("data directory: writes are refused until the log can be written again", "err", err)
 	}
-	for _, w := range ws {
-		w.fn(l.Err())
-	}
 	if l.f != nil {
 		l.f.Close()
 		l.f = nil
 	}
+	return n
 }
 
 // recover tries to write the records of a failed write and what came after into a new
-// segment; once it can, the log writes again.
+// segment; once it can, the log writes again. wmu is held.
 func (l *Log) recover() {
 	if l.f == nil {
 		if err := l.next(); err != nil {

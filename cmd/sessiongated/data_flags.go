@@ -15,7 +15,7 @@ type dataFlags struct {
 
 func (d *dataFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&d.dir, "data-dir", "", "keep the sessions in this directory across restarts (empty: memory only, no files)")
-	fs.StringVar(&d.fsync, "fsync", "everysec", "when a write is on disk with --data-dir: always (before it is acknowledged, on every replica --write-acks counts), everysec (once a second: a crash of the machine loses about the last second) or no (when the OS decides)")
+	fs.StringVar(&d.fsync, "fsync", "everysec", "when a write is on disk with --data-dir: always (before it is acknowledged, on every replica --write-acks counts), everysec (written within a millisecond, fsynced once a second: a crash of the machine loses about the last second) or no (written within a millisecond, fsynced when the OS decides)")
 }
 
 // config is the node's disk configuration, nil without --data-dir.
