@@ -16,11 +16,13 @@ package disk
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -51,6 +53,7 @@ type Loaded struct {
 	Records   int           // log and snapshot records replayed
 	Sessions  int           // live sessions once loaded
 	LastAlive time.Time     // when the node that wrote the directory last ran; zero if new
+	Members   []string      // the cluster's members when the node last ran (Disk.Members)
 	Cut       *wal.Cut      // a torn tail cut off the log, if any
 	Took      time.Duration // how long loading took
 }
@@ -71,7 +74,8 @@ type Disk struct {
 	gapGen atomic.Uint64
 	gapErr atomic.Pointer[error]
 
-	sinceSnap atomic.Int64 // bytes appended since the last snapshot began
+	members   atomic.Pointer[[]string] // as last recorded
+	sinceSnap atomic.Int64             // bytes appended since the last snapshot began
 	snapSize  atomic.Int64
 	snapMu    sync.Mutex // one snapshot at a time
 
@@ -117,6 +121,25 @@ func opsRecord(b []byte, ops []sessions.Op) []byte {
 		b = wire.AppendOp(b, &ops[i])
 	}
 	return b
+}
+
+// Members records the cluster's members (this node's name among them), so that a restart
+// knows whom to wait for; a list like the last recorded one is not logged again.
+func (d *Disk) Members(names []string) {
+	names = slices.Sorted(slices.Values(names))
+	if old := d.members.Load(); old != nil && slices.Equal(*old, names) {
+		return
+	}
+	d.members.Store(&names)
+	d.append(membersRecord(names))
+}
+
+func membersRecord(names []string) []byte {
+	rec := []byte{recMembers}
+	for _, n := range names {
+		rec = append(binary.AppendUvarint(rec, uint64(len(n))), n...)
+	}
+	return rec
 }
 
 // Dropped logs that the store dropped a slot (sessions.Journal).
@@ -202,6 +225,7 @@ const (
 	recDrop    = 'd' // a slot dropped, two bytes little endian
 	recTime    = 't' // the wall clock, unix ms, eight bytes little endian
 	recVersion = 'v' // a snapshot's first record: its format
+	recMembers = 'm' // the cluster's members, each name as a uvarint length and its bytes
 )
 
 // snapshotFormat is the snapshot format this build writes and reads.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -255,5 +256,30 @@ func TestFullDiskRefusesThenRecovers(t *testing.T) {
 		if _, err := pget(s, id); !errors.Is(err, sessions.ErrNoPayload) {
 			t.Fatalf("session %v after the disk came back: %v", id, err)
 		}
+	}
+}
+
+// The members last recorded come back on Open, from the log or from a snapshot.
+func TestMembersSurviveARestart(t *testing.T) {
+	dir := t.TempDir()
+	d, _, l := open(t, Config{Dir: dir})
+	if l.Members != nil {
+		t.Fatalf("a new directory knows members %v", l.Members)
+	}
+	d.Members([]string{"n2", "n1", "n3"})
+	d.Members([]string{"n1", "n2"})
+	d.Close()
+	d, _, l = open(t, Config{Dir: dir})
+	if !slices.Equal(l.Members, []string{"n1", "n2"}) {
+		t.Fatalf("members from the log: %v", l.Members)
+	}
+	if err := d.Snapshot(context.Background()); err != nil { // the log before it goes
+		t.Fatal(err)
+	}
+	d.Close()
+	d, _, l = open(t, Config{Dir: dir})
+	defer d.Close()
+	if !slices.Equal(l.Members, []string{"n1", "n2"}) {
+		t.Fatalf("members from the snapshot: %v", l.Members)
 	}
 }

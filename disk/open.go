@@ -88,7 +88,7 @@ func (d *Disk) load() (Loaded, uint64, error) {
 	var alive int64
 	replay := func(rec []byte) error {
 		l.Records++
-		return d.replay(rec, &alive)
+		return d.replay(rec, &alive, &l.Members)
 	}
 	snap, from, err := d.newestSnapshot()
 	if err != nil {
@@ -120,6 +120,9 @@ func (d *Disk) load() (Loaded, uint64, error) {
 			"file", cut.File, "offset", cut.Offset, "bytes", cut.Bytes)
 		l.Cut = cut
 	}
+	if l.Members != nil {
+		d.members.Store(&l.Members)
+	}
 	if alive > 0 {
 		l.LastAlive = time.UnixMilli(alive)
 		d.store.SeenBy(alive)
@@ -136,7 +139,7 @@ func (d *Disk) load() (Loaded, uint64, error) {
 }
 
 // replay applies one record to the store.
-func (d *Disk) replay(rec []byte, alive *int64) error {
+func (d *Disk) replay(rec []byte, alive *int64, members *[]string) error {
 	if len(rec) == 0 {
 		return errors.New("an empty record")
 	}
@@ -162,6 +165,17 @@ func (d *Disk) replay(rec []byte, alive *int64) error {
 		}
 		*alive = max(*alive, int64(binary.LittleEndian.Uint64(body)))
 	case recVersion:
+	case recMembers:
+		var names []string
+		for b := body; len(b) > 0; {
+			n, k := binary.Uvarint(b)
+			if k <= 0 || n > uint64(len(b)-k) {
+				return errors.New("members record: a bad name length")
+			}
+			names = append(names, string(b[k:k+int(n)]))
+			b = b[k+int(n):]
+		}
+		*members = names
 	default:
 		return fmt.Errorf("unknown record kind %q", rec[0])
 	}

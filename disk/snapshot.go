@@ -94,6 +94,9 @@ func (d *Disk) writeSnapshot(seg uint64) (int64, int, error) {
 	w := wal.NewWriter(bufio.NewWriterSize(f, 1<<20))
 	w.Put(append([]byte{recVersion}, snapshotFormat...))
 	w.Put(timeRecord(time.Now()))
+	if m := d.members.Load(); m != nil {
+		w.Put(membersRecord(*m))
+	}
 	var rec []byte
 	var batch []sessions.Op
 	flush := func() {

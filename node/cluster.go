@@ -119,13 +119,16 @@ func newCluster(n *Node, cfg ClusterConfig) (*cluster, error) {
 // incompatible cluster (ErrIncompatible), or ctx ending first, is an error.
 func (n *Node) Join(ctx context.Context) error {
 	c := n.cluster
-	if c == nil || len(c.cfg.Join) == 0 {
+	if c == nil {
 		return nil
+	}
+	if len(c.cfg.Join) == 0 { // the others join it; after a restart, it waits for them
+		return c.awaitMembers(ctx)
 	}
 	if err := c.ml.Join(ctx); err != nil {
 		return err
 	}
-	if err := c.awaitPeer(ctx); err != nil {
+	if err := c.awaitMembers(ctx); err != nil {
 		return err
 	}
 	c.settleStaleData()
@@ -135,6 +138,7 @@ func (n *Node) Join(ctx context.Context) error {
 	c.installView()
 	c.ml.UseSharedKey()
 	c.joined.Store(true)
+	c.recordMembers(c.views.Load())
 	return nil
 }
 
@@ -199,6 +203,7 @@ func (c *cluster) installView() {
 	c.mover.NoteHeld(nv.Ring())
 	c.mover.Start(nv, gate(nv, plan.Syncs)) // counted before the view shows: reports never miss a pull
 	c.views.Store(nv)
+	c.recordMembers(nv)
 	if old != nil {
 		c.log.Info("ring changed", "members", len(members), "partitions_moved", plan.Moved, "syncs", len(plan.Syncs))
 	}

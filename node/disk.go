@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/sessiongate/sessiongate/api"
@@ -9,6 +10,7 @@ import (
 	"github.com/sessiongate/sessiongate/membership"
 	"github.com/sessiongate/sessiongate/replication"
 	"github.com/sessiongate/sessiongate/sessions"
+	"github.com/sessiongate/sessiongate/view"
 )
 
 // With a data directory (package disk), a write counts this node's copy only once the
@@ -132,30 +134,64 @@ func (c *cluster) settleStaleData() {
 	n.deciding.Store(false)
 }
 
-// awaitPeer waits, when the node restarted on data from its directory and no seed answered
-// yet, until a peer is a member or RestartWait passed. In a full-cluster restart the others
-// are starting too: alone, the node would answer "no such session" for every session it holds
-// no copy of. Clients are not served meanwhile (Join returns first).
-func (c *cluster) awaitPeer(ctx context.Context) error {
-	if c.n.disk == nil || c.n.loaded.LastAlive.IsZero() || len(c.ml.Members()) > 0 {
+// awaitMembers waits, when the node restarted on data from its directory, until every other
+// member of its last recorded view is a member again (or, for a directory that recorded no
+// view but has seeds to join, one peer is), or RestartWait passed. In a full-cluster restart
+// the others are starting too: before they are back, the node would answer "does not exist"
+// for every session held only by them. Clients are not served meanwhile (Join returns first).
+func (c *cluster) awaitMembers(ctx context.Context) error {
+	recorded := c.n.loaded.Members
+	if c.n.disk == nil || c.n.loaded.LastAlive.IsZero() || recorded == nil && len(c.cfg.Join) == 0 {
 		return nil
 	}
-	c.log.Info("data directory loaded: waiting for a peer before serving", "seeds", c.cfg.Join, "up_to", c.cfg.RestartWait)
+	var want []string // nil: any peer
+	if recorded != nil {
+		want = slices.DeleteFunc(slices.Clone(recorded), func(name string) bool { return name == c.cfg.Name })
+		if len(want) == 0 {
+			return nil // it was alone
+		}
+	}
+	if c.back(want) {
+		return nil
+	}
+	c.log.Info("data directory loaded: waiting for the cluster's members before serving", "members", want, "up_to", c.cfg.RestartWait)
 	deadline := time.NewTimer(c.cfg.RestartWait)
 	defer deadline.Stop()
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
-	for len(c.ml.Members()) == 0 {
+	for !c.back(want) {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-deadline.C:
-			c.log.Warn("no peer answered: serving alone with this node's copies only", "waited", c.cfg.RestartWait)
+			c.log.Warn("not every member came back: serving without them", "waited", c.cfg.RestartWait, "members", len(c.ml.Members()))
 			return nil
 		case <-tick.C:
 		}
 	}
 	return nil
+}
+
+// back reports whether every name in want is a member, or, when want is nil, any peer is.
+func (c *cluster) back(want []string) bool {
+	peers := c.ml.Members()
+	if want == nil {
+		return len(peers) > 0
+	}
+	for _, name := range want {
+		if !slices.ContainsFunc(peers, func(m membership.Member) bool { return m.Name == name }) {
+			return false
+		}
+	}
+	return true
+}
+
+// recordMembers keeps v's members in the data directory once the node has joined, so that
+// a restart knows whom to wait for (awaitMembers).
+func (c *cluster) recordMembers(v *view.View) {
+	if c.n.disk != nil && c.joined.Load() {
+		c.n.disk.Members(v.Names())
+	}
 }
 
 // starting returns why this node shares no copies yet, or nil.

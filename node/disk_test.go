@@ -18,15 +18,26 @@ import (
 	"github.com/sessiongate/sessiongate/wal"
 )
 
-// diskNode starts (and joins) a cluster node keeping its store in dir.
-func diskNode(t *testing.T, dir string, ttl time.Duration, port int, name string, seeds []string) *testNode {
+// diskNode creates a cluster node keeping its store in dir.
+func diskNode(t *testing.T, dir string, ttl time.Duration, port int, name string, seeds []string, opts ...nodeOpt) *testNode {
 	t.Helper()
 	base := Config{Disk: &disk.Config{Dir: dir, Sync: wal.SyncAlways}, Store: sessions.Config{TombstoneTTL: ttl}}
-	tn := createNodeWith(t, base, port, name, seeds)
-	if err := tn.n.Join(context.Background()); err != nil {
-		t.Fatalf("join %s: %v", name, err)
+	return createNodeWith(t, base, port, name, seeds, opts...)
+}
+
+// joinAll joins the nodes at once, as a cluster restarting together does: a node restarted on
+// its data directory waits in Join for the others.
+func joinAll(t *testing.T, nodes ...*testNode) {
+	t.Helper()
+	errs := make(chan error, len(nodes))
+	for _, tn := range nodes {
+		go func() { errs <- tn.n.Join(context.Background()) }()
 	}
-	return tn
+	for range nodes {
+		if err := <-errs; err != nil {
+			t.Fatalf("join: %v", err)
+		}
+	}
 }
 
 // diskCluster starts size nodes with data directories under root, on the given ports (new
@@ -42,6 +53,7 @@ func diskCluster(t *testing.T, root string, ttl time.Duration, ports []int) []*t
 		name := fmt.Sprintf("n%d", i)
 		nodes = append(nodes, diskNode(t, filepath.Join(root, name), ttl, port, name, seeds))
 	}
+	joinAll(t, nodes...)
 	waitMembers(t, nodes, len(nodes))
 	waitSettled(t, nodes)
 	return nodes
@@ -145,6 +157,7 @@ func TestStaleNodeDiscardsItsData(t *testing.T) {
 	})
 	time.Sleep(ttl) // n2's data is older than the TTL by now
 	back := diskNode(t, filepath.Join(root, "n2"), ttl, ports[2], "n2", []string{nodes[0].gossip})
+	joinAll(t, back)
 	if _, ok := back.n.Store().Export(id); ok {
 		t.Fatal("a stale node kept a session the others ended and forgot")
 	}
@@ -195,40 +208,52 @@ func TestKeepStale(t *testing.T) {
 	}
 }
 
-// A node restarted on its data directory, whose seeds are not up yet, does not serve alone
-// (with only its own copies) until a peer joins it, or RestartWait passes.
-func TestRestartedNodeWaitsForAPeer(t *testing.T) {
-	root, ports := t.TempDir(), freePorts(t, 2)
+// A node restarted on its data directory waits in Join until every member of its last view
+// is back, so that it does not serve with only its own copies; past RestartWait it serves
+// without the missing ones.
+func TestRestartedNodeWaitsForItsMembers(t *testing.T) {
+	root, ports := t.TempDir(), freePorts(t, 3)
 	nodes := diskCluster(t, root, 10*time.Minute, ports)
 	ids := writeSessions(t, nodes, 20)
 	for _, tn := range nodes {
 		tn.n.Shutdown()
 	}
-	base := func(name string) Config {
-		return Config{Disk: &disk.Config{Dir: filepath.Join(root, name), Sync: wal.SyncAlways}, Store: sessions.Config{TombstoneTTL: 10 * time.Minute}}
-	}
 	wait := func(d time.Duration) nodeOpt { return func(c *ClusterConfig) { c.RestartWait = d } }
+	restart := func(i int, d time.Duration) *testNode {
+		var seeds []string
+		if i > 0 {
+			seeds = []string{nodes[0].gossip}
+		}
+		name := fmt.Sprintf("n%d", i)
+		return diskNode(t, filepath.Join(root, name), 10*time.Minute, ports[i], name, seeds, wait(d))
+	}
 
-	n1 := createNodeWith(t, base("n1"), ports[1], "n1", []string{nodes[0].gossip}, wait(time.Minute))
-	joined := make(chan error, 1)
-	go func() { joined <- n1.n.Join(ctxT(t)) }()
+	n0, n1 := restart(0, time.Minute), restart(1, time.Minute)
+	joined := make(chan error, 2)
+	for _, tn := range []*testNode{n0, n1} {
+		go func() { joined <- tn.n.Join(ctxT(t)) }()
+	}
 	select {
 	case err := <-joined:
-		t.Fatalf("joined with its seed down: %v", err)
+		t.Fatalf("joined without n2: %v", err)
 	case <-time.After(time.Second):
 	}
-	n0 := diskNode(t, filepath.Join(root, "n0"), 10*time.Minute, ports[0], "n0", nil)
-	if err := <-joined; err != nil {
-		t.Fatal(err)
+	n2 := restart(2, time.Minute)
+	joinAll(t, n2)
+	for range 2 {
+		if err := <-joined; err != nil {
+			t.Fatal(err)
+		}
 	}
-	again := []*testNode{n0, n1}
-	waitMembers(t, again, 2)
+	again := []*testNode{n0, n1, n2}
+	waitMembers(t, again, 3)
 	checkSessions(t, again, ids)
-	n0.n.Shutdown()
-	n1.n.Shutdown()
+	for _, tn := range again {
+		tn.n.Shutdown()
+	}
 
 	// Nobody comes: past RestartWait the node serves alone.
-	alone := createNodeWith(t, base("n1"), ports[1], "n1", []string{nodes[0].gossip}, wait(300*time.Millisecond))
+	alone := restart(1, 300*time.Millisecond)
 	start := time.Now()
 	if err := alone.n.Join(ctxT(t)); err != nil {
 		t.Fatal(err)
