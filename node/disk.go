@@ -8,6 +8,7 @@ import (
 	"github.com/sessiongate/sessiongate/api"
 	"github.com/sessiongate/sessiongate/disk"
 	"github.com/sessiongate/sessiongate/membership"
+	"github.com/sessiongate/sessiongate/replica"
 	"github.com/sessiongate/sessiongate/replication"
 	"github.com/sessiongate/sessiongate/sessions"
 	"github.com/sessiongate/sessiongate/view"
@@ -16,7 +17,8 @@ import (
 // With a data directory (package disk), a write counts this node's copy only once the
 // directory's fsync policy says it is durable: a primary's through its flight
 // (replica.Config.Local), a backup's before it acknowledges the copy (handler.Apply), a
-// carrier's before it answers its client (applyCarried), a lone node's before it answers.
+// carrier's before it answers its client (applyCarried; under fsync always there are no
+// carriers), a lone node's before it answers.
 // While the directory cannot be written, writes are refused before they run and reads go on.
 
 // openStore makes the node's store: empty, or loaded from its data directory.
@@ -200,4 +202,14 @@ func (n *Node) starting() error {
 		return api.TryAgainf("node is deciding whether to keep its data directory; try again")
 	}
 	return nil
+}
+
+// carrier is replica.Carrier, except under fsync always: a carrier would apply its copy, and
+// wait for its disk, only after the primary answered, one fsync after the others; as a plain
+// backup it gets its copy with them and writes it in parallel.
+func (c *cluster) carrier(v *view.View, p int, via string) string {
+	if c.n.disk != nil && c.n.disk.Waits() {
+		return ""
+	}
+	return replica.Carrier(v, p, c.cfg.Name, via)
 }

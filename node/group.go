@@ -66,7 +66,7 @@ func (c *cluster) startGroup(ctx context.Context, v *view.View, cmds []*sessions
 			out[i].Result, out[i].Err = res, err
 			continue
 		}
-		g.Add(i, p, res, err, replica.Carrier(v, p, c.cfg.Name, via))
+		g.Add(i, p, res, err, c.carrier(v, p, via))
 	}
 	if len(idx) > 1 && g.Writes() > 0 { // a lone forwarded write (inlineOne) is no group
 		c.n.stats.Grouped.Add(uint64(g.Writes()))

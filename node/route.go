@@ -139,7 +139,7 @@ func (c *cluster) execute(ctx context.Context, v *view.View, p int, cmd *session
 	if len(res.Ops) == 0 {
 		return res, err
 	}
-	carrier := replica.Carrier(v, p, c.cfg.Name, via)
+	carrier := c.carrier(v, p, via)
 	return replica.Outcome(res, err, c.repl.Replicate(ctx, v, p, res.Ops, carrier), carrier)
 }
 
