@@ -26,16 +26,6 @@ type Config struct {
 	Journal Journal
 }
 
-// Journal hears of the store's changes, each after it is made and outside the store's
-// locks: the ops of every command that wrote (Do), of every op merged (Apply), of the idle
-// expiries Sweep made, and every slot dropped. Replaying the ops with Apply, and the drops
-// with DropSlot, in the order heard rebuilds the store, but for last-seen times of reads
-// and expiries, which the deadlines the ops carry decide again.
-type Journal interface {
-	Ops(ops []Op)
-	Dropped(slot int)
-}
-
 // numShards is how many locks and maps the store is split into. Slot s lives in shard
 // s%numShards. Fewer, larger maps than one per slot keep Go's map load factor (and so the
 // bytes per session) near its average instead of just past a doubling.
@@ -88,9 +78,6 @@ func New(cfg Config) *Store {
 }
 
 func (s *Store) nowMs() int64 { return s.now().UnixMilli() }
-
-// TombstoneTTL is how long ended ids are remembered past their last possible deadline.
-func (s *Store) TombstoneTTL() time.Duration { return time.Duration(s.tombTTL) * time.Millisecond }
 
 // nowFor is the time a command runs at: the reading it carries, or the store's clock.
 func (s *Store) nowFor(cmd *Command) int64 {
@@ -178,16 +165,6 @@ func (s *Store) Apply(op *Op) {
 	s.apply(op)
 	if s.journal != nil {
 		s.journal.Ops([]Op{*op})
-	}
-}
-
-// ApplyAll is Apply for each of ops, in order.
-func (s *Store) ApplyAll(ops []Op) {
-	for i := range ops {
-		s.apply(&ops[i])
-	}
-	if s.journal != nil && len(ops) > 0 {
-		s.journal.Ops(ops)
 	}
 }
 
