@@ -40,6 +40,10 @@ type cluster struct {
 	// has none). Before that it sees itself alone, primary of everything with no backups, so
 	// it refuses forwarded commands: a write taken then would be acknowledged on one copy.
 	joined atomic.Bool
+	// rejoined is set once Join returned: from then on the views' members are recorded in the
+	// data directory (recordMembers), and not before, so that a restart cut short while it
+	// waits for the others still knows whom to wait for.
+	rejoined atomic.Bool
 
 	// mu serialises view installs and guards unheld. Never call into memberlist while
 	// holding it: memberlist calls our delegate with its own locks held.
@@ -123,7 +127,12 @@ func (n *Node) Join(ctx context.Context) error {
 		return nil
 	}
 	if len(c.cfg.Join) == 0 { // the others join it; after a restart, it waits for them
-		return c.awaitMembers(ctx)
+		if err := c.awaitMembers(ctx); err != nil {
+			return err
+		}
+		c.rejoined.Store(true)
+		c.recordMembers(c.views.Load())
+		return nil
 	}
 	if err := c.ml.Join(ctx); err != nil {
 		return err
@@ -138,6 +147,7 @@ func (n *Node) Join(ctx context.Context) error {
 	c.installView()
 	c.ml.UseSharedKey()
 	c.joined.Store(true)
+	c.rejoined.Store(true)
 	c.recordMembers(c.views.Load())
 	return nil
 }

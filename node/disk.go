@@ -188,10 +188,10 @@ func (c *cluster) back(want []string) bool {
 	return true
 }
 
-// recordMembers keeps v's members in the data directory once the node has joined, so that
-// a restart knows whom to wait for (awaitMembers).
+// recordMembers keeps v's members in the data directory once Join has returned, so that a
+// restart knows whom to wait for (awaitMembers).
 func (c *cluster) recordMembers(v *view.View) {
-	if c.n.disk != nil && c.joined.Load() {
+	if c.n.disk != nil && c.rejoined.Load() {
 		c.n.disk.Members(v.Names())
 	}
 }

@@ -228,6 +228,25 @@ func TestRestartedNodeWaitsForItsMembers(t *testing.T) {
 		return diskNode(t, filepath.Join(root, name), 10*time.Minute, ports[i], name, seeds, wait(d))
 	}
 
+	// A restart cut short while it waits does not forget whom to wait for, though it saw
+	// some of the members come back meanwhile.
+	cut := []*testNode{restart(0, time.Minute), restart(1, time.Minute)}
+	ctx, cancel := context.WithTimeout(ctxT(t), 2*time.Second)
+	cuts := make(chan error, len(cut))
+	for _, tn := range cut {
+		go func() { cuts <- tn.n.Join(ctx) }()
+	}
+	for range cut {
+		if err := <-cuts; !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("a join cut short: %v", err)
+		}
+	}
+	cancel()
+	waitMembers(t, cut, 2) // they saw each other
+	for _, tn := range cut {
+		tn.n.Shutdown()
+	}
+
 	n0, n1 := restart(0, time.Minute), restart(1, time.Minute)
 	joined := make(chan error, 2)
 	for _, tn := range []*testNode{n0, n1} {
