@@ -60,8 +60,11 @@ func (n *Node) diskRefuses(cmd *sessions.Command) error {
 
 // durable returns once every change taken so far is durable, or why it cannot be.
 func (n *Node) durable(ctx context.Context) error {
-	if n.disk == nil {
+	switch {
+	case n.disk == nil:
 		return nil
+	case !n.disk.Waits():
+		return n.disk.Err() // durable once taken, unless the log failed
 	}
 	return n.disk.Wait(ctx)
 }

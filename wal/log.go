@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -52,6 +53,7 @@ type Log struct {
 	appended Pos // the last record appended
 	durable  Pos // the last record durable under cfg.Sync
 	err      error
+	failed   atomic.Bool // err != nil, read without the lock by Err
 	closed   bool
 	waiters  []waiter // in Pos order
 	retry    []byte   // records taken by a write that failed, to write again
@@ -209,6 +211,9 @@ func (l *Log) Wait(ctx context.Context, pos Pos) error {
 
 // Err is the failure the log is in, or nil while it writes.
 func (l *Log) Err() error {
+	if !l.failed.Load() {
+		return nil
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.err

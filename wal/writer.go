@@ -174,6 +174,7 @@ func (l *Log) fail(err error, buf []byte) news {
 	l.mu.Lock()
 	first := l.err == nil
 	l.err = fmt.Errorf("%w: %w", ErrFailed, err)
+	l.failed.Store(true)
 	l.retry = append(l.retry, buf...)
 	n := news{failed: l.waiters, err: l.err}
 	l.waiters = nil
@@ -207,6 +208,7 @@ func (l *Log) recover() {
 	}
 	l.mu.Lock()
 	l.err, l.retry, l.buf = nil, nil, l.buf[:0]
+	l.failed.Store(false)
 	l.durable = upto
 	l.mu.Unlock()
 	l.log.Info("data directory: the log is written again", "segment", l.path())
