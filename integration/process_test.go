@@ -219,6 +219,19 @@ func (h *history) write(procs []*proc, n int, tag string) {
 	}
 }
 
+// readPayload reads a session's payload "v" through p, trying again for up to ten seconds
+// while the answer is retryable.
+func (p *proc) readPayload(ctx context.Context, tok string) (got string, err error) {
+	for attempt := 0; attempt < 100; attempt++ {
+		got, err = p.client.Do(ctx, "SESSIONGATE.PGET", "it-key", tok, "v").Text()
+		if !retryable(err) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return got, err
+}
+
 // check reads every acknowledged session through every live process.
 func (h *history) check(t *testing.T, procs []*proc) {
 	t.Helper()
@@ -228,15 +241,7 @@ func (h *history) check(t *testing.T, procs []*proc) {
 	for _, p := range procs {
 		lost, stale, back := 0, 0, 0
 		for tok, want := range h.value {
-			var got string
-			var err error
-			for attempt := 0; attempt < 100; attempt++ {
-				got, err = p.client.Do(ctx, "SESSIONGATE.PGET", "it-key", tok, "v").Text()
-				if !retryable(err) {
-					break
-				}
-				time.Sleep(100 * time.Millisecond)
-			}
+			got, err := p.readPayload(ctx, tok)
 			switch {
 			case h.ended[tok]:
 				if err == nil || !strings.Contains(err.Error(), "session id contained in <token> does not exist") {

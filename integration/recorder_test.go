@@ -198,15 +198,7 @@ func (r *recorder) audit(t *testing.T, procs []*proc) loss {
 			if a.start.IsZero() {
 				continue
 			}
-			var got string
-			var err error
-			for attempt := 0; attempt < 100; attempt++ {
-				got, err = p.client.Do(ctx, "SESSIONGATE.PGET", "it-key", tok, "v").Text()
-				if !retryable(err) {
-					break
-				}
-				time.Sleep(100 * time.Millisecond)
-			}
+			got, err := p.readPayload(ctx, tok)
 			noSession := err != nil && strings.Contains(err.Error(), "session id contained in <token> does not exist")
 			noPayload := err != nil && strings.Contains(err.Error(), "<payload_name> does not exist")
 			gone := func(what string, at time.Time, into *[]miss) {

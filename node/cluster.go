@@ -126,27 +126,24 @@ func (n *Node) Join(ctx context.Context) error {
 	if c == nil {
 		return nil
 	}
-	if len(c.cfg.Join) == 0 { // the others join it; after a restart, it waits for them
-		if err := c.awaitMembers(ctx); err != nil {
+	seeds := len(c.cfg.Join) > 0 // without, the others join it (and it was joined at once)
+	if seeds {
+		if err := c.ml.Join(ctx); err != nil {
 			return err
 		}
-		c.rejoined.Store(true)
-		c.recordMembers(c.views.Load())
-		return nil
-	}
-	if err := c.ml.Join(ctx); err != nil {
-		return err
 	}
 	if err := c.awaitMembers(ctx); err != nil {
 		return err
 	}
-	c.settleStaleData()
-	// Install the joined view now rather than after viewLoop's coalescing delay: a node
-	// restarted empty would otherwise serve its first commands from its alone view, in
-	// which it is primary of everything and answers "does not exist" for every session.
-	c.installView()
-	c.ml.UseSharedKey()
-	c.joined.Store(true)
+	if seeds {
+		c.settleStaleData()
+		// Install the joined view now rather than after viewLoop's coalescing delay: a node
+		// restarted empty would otherwise serve its first commands from its alone view, in
+		// which it is primary of everything and answers "does not exist" for every session.
+		c.installView()
+		c.ml.UseSharedKey()
+		c.joined.Store(true)
+	}
 	c.rejoined.Store(true)
 	c.recordMembers(c.views.Load())
 	return nil

@@ -31,9 +31,9 @@ type ClusterConfig struct {
 	RESPAddr string
 	// Join lists seed gossip addresses. Seeds not up yet are retried every RejoinInterval.
 	Join []string
-	// RestartWait is how long Join waits for a first peer when the node loaded data from its
-	// data directory: alone it would answer for every partition with only its own copies.
-	// Past it the node serves alone. Default 30s.
+	// RestartWait is how long Join waits, when the node loaded data from its data directory,
+	// for the members of its last view to be back: without them it would answer for their
+	// partitions with only its own copies. Past it the node serves without them. Default 30s.
 	RestartWait time.Duration
 	// Replicas is the number of copies of each session, capped at the member count. Default 3.
 	Replicas int

@@ -50,21 +50,29 @@ func (n *Node) openStore() error {
 // Loaded is what the node loaded from its data directory; ok is false without one.
 func (n *Node) Loaded() (l disk.Loaded, ok bool) { return n.loaded, n.disk != nil }
 
-// diskRefuses returns why cmd may not run now: it writes, and writes cannot be kept.
-func (n *Node) diskRefuses(cmd *sessions.Command) error {
-	if n.disk == nil || !cmd.Kind.Traits().Write {
+// diskErr is why changes cannot be kept now, or nil (always, without a data directory).
+func (n *Node) diskErr() error {
+	if n.disk == nil {
 		return nil
 	}
 	return n.disk.Err()
 }
 
+// waitsForDisk reports whether a change counts only once it is on disk: under fsync always.
+func (n *Node) waitsForDisk() bool { return n.disk != nil && n.disk.Waits() }
+
+// diskRefuses returns why cmd may not run now: it writes, and writes cannot be kept.
+func (n *Node) diskRefuses(cmd *sessions.Command) error {
+	if !cmd.Kind.Traits().Write {
+		return nil
+	}
+	return n.diskErr()
+}
+
 // durable returns once every change taken so far is durable, or why it cannot be.
 func (n *Node) durable(ctx context.Context) error {
-	switch {
-	case n.disk == nil:
-		return nil
-	case !n.disk.Waits():
-		return n.disk.Err() // durable once taken, unless the log failed
+	if !n.waitsForDisk() {
+		return n.diskErr() // durable once taken, unless the log failed
 	}
 	return n.disk.Wait(ctx)
 }
@@ -76,14 +84,12 @@ func (n *Node) applyCopy(ops []sessions.Op) (any, error) {
 	if err := n.starting(); err != nil {
 		return nil, err
 	}
-	if n.disk != nil {
-		if err := n.disk.Err(); err != nil {
-			return nil, err
-		}
+	if err := n.diskErr(); err != nil {
+		return nil, err
 	}
 	n.store.ApplyAll(ops)
 	n.stats.Applied.Add(uint64(len(ops)))
-	if n.disk == nil || !n.disk.Waits() {
+	if !n.waitsForDisk() {
 		return nil, nil
 	}
 	return replication.Deferred(func(answer func(any, error)) {
@@ -93,7 +99,7 @@ func (n *Node) applyCopy(ops []sessions.Op) (any, error) {
 
 // whenDurable is replica.Config.Local: nil unless the disk is waited for.
 func (n *Node) whenDurable() func(func(error)) {
-	if n.disk == nil || !n.disk.Waits() {
+	if !n.waitsForDisk() {
 		return nil
 	}
 	return n.disk.WhenDurable
@@ -211,7 +217,7 @@ func (n *Node) starting() error {
 // wait for its disk, only after the primary answered, one fsync after the others; as a plain
 // backup it gets its copy with them and writes it in parallel.
 func (c *cluster) carrier(v *view.View, p int, via string) string {
-	if c.n.disk != nil && c.n.disk.Waits() {
+	if c.n.waitsForDisk() {
 		return ""
 	}
 	return replica.Carrier(v, p, c.cfg.Name, via)

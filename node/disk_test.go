@@ -59,6 +59,16 @@ func diskCluster(t *testing.T, root string, ttl time.Duration, ports []int) []*t
 	return nodes
 }
 
+// requireNoSession fails unless every node answers that id does not exist.
+func requireNoSession(t *testing.T, nodes []*testNode, id sessions.ID, what string) {
+	t.Helper()
+	for _, tn := range nodes {
+		if _, err := tn.n.Do(ctxT(t), &sessions.Command{Kind: sessions.KindTTL, Tenant: testTenant, ID: id}); !errors.Is(err, sessions.ErrNoSession) {
+			t.Fatalf("%s: %s: %v", tn.name, what, err)
+		}
+	}
+}
+
 func freePorts(t *testing.T, n int) []int {
 	ports := make([]int, n)
 	for i := range ports {
@@ -126,11 +136,7 @@ func TestWholeClusterRestartKeepsSessions(t *testing.T) {
 	}
 	nodes = diskCluster(t, root, 10*time.Minute, ports)
 	checkSessions(t, nodes, ids[1:])
-	for _, tn := range nodes {
-		if _, err := tn.n.Do(ctxT(t), &sessions.Command{Kind: sessions.KindTTL, Tenant: testTenant, ID: endedID}); !errors.Is(err, sessions.ErrNoSession) {
-			t.Fatalf("%s: the ended session after a restart: %v", tn.name, err)
-		}
-	}
+	requireNoSession(t, nodes, endedID, "the ended session after a restart")
 }
 
 // A node away longer than the tombstone TTL while the others ran discards its data: a
@@ -164,11 +170,7 @@ func TestStaleNodeDiscardsItsData(t *testing.T) {
 	all := []*testNode{nodes[0], nodes[1], back}
 	waitMembers(t, all, 3)
 	time.Sleep(2 * time.Second) // anti-entropy rounds: nothing may bring it back
-	for _, tn := range all {
-		if _, err := tn.n.Do(ctxT(t), &sessions.Command{Kind: sessions.KindTTL, Tenant: testTenant, ID: id}); !errors.Is(err, sessions.ErrNoSession) {
-			t.Fatalf("%s: an ended session came back: %v", tn.name, err)
-		}
-	}
+	requireNoSession(t, all, id, "an ended session came back")
 }
 
 // After a full-cluster restart longer than the tombstone TTL every member is as stale:
