@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -183,14 +184,23 @@ func (l *Log) WhenDurable(pos Pos, fn func(error)) {
 		fn(nil)
 		return
 	}
-	l.waiters = append(l.waiters, waiter{pos, fn})
+	// Waiters come nearly in order, but two may register in the opposite order to their
+	// positions: each goes in its place, so that take finds every one a write covers.
+	i := len(l.waiters)
+	for i > 0 && l.waiters[i-1].pos > pos {
+		i--
+	}
+	l.waiters = slices.Insert(l.waiters, i, waiter{pos, fn})
 	l.mu.Unlock()
 	l.wake()
 }
 
-// Wait returns once the record at pos is durable (see WhenDurable), or ctx ends. It writes
-// the records itself when no one else is: no hand-off to the writer goroutine and back, and
-// every record appended meanwhile goes out in the same write (group commit).
+// Wait returns once the record at pos is durable (see WhenDurable), or ctx ends. When no one
+// is writing it writes the records itself, with every record appended meanwhile (group
+// commit), and with no hand-off to the writer goroutine and back. When someone is, it waits:
+// that write may cover pos, and if it does not, the writer goroutine writes next. A waiter
+// never queues for its turn to write, which would hold it through the next write as well,
+// even one its records were already in.
 func (l *Log) Wait(ctx context.Context, pos Pos) error {
 	l.mu.Lock()
 	err, durable := l.err, l.cfg.Sync != SyncAlways || pos <= l.durable
@@ -198,7 +208,9 @@ func (l *Log) Wait(ctx context.Context, pos Pos) error {
 	if err != nil || durable {
 		return err
 	}
-	l.flushTo(pos)
+	if l.wmu.TryLock() {
+		l.flushLockedTo(pos)
+	}
 	done := make(chan error, 1)
 	l.WhenDurable(pos, func(err error) { done <- err })
 	select {

@@ -101,12 +101,14 @@ func (n news) tell() {
 }
 
 // flush writes the records appended so far, taking its turn with the writer.
-func (l *Log) flush() { l.flushTo(^Pos(0)) }
-
-// flushTo makes the records up to pos durable, taking its turn with the writer: when its
-// turn comes, whoever had it before may have written them already, and it writes nothing.
-func (l *Log) flushTo(pos Pos) {
+func (l *Log) flush() {
 	l.wmu.Lock()
+	l.flushLockedTo(^Pos(0))
+}
+
+// flushLockedTo makes the records up to pos durable and releases wmu, which the caller
+// holds: whoever held it before may have written them already, and then it writes nothing.
+func (l *Log) flushLockedTo(pos Pos) {
 	l.mu.Lock()
 	done := pos <= l.durable
 	l.mu.Unlock()
