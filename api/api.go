@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	"github.com/sessiongate/sessiongate/sessions"
 )
@@ -34,6 +35,25 @@ type Node interface {
 	ClusterView() *ClusterView
 	// Locate asks every member for its own copy of one session.
 	Locate(ctx context.Context, id sessions.ID) []Copy
+	// Persistence reports the node's data directory, or nil when it keeps memory only.
+	Persistence() *Persistence
+}
+
+// Persistence is what a node's data directory has done since the node started.
+type Persistence struct {
+	Fsync         string        // always, everysec or no
+	Refused       string        // why writes are refused now; "" while the log is written
+	LogRecords    uint64        // records appended to the log
+	LogBytes      uint64        // bytes written to it
+	LogWrites     uint64        // write calls that carried them
+	Fsyncs        uint64        // fsyncs of the log
+	FsyncTime     time.Duration // time spent in them
+	Snapshots     uint64        // snapshots written
+	LastSnapshot  time.Time     // when the last one was done; zero if none yet
+	SnapshotBytes int64         // its size
+	SnapshotTook  time.Duration // how long it took
+	Loaded        int           // sessions loaded from the directory at start
+	LoadTook      time.Duration // how long loading took
 }
 
 // ErrTryAgain matches every retryable cluster error (a TryAgain).

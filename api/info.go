@@ -3,10 +3,11 @@ package api
 import (
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // Sections are a node's INFO sections: sessions, memory (the store's count against its
-// MaxMemory), and cluster.
+// MaxMemory), persistence (its data directory) and cluster.
 func Sections(n Node) []Section {
 	st, c := n.StoreStats(), n.Counters()
 	out := []Section{{Name: "sessions", Fields: [][2]string{
@@ -57,5 +58,39 @@ func Sections(n Node) []Section {
 			{"read_leases_held", strconv.Itoa(v.LeasesHeld)},
 		}
 	}
-	return append(out, Section{Name: "memory", Fields: st.MemoryFields()}, cl)
+	return append(out, Section{Name: "memory", Fields: st.MemoryFields()}, persistence(n.Persistence()), cl)
+}
+
+// persistence is the INFO section of a node's data directory, named as Redis's.
+func persistence(p *Persistence) Section {
+	if p == nil {
+		return Section{Name: "persistence", Fields: [][2]string{{"data_dir_enabled", "0"}}}
+	}
+	refused := "0"
+	if p.Refused != "" {
+		refused = "1"
+	}
+	last := int64(0)
+	if !p.LastSnapshot.IsZero() {
+		last = p.LastSnapshot.Unix()
+	}
+	u := func(v uint64) string { return strconv.FormatUint(v, 10) }
+	i := func(v int64) string { return strconv.FormatInt(v, 10) }
+	return Section{Name: "persistence", Fields: [][2]string{
+		{"data_dir_enabled", "1"},
+		{"fsync", p.Fsync},
+		{"writes_refused", refused},
+		{"writes_refused_reason", strings.NewReplacer("\r", " ", "\n", " ").Replace(p.Refused)}, // one line, whatever the path
+		{"log_records", u(p.LogRecords)},
+		{"log_bytes", u(p.LogBytes)},
+		{"log_writes", u(p.LogWrites)},
+		{"log_fsyncs", u(p.Fsyncs)},
+		{"log_fsync_usec", i(p.FsyncTime.Microseconds())},
+		{"snapshots", u(p.Snapshots)},
+		{"last_snapshot_time", i(last)},
+		{"last_snapshot_bytes", i(p.SnapshotBytes)},
+		{"last_snapshot_ms", i(p.SnapshotTook.Milliseconds())},
+		{"loaded_sessions", strconv.Itoa(p.Loaded)},
+		{"load_ms", i(p.LoadTook.Milliseconds())},
+	}}
 }

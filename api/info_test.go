@@ -3,12 +3,16 @@ package api
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/sessiongate/sessiongate/sessions"
 )
 
 // fakeNode reports fixed figures.
-type fakeNode struct{ view *ClusterView }
+type fakeNode struct {
+	view *ClusterView
+	disk *Persistence
+}
 
 func (fakeNode) Do(context.Context, *sessions.Command) (sessions.Result, error) {
 	return sessions.Result{}, nil
@@ -18,6 +22,7 @@ func (fakeNode) Counters() Counters                                      { retur
 func (fakeNode) StoreStats() sessions.Stats                              { return sessions.Stats{Sessions: 5} }
 func (f fakeNode) ClusterView() *ClusterView                             { return f.view }
 func (fakeNode) Locate(context.Context, sessions.ID) []Copy              { return nil }
+func (f fakeNode) Persistence() *Persistence                             { return f.disk }
 
 func field(secs []Section, sec, name string) (string, bool) {
 	for _, s := range secs {
@@ -59,6 +64,22 @@ func TestSectionsCountPartitionsAsSelf(t *testing.T) {
 		"read_leases_held": "1"} {
 		if got, _ := field(secs, "cluster", name); got != want {
 			t.Errorf("cluster.%s = %q, want %q", name, got, want)
+		}
+	}
+}
+
+func TestPersistenceSection(t *testing.T) {
+	if got, _ := field(Sections(fakeNode{}), "persistence", "data_dir_enabled"); got != "0" {
+		t.Errorf("a memory-only node: data_dir_enabled = %q", got)
+	}
+	p := &Persistence{Fsync: "always", Refused: "no space left on device", LogRecords: 10, Fsyncs: 4,
+		FsyncTime: 1500 * time.Microsecond, Snapshots: 2, LastSnapshot: time.Unix(1700000000, 0), Loaded: 3}
+	secs := Sections(fakeNode{disk: p})
+	for name, want := range map[string]string{"data_dir_enabled": "1", "fsync": "always", "writes_refused": "1",
+		"writes_refused_reason": "no space left on device", "log_records": "10", "log_fsyncs": "4",
+		"log_fsync_usec": "1500", "snapshots": "2", "last_snapshot_time": "1700000000", "loaded_sessions": "3"} {
+		if got, _ := field(secs, "persistence", name); got != want {
+			t.Errorf("persistence.%s = %q, want %q", name, got, want)
 		}
 	}
 }

@@ -78,6 +78,8 @@ type Disk struct {
 	sinceSnap atomic.Int64             // bytes appended since the last snapshot began
 	snapSize  atomic.Int64
 	snapMu    sync.Mutex // one snapshot at a time
+	snapshots atomic.Uint64
+	lastSnap  atomic.Pointer[SnapshotInfo]
 
 	buffers sync.Pool // of *[]byte, for Ops' records
 	stop    chan struct{}
@@ -175,6 +177,27 @@ func (d *Disk) Err() error {
 		return refused(err)
 	}
 	return nil
+}
+
+// Stats is what a data directory has done since Open.
+type Stats struct {
+	Sync      wal.Sync
+	Log       wal.Stats
+	Snapshots uint64        // snapshots written
+	Last      *SnapshotInfo // the last one written since Open, or nil
+	Err       error         // why writes are refused now, or nil
+}
+
+// SnapshotInfo describes a snapshot written.
+type SnapshotInfo struct {
+	At    time.Time // when it was done
+	Bytes int64
+	Took  time.Duration
+}
+
+// Stats returns the directory's counters.
+func (d *Disk) Stats() Stats {
+	return Stats{Sync: d.cfg.Sync, Log: d.wal.Stats(), Snapshots: d.snapshots.Load(), Last: d.lastSnap.Load(), Err: d.Err()}
 }
 
 // Waits reports whether durability is waited for: under fsync always. Under the other

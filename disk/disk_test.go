@@ -107,6 +107,9 @@ func TestSnapshotThenLog(t *testing.T) {
 	if err := d.Snapshot(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	if st := d.Stats(); st.Snapshots != 1 || st.Last == nil || st.Last.Bytes <= 0 || st.Log.Records < 100 {
+		t.Fatalf("stats after a snapshot of 100 sessions: %+v", st)
+	}
 	late := newID(t, 7)
 	do(t, s, sessions.Command{Kind: sessions.KindStart, ID: late, TTL: 3600})
 	do(t, s, sessions.Command{Kind: sessions.KindEnd, ID: ids[0]})
@@ -235,7 +238,7 @@ func TestFullDiskRefusesThenRecovers(t *testing.T) {
 	if err := d.Wait(ctx); !errors.Is(err, ErrDisk) || !strings.HasPrefix(err.Error(), "MISCONF") {
 		t.Fatalf("a change the disk refused was acknowledged: %v", err)
 	}
-	if d.Err() == nil {
+	if d.Err() == nil || d.Stats().Err == nil {
 		t.Fatal("Err is nil while the disk refuses writes")
 	}
 	if _, err := pget(s, before); !errors.Is(err, sessions.ErrNoPayload) {

@@ -71,6 +71,8 @@ func (d *Disk) Snapshot(ctx context.Context) error {
 		return err
 	}
 	d.snapSize.Store(size)
+	d.snapshots.Add(1)
+	d.lastSnap.Store(&SnapshotInfo{At: time.Now(), Bytes: size, Took: time.Since(start)})
 	if err := d.wal.Remove(seg); err != nil {
 		d.log.Warn("data directory: cannot remove old log segments", "err", err)
 	}

@@ -40,6 +40,23 @@ type File interface {
 	Close() error
 }
 
+// Stats counts what the log has done since Open.
+type Stats struct {
+	Records   uint64        // records appended
+	Bytes     uint64        // bytes written to segments, headers included
+	Writes    uint64        // write calls: each carries every record appended since the last
+	Fsyncs    uint64        // fsyncs of segments
+	FsyncTime time.Duration // time spent in them
+}
+
+type stats struct{ records, bytes, writes, fsyncs, fsyncNanos atomic.Uint64 }
+
+// Stats returns the log's counters.
+func (l *Log) Stats() Stats {
+	return Stats{Records: l.stats.records.Load(), Bytes: l.stats.bytes.Load(), Writes: l.stats.writes.Load(),
+		Fsyncs: l.stats.fsyncs.Load(), FsyncTime: time.Duration(l.stats.fsyncNanos.Load())}
+}
+
 // Pos is a record's place in the log: the first record appended after Open is 1.
 type Pos uint64
 
@@ -58,6 +75,8 @@ type Log struct {
 	closed   bool
 	waiters  []waiter // in Pos order
 	retry    []byte   // records taken by a write that failed, to write again
+
+	stats stats
 
 	kick   chan struct{}
 	rotate chan chan rotated
@@ -135,6 +154,7 @@ func (l *Log) Append(payload []byte) (Pos, error) {
 	l.buf = append(l.buf, payload...)
 	seal(l.buf[start:])
 	l.appended++
+	l.stats.records.Add(1)
 	pos, full := l.appended, len(l.buf) >= flushBytes
 	first := start == 0 && l.cfg.Sync != SyncAlways
 	l.mu.Unlock()

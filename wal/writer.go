@@ -37,7 +37,7 @@ func (l *Log) run() {
 			}
 			n := l.flushLocked()
 			if l.cfg.Sync == SyncEverySec && l.dirty && time.Since(lastSync) >= time.Second {
-				if err := l.f.Sync(); err != nil {
+				if err := l.sync(); err != nil {
 					n.add(l.fail(fmt.Errorf("fsync %s: %w", l.path(), err), nil))
 				} else {
 					l.dirty = false
@@ -50,7 +50,7 @@ func (l *Log) run() {
 			l.wmu.Lock()
 			n := l.flushLocked()
 			if l.f != nil {
-				if err := l.f.Sync(); err != nil && l.Err() == nil {
+				if err := l.sync(); err != nil && l.Err() == nil {
 					n.add(l.fail(fmt.Errorf("fsync %s: %w", l.path(), err), nil))
 				}
 				if l.f != nil {
@@ -161,8 +161,10 @@ func (l *Log) write(buf []byte) error {
 	}
 	l.size += int64(len(buf))
 	l.dirty = true
+	l.stats.writes.Add(1)
+	l.stats.bytes.Add(uint64(len(buf)))
 	if l.cfg.Sync == SyncAlways {
-		if err := l.f.Sync(); err != nil {
+		if err := l.sync(); err != nil {
 			return fmt.Errorf("fsync %s: %w", l.path(), err)
 		}
 		l.dirty = false
@@ -230,7 +232,7 @@ func (l *Log) take(pos Pos) []waiter {
 // rotateNow fsyncs and closes the segment and starts the next one.
 func (l *Log) rotateNow() rotated {
 	if l.f != nil {
-		if err := l.f.Sync(); err != nil {
+		if err := l.sync(); err != nil {
 			return rotated{err: fmt.Errorf("fsync %s: %w", l.path(), err)}
 		}
 		l.f.Close()
@@ -255,6 +257,15 @@ func (l *Log) next() error {
 	}
 	l.f, l.size, l.dirty = f, 0, false
 	return nil
+}
+
+// sync fsyncs the segment being written and counts it.
+func (l *Log) sync() error {
+	start := time.Now()
+	err := l.f.Sync()
+	l.stats.fsyncs.Add(1)
+	l.stats.fsyncNanos.Add(uint64(time.Since(start)))
+	return err
 }
 
 func (l *Log) path() string { return filepath.Join(l.cfg.Dir, segmentName(l.seg)) }

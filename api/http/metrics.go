@@ -128,7 +128,38 @@ func NewMetrics(n api.Node) *Metrics {
 	})
 	reg.MustRegister(membersCollector{n: n, desc: prometheus.NewDesc("sessiongate_members",
 		"Cluster members by state, as this node sees them.", []string{"state"}, nil)})
+	if n.Persistence() != nil {
+		registerDisk(reg, n)
+	}
 	return m
+}
+
+// registerDisk registers the metrics of a node's data directory.
+func registerDisk(reg *prometheus.Registry, n api.Node) {
+	counter := func(name, help string, f func(p *api.Persistence) float64) {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return f(n.Persistence()) }))
+	}
+	gauge := func(name, help string, f func(p *api.Persistence) float64) {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 { return f(n.Persistence()) }))
+	}
+	counter("sessiongate_disk_log_records_total", "Records appended to the data directory's log.", func(p *api.Persistence) float64 { return float64(p.LogRecords) })
+	counter("sessiongate_disk_log_bytes_total", "Bytes written to the log.", func(p *api.Persistence) float64 { return float64(p.LogBytes) })
+	counter("sessiongate_disk_log_writes_total", "Write calls to the log, each carrying every record appended since the last.", func(p *api.Persistence) float64 { return float64(p.LogWrites) })
+	counter("sessiongate_disk_fsyncs_total", "Fsyncs of the log.", func(p *api.Persistence) float64 { return float64(p.Fsyncs) })
+	counter("sessiongate_disk_fsync_seconds_total", "Time spent in fsyncs of the log.", func(p *api.Persistence) float64 { return p.FsyncTime.Seconds() })
+	counter("sessiongate_disk_snapshots_total", "Snapshots written since the node started.", func(p *api.Persistence) float64 { return float64(p.Snapshots) })
+	gauge("sessiongate_disk_last_snapshot_timestamp_seconds", "When the last snapshot was done (unix time); 0 if none since the node started.", func(p *api.Persistence) float64 {
+		if p.LastSnapshot.IsZero() {
+			return 0
+		}
+		return float64(p.LastSnapshot.UnixMilli()) / 1000
+	})
+	gauge("sessiongate_disk_writes_refused", "1 while the data directory cannot be written and writes are refused.", func(p *api.Persistence) float64 {
+		if p.Refused != "" {
+			return 1
+		}
+		return 0
+	})
 }
 
 // membersCollector counts members by state at scrape time.

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -8,7 +9,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sessiongate/sessiongate/disk"
 	"github.com/sessiongate/sessiongate/node"
+	"github.com/sessiongate/sessiongate/sessions"
+	"github.com/sessiongate/sessiongate/wal"
 )
 
 func newTestServer(t *testing.T) *httptest.Server {
@@ -208,6 +212,50 @@ func TestRESTErrors(t *testing.T) {
 			t.Errorf("%s of an ended session: %d %v", m, code, body)
 		}
 	}
+}
+
+// A node with a data directory reports it; a node without reports none of it.
+func TestDiskMetrics(t *testing.T) {
+	n, err := node.Create(node.Config{Disk: &disk.Config{Dir: t.TempDir(), Sync: wal.SyncAlways}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Shutdown() })
+	if _, err := n.Do(context.Background(), &sessions.Command{Kind: sessions.KindStart, Tenant: sessions.TenantOf([]byte("k")), TTL: 60}); err != nil {
+		t.Fatal(err)
+	}
+	scrape := func(m *Metrics) string {
+		ts := httptest.NewServer(New(Config{}, n, m, m.Instrument(n)).Handler())
+		defer ts.Close()
+		resp, err := http.Get(ts.URL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		raw, _ := io.ReadAll(resp.Body)
+		return string(raw)
+	}
+	got := scrape(NewMetrics(n))
+	for _, want := range []string{"sessiongate_disk_log_records_total ", "sessiongate_disk_fsyncs_total ", "sessiongate_disk_writes_refused 0"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if strings.Contains(got, "sessiongate_disk_log_records_total 0") || strings.Contains(got, "sessiongate_disk_fsyncs_total 0") {
+		t.Error("a write left no record or fsync in the metrics")
+	}
+	if strings.Contains(scrape(NewMetrics(newMemoryNode(t))), "sessiongate_disk_") {
+		t.Error("a memory-only node reports data directory metrics")
+	}
+}
+
+func newMemoryNode(t *testing.T) *node.Node {
+	n, err := node.Create(node.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Shutdown() })
+	return n
 }
 
 func TestMetricsAndHealth(t *testing.T) {
