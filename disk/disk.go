@@ -75,7 +75,7 @@ type Disk struct {
 	gapErr atomic.Pointer[error]
 
 	members   atomic.Pointer[[]string] // as last recorded
-	sinceSnap atomic.Int64             // bytes appended since the last snapshot began
+	snapBase  atomic.Uint64            // the log's bytes written when the last snapshot began
 	snapSize  atomic.Int64
 	snapMu    sync.Mutex // one snapshot at a time
 	snapshots atomic.Uint64
@@ -156,7 +156,6 @@ func (d *Disk) append(rec []byte) {
 		d.lost(err)
 		return
 	}
-	d.sinceSnap.Add(int64(len(rec)))
 }
 
 // lost records that a change is missing from the log.

@@ -286,3 +286,25 @@ func TestMembersSurviveARestart(t *testing.T) {
 		t.Fatalf("members from the snapshot: %v", l.Members)
 	}
 }
+
+// A snapshot is written on its own once the log has grown past SnapshotMin (and past the
+// last snapshot), and not again while it has not.
+func TestSnapshotOnceTheLogHasGrown(t *testing.T) {
+	t.Parallel()
+	d, s, _ := open(t, Config{Dir: t.TempDir(), Sync: wal.SyncEverySec, SnapshotMin: 4 << 10})
+	defer d.Close()
+	for i := range 200 {
+		do(t, s, sessions.Command{Kind: sessions.KindStart, ID: newID(t, i), TTL: 3600})
+	}
+	deadline := time.Now().Add(3 * snapshotCheck)
+	for d.Stats().Snapshots == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no snapshot after the log grew by %d bytes", d.Stats().Log.Bytes)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(snapshotCheck + 1500*time.Millisecond) // the next check, with the log grown by clock records only
+	if n := d.Stats().Snapshots; n != 1 {
+		t.Fatalf("%d snapshots, want 1: the log had not grown past SnapshotMin again", n)
+	}
+}

@@ -31,7 +31,7 @@ func (d *Disk) start() {
 				return
 			case now := <-tick.C:
 				d.append(timeRecord(now))
-				grown := d.sinceSnap.Load()
+				grown := int64(d.wal.Stats().Bytes - d.snapBase.Load())
 				due := grown > d.cfg.SnapshotMin && grown > d.snapSize.Load()
 				if (due || d.gap.Load() && d.wal.Err() == nil) && now.Sub(last) >= snapshotCheck {
 					last = now
@@ -64,12 +64,12 @@ func (d *Disk) Snapshot(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	grown := d.sinceSnap.Swap(0)
+	base := d.wal.Stats().Bytes
 	size, n, err := d.writeSnapshot(seg)
 	if err != nil {
-		d.sinceSnap.Add(grown) // still due
-		return err
+		return err // still due
 	}
+	d.snapBase.Store(base)
 	d.snapSize.Store(size)
 	d.snapshots.Add(1)
 	d.lastSnap.Store(&SnapshotInfo{At: time.Now(), Bytes: size, Took: time.Since(start)})

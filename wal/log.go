@@ -49,11 +49,12 @@ type Stats struct {
 	FsyncTime time.Duration // time spent in them
 }
 
-type stats struct{ records, bytes, writes, fsyncs, fsyncNanos atomic.Uint64 }
+// stats are the writer's counters; Records is Appended.
+type stats struct{ bytes, writes, fsyncs, fsyncNanos atomic.Uint64 }
 
 // Stats returns the log's counters.
 func (l *Log) Stats() Stats {
-	return Stats{Records: l.stats.records.Load(), Bytes: l.stats.bytes.Load(), Writes: l.stats.writes.Load(),
+	return Stats{Records: uint64(l.Appended()), Bytes: l.stats.bytes.Load(), Writes: l.stats.writes.Load(),
 		Fsyncs: l.stats.fsyncs.Load(), FsyncTime: time.Duration(l.stats.fsyncNanos.Load())}
 }
 
@@ -136,6 +137,7 @@ func (l *Log) Append(payload []byte) (Pos, error) {
 	if len(payload) == 0 || len(payload) > MaxRecord {
 		return 0, fmt.Errorf("wal: a record of %d bytes (1 to %d)", len(payload), MaxRecord)
 	}
+	h := header(payload) // the checksum is taken before the lock, which appenders share
 	l.mu.Lock()
 	switch {
 	case l.closed:
@@ -150,11 +152,8 @@ func (l *Log) Append(payload []byte) (Pos, error) {
 		return 0, ErrFull
 	}
 	start := len(l.buf)
-	l.buf = append(l.buf, make([]byte, headerSize)...)
-	l.buf = append(l.buf, payload...)
-	seal(l.buf[start:])
+	l.buf = append(append(l.buf, h[:]...), payload...)
 	l.appended++
-	l.stats.records.Add(1)
 	pos, full := l.appended, len(l.buf) >= flushBytes
 	first := start == 0 && l.cfg.Sync != SyncAlways
 	l.mu.Unlock()

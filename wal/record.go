@@ -22,10 +22,11 @@ func checksum(lenBytes, payload []byte) uint32 {
 	return crc32.Update(crc32.Checksum(lenBytes, castagnoli), castagnoli, payload)
 }
 
-// seal writes the header of the record whose payload is b[headerSize:].
-func seal(b []byte) {
-	binary.LittleEndian.PutUint32(b, uint32(len(b)-headerSize))
-	binary.LittleEndian.PutUint32(b[4:], checksum(b[:4], b[headerSize:]))
+// header is the header of the record with payload.
+func header(payload []byte) (h [headerSize]byte) {
+	binary.LittleEndian.PutUint32(h[:], uint32(len(payload)))
+	binary.LittleEndian.PutUint32(h[4:], checksum(h[:4], payload))
+	return h
 }
 
 // parse reads the record at the start of b: its payload and total size. ok is false when b
@@ -65,8 +66,8 @@ func (w *Writer) Put(payload []byte) {
 		w.err = fmt.Errorf("wal: a record of %d bytes (1 to %d)", len(payload), MaxRecord)
 		return
 	}
-	w.buf = append(append(w.buf[:0], make([]byte, headerSize)...), payload...)
-	seal(w.buf)
+	h := header(payload)
+	w.buf = append(append(w.buf[:0], h[:]...), payload...)
 	_, w.err = w.w.Write(w.buf)
 }
 
