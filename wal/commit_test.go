@@ -2,6 +2,7 @@ package wal
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"sync"
@@ -126,5 +127,26 @@ func TestStats(t *testing.T) {
 	}
 	if st.Writes < 1 || st.Writes > 3 || st.Fsyncs != st.Writes || st.FsyncTime <= 0 {
 		t.Fatalf("writes %d, fsyncs %d in %v: want an fsync per write under always", st.Writes, st.Fsyncs, st.FsyncTime)
+	}
+}
+
+// A wait for a position the closed log never made durable ends with ErrClosed rather than
+// waiting for a writer that has stopped.
+func TestWaitOnAClosedLog(t *testing.T) {
+	l := openLog(t, Config{})
+	pos := appendAll(t, l, "kept")
+	if err := l.Wait(context.Background(), pos); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	done := make(chan error, 1)
+	go func() { done <- l.Wait(context.Background(), pos+1) }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrClosed) {
+			t.Fatalf("wait on a closed log: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a wait on a closed log did not return")
 	}
 }

@@ -203,6 +203,11 @@ func (l *Log) WhenDurable(pos Pos, fn func(error)) {
 		fn(nil)
 		return
 	}
+	if l.closed { // the writer may be gone: nobody would answer
+		l.mu.Unlock()
+		fn(ErrClosed)
+		return
+	}
 	// Waiters come nearly in order, but two may register in the opposite order to their
 	// positions: each goes in its place, so that take finds every one a write covers.
 	i := len(l.waiters)
