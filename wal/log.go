@@ -2,7 +2,6 @@ package wal
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -134,8 +133,8 @@ func Open(cfg Config, seg uint64) (*Log, error) {
 // Append adds a record with payload and returns its position; the payload is copied. It
 // never waits for the disk.
 func (l *Log) Append(payload []byte) (Pos, error) {
-	if len(payload) == 0 || len(payload) > MaxRecord {
-		return 0, fmt.Errorf("wal: a record of %d bytes (1 to %d)", len(payload), MaxRecord)
+	if err := checkSize(payload); err != nil {
+		return 0, err
 	}
 	h := header(payload) // the checksum is taken before the lock, which appenders share
 	l.mu.Lock()

@@ -22,6 +22,14 @@ func checksum(lenBytes, payload []byte) uint32 {
 	return crc32.Update(crc32.Checksum(lenBytes, castagnoli), castagnoli, payload)
 }
 
+// checkSize refuses a payload no record may hold.
+func checkSize(payload []byte) error {
+	if len(payload) == 0 || len(payload) > MaxRecord {
+		return fmt.Errorf("wal: a record of %d bytes (1 to %d)", len(payload), MaxRecord)
+	}
+	return nil
+}
+
 // header is the header of the record with payload.
 func header(payload []byte) (h [headerSize]byte) {
 	binary.LittleEndian.PutUint32(h[:], uint32(len(payload)))
@@ -62,8 +70,7 @@ func (w *Writer) Put(payload []byte) {
 	if w.err != nil {
 		return
 	}
-	if len(payload) == 0 || len(payload) > MaxRecord {
-		w.err = fmt.Errorf("wal: a record of %d bytes (1 to %d)", len(payload), MaxRecord)
+	if w.err = checkSize(payload); w.err != nil {
 		return
 	}
 	h := header(payload)

@@ -1,7 +1,8 @@
 // Package wal is an append-only log of records on disk: each record checksummed, the log cut
-// into numbered segment files, and written by one goroutine that commits every record
-// appended meanwhile with one write (and one fsync): group commit. Appenders never touch the
-// disk; they get the record's position and, under SyncAlways, wait until it is on disk.
+// into numbered segment files. Each write carries every record appended since the last, with
+// one fsync: group commit. The log's goroutine writes, or under SyncAlways a waiter that finds
+// nobody writing. Appending never touches the disk: it gives the record's position, and under
+// SyncAlways the appender waits until that record is on disk.
 //
 // The log knows nothing of what its records hold. Reading it back (Read) cuts a torn tail
 // (a crash in the middle of a write) and refuses damage anywhere else.

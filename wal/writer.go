@@ -9,8 +9,9 @@ import (
 )
 
 // run is the writer: it takes whatever was appended, writes it with one call, fsyncs as the
-// policy says, and tells the waiters. A Wait may do the same on its own goroutine (flush);
-// wmu makes them take turns, and only its holder touches the segment files.
+// policy says, and tells the waiters. A Wait that finds nobody writing does the same on its
+// own goroutine (flushLockedTo); wmu makes them take turns, and only its holder touches the
+// segment files.
 func (l *Log) run() {
 	defer close(l.done)
 	tick := time.NewTicker(min(time.Second, l.cfg.RetryEvery))
@@ -38,7 +39,7 @@ func (l *Log) run() {
 			n := l.flushLocked()
 			if l.cfg.Sync == SyncEverySec && l.dirty && time.Since(lastSync) >= time.Second {
 				if err := l.sync(); err != nil {
-					n.add(l.fail(fmt.Errorf("fsync %s: %w", l.path(), err), nil))
+					n.add(l.fail(err, nil))
 				} else {
 					l.dirty = false
 				}
@@ -51,7 +52,7 @@ func (l *Log) run() {
 			n := l.flushLocked()
 			if l.f != nil {
 				if err := l.sync(); err != nil && l.Err() == nil {
-					n.add(l.fail(fmt.Errorf("fsync %s: %w", l.path(), err), nil))
+					n.add(l.fail(err, nil))
 				}
 				if l.f != nil {
 					l.f.Close()
@@ -165,7 +166,7 @@ func (l *Log) write(buf []byte) error {
 	l.stats.bytes.Add(uint64(len(buf)))
 	if l.cfg.Sync == SyncAlways {
 		if err := l.sync(); err != nil {
-			return fmt.Errorf("fsync %s: %w", l.path(), err)
+			return err
 		}
 		l.dirty = false
 	}
@@ -233,7 +234,7 @@ func (l *Log) take(pos Pos) []waiter {
 func (l *Log) rotateNow() rotated {
 	if l.f != nil {
 		if err := l.sync(); err != nil {
-			return rotated{err: fmt.Errorf("fsync %s: %w", l.path(), err)}
+			return rotated{err: err}
 		}
 		l.f.Close()
 		l.f = nil
@@ -259,13 +260,16 @@ func (l *Log) next() error {
 	return nil
 }
 
-// sync fsyncs the segment being written and counts it.
+// sync fsyncs the segment being written and counts it; the error names the segment.
 func (l *Log) sync() error {
 	start := time.Now()
 	err := l.f.Sync()
 	l.stats.fsyncs.Add(1)
 	l.stats.fsyncNanos.Add(uint64(time.Since(start)))
-	return err
+	if err != nil {
+		return fmt.Errorf("fsync %s: %w", l.path(), err)
+	}
+	return nil
 }
 
 func (l *Log) path() string { return filepath.Join(l.cfg.Dir, segmentName(l.seg)) }
